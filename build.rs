@@ -1,5 +1,13 @@
-//! Compiles `proto/` with protox (pure Rust, so no `protoc` is needed) and
-//! generates prost messages plus tonic clients and servers.
+//! Compiles `proto/` with protox (pure Rust, so no `protoc` is needed).
+//!
+//! Two passes share one set of message types: the first generates the
+//! messages and the clients, the second only the servers. Each side gets
+//! its own codec (see `src/codec.rs`), because a payload that does not
+//! decode means different things to each: a protocol error when a client
+//! reads a response, a bad request (INVALID_ARGUMENT) when a server reads
+//! a request.
+
+use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
@@ -13,6 +21,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(files, ["proto"])?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+
+    tonic_prost_build::configure()
+        .build_server(false)
+        .codec_path("crate::codec::ClientCodec")
+        .compile_fds(fds.clone())?;
+
+    let server_dir = PathBuf::from(std::env::var("OUT_DIR")?).join("server");
+    std::fs::create_dir_all(&server_dir)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .codec_path("crate::codec::ServerCodec")
+        .extern_path(".xmtp", "crate::proto::xmtp")
+        .out_dir(&server_dir)
+        .compile_fds(fds)?;
     Ok(())
 }

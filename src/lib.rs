@@ -1,1 +1,56 @@
+//! # xmtp-opmon
+//!
+//! An operation monitor for the XMTP V4 ("d14n") network, seen from the
+//! client: how long **identity creation**, **group creation** and
+//! **member addition** take, how often they fail, and *why*.
+//!
+//! ## The idea
+//!
+//! A user-visible XMTP operation is a short conversation with the network.
+//! Creating an identity uploads an MLS key package, publishes a signed
+//! identity update, and then waits until the update can be read back —
+//! on V4 it travels through a chain and an indexer first, and an invalid
+//! update is silently dropped rather than refused. Adding members reads
+//! identity logs, fetches key packages, publishes an MLS commit, waits for
+//! it, and sends one sealed welcome per new installation. Timing the
+//! operation as a whole, and each of its phases, tells where the time
+//! goes; classifying each failure ([`classify::ErrorClass`]) tells why.
+//!
+//! The crate has three parts that share one model of these operations:
+//!
+//! - [`client`]: a client that performs the operations over XMTP's real
+//!   wire protocol with real cryptography (secp256k1 wallets and EIP-191,
+//!   Ed25519ph installation signatures, MLS via openmls), so its costs and
+//!   payloads are the real ones;
+//! - [`node`]: an embedded V4 gateway and node that serves the same gRPC
+//!   API, validates like xmtpd, and injects faults, so everything runs on
+//!   one machine;
+//! - [`identity`] and [`mls`]: the XMTP identity rules and MLS conventions
+//!   both of them use.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use xmtp_opmon::{client::V4Client, node::EmbeddedNode};
+//!
+//! let node = EmbeddedNode::start("127.0.0.1:0".parse()?).await?;
+//! let client = V4Client::connect(node.url(), node.url())?;
+//! let alice = client.create_identity().await?;
+//! let bob = client.create_identity().await?;
+//! let mut group = client.create_group(&alice, &[]).await?;
+//! let report = client.add_members(&mut group, &[bob.inbox_id().to_owned()]).await?;
+//! assert_eq!(report.installations, 1);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms)]
+
+pub mod classify;
+pub mod client;
+pub mod codec;
+pub mod identity;
+pub mod mls;
+pub mod node;
 pub mod proto;
+pub mod topic;

@@ -1,6 +1,7 @@
 //! Code generated from `proto/`: XMTP's messages and services, with module
 //! paths that follow the protobuf packages (so `xmtp::xmtpv4::envelopes`
-//! is the package `xmtp.xmtpv4.envelopes`).
+//! is the package `xmtp.xmtpv4.envelopes`). Servers come from a second
+//! generation pass with the node's codec (see `build.rs`).
 #![allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
 
 pub mod xmtp {
@@ -10,12 +11,15 @@ pub mod xmtp {
         }
         pub mod message_api {
             tonic::include_proto!("xmtp.xmtpv4.message_api");
+            include!(concat!(env!("OUT_DIR"), "/server/xmtp.xmtpv4.message_api.rs"));
         }
         pub mod payer_api {
             tonic::include_proto!("xmtp.xmtpv4.payer_api");
+            include!(concat!(env!("OUT_DIR"), "/server/xmtp.xmtpv4.payer_api.rs"));
         }
         pub mod gateway_api {
             tonic::include_proto!("xmtp.xmtpv4.gateway_api");
+            include!(concat!(env!("OUT_DIR"), "/server/xmtp.xmtpv4.gateway_api.rs"));
         }
     }
     pub mod identity {
@@ -26,6 +30,7 @@ pub mod xmtp {
         pub mod api {
             pub mod v1 {
                 tonic::include_proto!("xmtp.identity.api.v1");
+                include!(concat!(env!("OUT_DIR"), "/server/xmtp.identity.api.v1.rs"));
             }
         }
     }

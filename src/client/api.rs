@@ -1,0 +1,130 @@
+//! The calls the operations are made of, independent of the network
+//! generation that carries them.
+//!
+//! Identity creation and member addition are the same sequence of logical
+//! calls on V3 and V4 — upload a key package, publish an identity update,
+//! read identity logs, fetch key packages, publish a commit, read it back,
+//! send welcomes. Only the transport differs: V4 wraps each in envelopes
+//! sent to a gateway and read from a node; V3 has a dedicated RPC for each.
+//! [`XmtpApi`] is that seam.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use crate::proto::associations::IdentityUpdate;
+use crate::proto::xmtp::mls::api::v1::WelcomeMessageInput;
+
+use super::ClientError;
+
+/// Which network generation an API speaks (`xmtp.api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    /// The decentralized network (xmtpd nodes and gateways).
+    V4,
+    /// The centralized network.
+    V3,
+}
+
+impl ApiVersion {
+    /// The attribute value: `v4` or `v3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V4 => "v4",
+            Self::V3 => "v3",
+        }
+    }
+}
+
+/// One entry of an inbox's identity log.
+#[derive(Debug, Clone)]
+pub struct IdentityLogEntry {
+    /// Position in the log (V4: the originator-1 sequence id).
+    pub sequence_id: u64,
+    /// The update.
+    pub update: IdentityUpdate,
+}
+
+/// One message of a group's topic.
+#[derive(Debug, Clone)]
+pub struct GroupMessageEntry {
+    /// Position on the topic (V4: the originator-0 sequence id for commits).
+    pub sequence_id: u64,
+    /// The TLS-serialized MLS message.
+    pub data: Vec<u8>,
+}
+
+/// One welcome addressed to an installation.
+#[derive(Debug, Clone)]
+pub struct WelcomeEntry {
+    /// Position on the welcome topic.
+    pub sequence_id: u64,
+    /// The sealed welcome.
+    pub welcome: WelcomeMessageInput,
+}
+
+/// The logical XMTP calls. Implemented by [`super::V4Api`].
+pub trait XmtpApi: Send + Sync + 'static {
+    /// The generation this API speaks.
+    fn version(&self) -> ApiVersion;
+
+    /// The inbox registered for a lowercase Ethereum address, if any.
+    fn get_inbox_id(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<String>, ClientError>> + Send;
+
+    /// Uploads a TLS-serialized key package for `installation_key`.
+    fn upload_key_package(
+        &self,
+        installation_key: [u8; 32],
+        key_package: Vec<u8>,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Publishes an identity update; returns its log position when the
+    /// network reports one at once (V4 does).
+    fn publish_identity_update(
+        &self,
+        update: IdentityUpdate,
+    ) -> impl Future<Output = Result<Option<u64>, ClientError>> + Send;
+
+    /// The identity logs of several inboxes, each after a known position.
+    fn get_identity_updates(
+        &self,
+        requests: &[(String, u64)],
+    ) -> impl Future<Output = Result<HashMap<String, Vec<IdentityLogEntry>>, ClientError>> + Send;
+
+    /// The newest key package of each installation, aligned with the input.
+    fn fetch_key_packages(
+        &self,
+        installation_keys: &[[u8; 32]],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, ClientError>> + Send;
+
+    /// Publishes a commit to a group, declaring the last commit it builds
+    /// on; returns the commit's position when known at once.
+    fn publish_commit(
+        &self,
+        group_id: [u8; 16],
+        data: Vec<u8>,
+        depends_on: Option<u64>,
+    ) -> impl Future<Output = Result<Option<u64>, ClientError>> + Send;
+
+    /// Group messages after a position.
+    fn query_group_messages(
+        &self,
+        group_id: [u8; 16],
+        after: u64,
+    ) -> impl Future<Output = Result<Vec<GroupMessageEntry>, ClientError>> + Send;
+
+    /// Sends sealed welcomes (batching is the API's business).
+    fn send_welcomes(
+        &self,
+        welcomes: Vec<WelcomeMessageInput>,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Welcomes addressed to an installation after a position.
+    fn query_welcomes(
+        &self,
+        installation_key: [u8; 32],
+        after: u64,
+    ) -> impl Future<Output = Result<Vec<WelcomeEntry>, ClientError>> + Send;
+}

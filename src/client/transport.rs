@@ -1,0 +1,97 @@
+//! The channel a client sends its calls through.
+//!
+//! A [`Transport`] is any http service that can carry gRPC: a plain tonic
+//! channel, or one wrapped in tower layers (such as the crate's RPC
+//! telemetry layer). Boxing it keeps the client's type simple and lets an
+//! application bring its own stack.
+
+use std::time::Duration;
+
+use tonic::body::Body;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A boxed, cloneable gRPC-capable http service.
+#[derive(Clone)]
+pub struct Transport {
+    inner: BoxCloneSyncService<http::Request<Body>, http::Response<Body>, BoxError>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transport")
+    }
+}
+
+impl Transport {
+    /// Boxes any http service that can carry gRPC, such as a tonic
+    /// [`Channel`] inside tower layers.
+    pub fn new<S, B>(service: S) -> Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let service = service
+            .map_response(|response: http::Response<B>| response.map(Body::new))
+            .map_err(Into::into);
+        Self {
+            inner: BoxCloneSyncService::new(service),
+        }
+    }
+
+    pub(crate) fn service(
+        &self,
+    ) -> BoxCloneSyncService<http::Request<Body>, http::Response<Body>, BoxError> {
+        self.inner.clone()
+    }
+}
+
+/// Why a target URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("`{url}` is not a usable gRPC endpoint: {reason}")]
+pub struct EndpointError {
+    url: String,
+    reason: String,
+}
+
+/// A lazily connecting channel to `url` (`http://` for h2c, `https://`
+/// for TLS with the web PKI roots). Nothing is dialled until the first
+/// call, so an unreachable target shows up as a `connect` failure of that
+/// call rather than here.
+pub fn channel(url: &str) -> Result<Channel, EndpointError> {
+    let error = |reason: String| EndpointError {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| error(e.to_string()))?;
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| error(e.to_string()))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .http2_adaptive_window(true);
+    match parsed.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().with_webpki_roots())
+                .map_err(|e| error(e.to_string()))?;
+        }
+        _ => return Err(error("the scheme must be http or https".into())),
+    }
+    if parsed.host().is_none() {
+        return Err(error("it has no host".into()));
+    }
+    Ok(endpoint.connect_lazy())
+}

@@ -1,0 +1,425 @@
+//! Fault injection: the embedded node can be slow, stall, and fail on
+//! purpose, so the client's measurements and error classes can be
+//! checked against known causes.
+//!
+//! Faults apply to every XMTP call (never to the gRPC health service) as a
+//! tower layer in front of the handlers. Error injection is deterministic:
+//! a rate of 1% fails exactly every hundredth call, so a test or benchmark
+//! can predict its error counts.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tonic::Code;
+use tower::{Layer, Service};
+
+/// A latency distribution added before each call is handled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Latency {
+    /// Always the same delay: `fixed:10ms`.
+    Fixed(Duration),
+    /// Uniform between two bounds: `uniform:5ms..15ms`.
+    Uniform(Duration, Duration),
+    /// Log-normal with the given median and 99th percentile:
+    /// `lognormal:p50=20ms,p99=200ms`.
+    LogNormal {
+        /// Median delay.
+        p50: Duration,
+        /// 99th-percentile delay.
+        p99: Duration,
+    },
+}
+
+/// The z-score of the 99th percentile of a standard normal distribution.
+const Z_99: f64 = 2.326_347_874_040_841;
+
+impl Latency {
+    fn sample(&self) -> Duration {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        match *self {
+            Self::Fixed(d) => d,
+            Self::Uniform(low, high) if high > low => rng.gen_range(low..=high),
+            Self::Uniform(low, _) => low,
+            Self::LogNormal { p50, p99 } => {
+                let mu = p50.as_secs_f64().max(1e-9).ln();
+                let sigma = ((p99.as_secs_f64().max(1e-9).ln() - mu) / Z_99).max(0.0);
+                // Box-Muller: one standard normal sample from two uniforms.
+                let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+                let u2: f64 = rng.gen();
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                Duration::from_secs_f64((mu + sigma * z).exp().min(3600.0))
+            }
+        }
+    }
+}
+
+/// Periodic stalls: every `every`, the node answers nothing for `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stall {
+    /// How long each stall lasts.
+    pub duration: Duration,
+    /// Time between the starts of two stalls.
+    pub every: Duration,
+}
+
+/// Calls answered with `code` at `rate` (0.0–1.0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InjectedError {
+    /// The gRPC status code returned.
+    pub code: Code,
+    /// Fraction of calls that fail with it.
+    pub rate: f64,
+}
+
+/// Every fault the node can inject. The default injects none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Delay added to every call.
+    pub latency: Option<Latency>,
+    /// Periodic stalls.
+    pub stall: Option<Stall>,
+    /// Error codes returned at given rates.
+    pub errors: Vec<InjectedError>,
+    /// How long chain-path writes (identity updates, commits) take to
+    /// become readable.
+    pub indexer_lag: Duration,
+}
+
+impl Faults {
+    fn is_active(&self) -> bool {
+        self.latency.is_some() || self.stall.is_some() || !self.errors.is_empty()
+    }
+}
+
+/// Tower layer applying [`Faults`] to an http service.
+#[derive(Clone)]
+pub(crate) struct FaultLayer {
+    plan: Arc<Planner>,
+}
+
+struct Planner {
+    faults: Faults,
+    started: Instant,
+    /// Per injected error, the fraction of a failure owed so far.
+    owed: Mutex<Vec<f64>>,
+}
+
+/// What to do to one call.
+struct Plan {
+    delay: Duration,
+    error: Option<Code>,
+}
+
+impl FaultLayer {
+    pub(crate) fn new(faults: Faults) -> Self {
+        let owed = Mutex::new(vec![0.0; faults.errors.len()]);
+        Self {
+            plan: Arc::new(Planner {
+                faults,
+                started: Instant::now(),
+                owed,
+            }),
+        }
+    }
+}
+
+impl Planner {
+    fn plan(&self, path: &str) -> Plan {
+        if !self.faults.is_active() || path.starts_with("/grpc.health.v1.Health/") {
+            return Plan {
+                delay: Duration::ZERO,
+                error: None,
+            };
+        }
+        let mut delay = self.faults.latency.map(|l| l.sample()).unwrap_or_default();
+        if let Some(stall) = self.faults.stall {
+            let every = stall.every.as_nanos().max(1);
+            let phase = (self.started.elapsed().as_nanos() % every) as u64;
+            let phase = Duration::from_nanos(phase);
+            if phase < stall.duration {
+                delay += stall.duration - phase;
+            }
+        }
+        Plan {
+            delay,
+            error: self.next_error(),
+        }
+    }
+
+    fn next_error(&self) -> Option<Code> {
+        let mut owed = self.owed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut chosen = None;
+        for (debt, injected) in owed.iter_mut().zip(&self.faults.errors) {
+            *debt += injected.rate;
+            if chosen.is_none() && *debt >= 1.0 - 1e-9 {
+                *debt -= 1.0;
+                chosen = Some(injected.code);
+            }
+        }
+        chosen
+    }
+}
+
+impl<S> Layer<S> for FaultLayer {
+    type Service = FaultService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FaultService {
+            inner,
+            plan: self.plan.clone(),
+        }
+    }
+}
+
+/// The service made by [`FaultLayer`].
+#[derive(Clone)]
+pub(crate) struct FaultService<S> {
+    inner: S,
+    plan: Arc<Planner>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> Service<http::Request<B>> for FaultService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let plan = self.plan.plan(request.uri().path());
+        // Take the service that was polled ready and leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            if !plan.delay.is_zero() {
+                tokio::time::sleep(plan.delay).await;
+            }
+            if let Some(code) = plan.error {
+                return Ok(tonic::Status::new(code, "injected fault").into_http());
+            }
+            inner.call(request).await
+        })
+    }
+}
+
+/// A fault flag that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FaultSpecError(String);
+
+fn spec_error(message: impl Into<String>) -> FaultSpecError {
+    FaultSpecError(message.into())
+}
+
+/// Parses a duration such as `500ms`, `2s` or `1m`.
+pub fn parse_duration(text: &str) -> Result<Duration, FaultSpecError> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| spec_error(format!("`{text}` is not a duration ({e}); try 500ms or 2s")))
+}
+
+impl FromStr for Latency {
+    type Err = FaultSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (kind, args) = spec.split_once(':').ok_or_else(|| {
+            spec_error(format!(
+                "latency `{spec}` needs a kind: fixed:10ms, uniform:5ms..15ms or lognormal:p50=20ms,p99=200ms"
+            ))
+        })?;
+        match kind {
+            "fixed" => Ok(Self::Fixed(parse_duration(args)?)),
+            "uniform" => {
+                let (low, high) = args.split_once("..").ok_or_else(|| {
+                    spec_error(format!("uniform latency `{args}` must read LOW..HIGH"))
+                })?;
+                let (low, high) = (parse_duration(low)?, parse_duration(high)?);
+                if low > high {
+                    return Err(spec_error(format!("uniform latency `{args}` has LOW above HIGH")));
+                }
+                Ok(Self::Uniform(low, high))
+            }
+            "lognormal" => {
+                let mut p50 = None;
+                let mut p99 = None;
+                for part in args.split(',') {
+                    match part.split_once('=') {
+                        Some(("p50", value)) => p50 = Some(parse_duration(value)?),
+                        Some(("p99", value)) => p99 = Some(parse_duration(value)?),
+                        _ => {
+                            return Err(spec_error(format!(
+                                "lognormal latency takes p50=… and p99=…, not `{part}`"
+                            )))
+                        }
+                    }
+                }
+                match (p50, p99) {
+                    (Some(p50), Some(p99)) if p99 >= p50 => Ok(Self::LogNormal { p50, p99 }),
+                    (Some(_), Some(_)) => Err(spec_error("lognormal latency needs p99 ≥ p50")),
+                    _ => Err(spec_error("lognormal latency needs both p50= and p99=")),
+                }
+            }
+            other => Err(spec_error(format!(
+                "unknown latency kind `{other}`; use fixed, uniform or lognormal"
+            ))),
+        }
+    }
+}
+
+impl FromStr for Stall {
+    type Err = FaultSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (duration, every) = spec.split_once('/').ok_or_else(|| {
+            spec_error(format!("stall `{spec}` must read DURATION/EVERY, e.g. 500ms/5s"))
+        })?;
+        let (duration, every) = (parse_duration(duration)?, parse_duration(every)?);
+        if every.is_zero() || duration >= every {
+            return Err(spec_error(format!(
+                "stall `{spec}` must last less than its period"
+            )));
+        }
+        Ok(Self { duration, every })
+    }
+}
+
+/// Parses `unavailable=1%,resource_exhausted=0.5%` into injected errors.
+pub fn parse_errors(spec: &str) -> Result<Vec<InjectedError>, FaultSpecError> {
+    spec.split(',')
+        .map(|part| {
+            let (name, rate) = part.split_once('=').ok_or_else(|| {
+                spec_error(format!("error `{part}` must read CODE=RATE, e.g. unavailable=1%"))
+            })?;
+            let code = code_from_name(name.trim())?;
+            let rate = parse_rate(rate.trim())?;
+            Ok(InjectedError { code, rate })
+        })
+        .collect()
+}
+
+fn parse_rate(text: &str) -> Result<f64, FaultSpecError> {
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(number) => (number, 100.0),
+        None => (text, 1.0),
+    };
+    let rate = number
+        .parse::<f64>()
+        .map(|value| value / scale)
+        .map_err(|_| spec_error(format!("`{text}` is not a rate; try 1% or 0.01")))?;
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(spec_error(format!("rate `{text}` is outside 0%..100%")));
+    }
+    Ok(rate)
+}
+
+fn code_from_name(name: &str) -> Result<Code, FaultSpecError> {
+    const CODES: [(&str, Code); 16] = [
+        ("cancelled", Code::Cancelled),
+        ("unknown", Code::Unknown),
+        ("invalid_argument", Code::InvalidArgument),
+        ("deadline_exceeded", Code::DeadlineExceeded),
+        ("not_found", Code::NotFound),
+        ("already_exists", Code::AlreadyExists),
+        ("permission_denied", Code::PermissionDenied),
+        ("resource_exhausted", Code::ResourceExhausted),
+        ("failed_precondition", Code::FailedPrecondition),
+        ("aborted", Code::Aborted),
+        ("out_of_range", Code::OutOfRange),
+        ("unimplemented", Code::Unimplemented),
+        ("internal", Code::Internal),
+        ("unavailable", Code::Unavailable),
+        ("data_loss", Code::DataLoss),
+        ("unauthenticated", Code::Unauthenticated),
+    ];
+    let lower = name.to_ascii_lowercase();
+    CODES
+        .iter()
+        .find(|(known, _)| *known == lower)
+        .map(|(_, code)| *code)
+        .ok_or_else(|| {
+            spec_error(format!(
+                "unknown gRPC code `{name}`; use a name such as unavailable or resource_exhausted"
+            ))
+        })
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = |d: &Duration| humantime::format_duration(*d).to_string();
+        match self {
+            Self::Fixed(x) => write!(f, "fixed:{}", d(x)),
+            Self::Uniform(a, b) => write!(f, "uniform:{}..{}", d(a), d(b)),
+            Self::LogNormal { p50, p99 } => write!(f, "lognormal:p50={},p99={}", d(p50), d(p99)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_specs() {
+        assert_eq!(
+            "fixed:10ms".parse::<Latency>(),
+            Ok(Latency::Fixed(Duration::from_millis(10)))
+        );
+        assert_eq!(
+            "uniform:5ms..15ms".parse::<Latency>(),
+            Ok(Latency::Uniform(Duration::from_millis(5), Duration::from_millis(15)))
+        );
+        assert!(matches!(
+            "lognormal:p50=20ms,p99=200ms".parse::<Latency>(),
+            Ok(Latency::LogNormal { .. })
+        ));
+        assert_eq!(
+            "500ms/5s".parse::<Stall>(),
+            Ok(Stall {
+                duration: Duration::from_millis(500),
+                every: Duration::from_secs(5)
+            })
+        );
+        let errors = parse_errors("unavailable=1%,resource_exhausted=0.5%").unwrap();
+        assert_eq!(errors[0].code, Code::Unavailable);
+        assert!((errors[1].rate - 0.005).abs() < 1e-12);
+        assert!("fixed:ten".parse::<Latency>().is_err());
+        assert!(parse_errors("bogus=1%").is_err());
+        assert!(parse_errors("unavailable=150%").is_err());
+        assert!("5s/500ms".parse::<Stall>().is_err());
+    }
+
+    #[test]
+    fn error_injection_is_exact() {
+        let layer = FaultLayer::new(Faults {
+            errors: parse_errors("unavailable=1%,internal=10%").unwrap(),
+            ..Faults::default()
+        });
+        let mut counts = (0, 0);
+        for _ in 0..1000 {
+            match layer.plan.plan("/x.Y/Z").error {
+                Some(Code::Unavailable) => counts.0 += 1,
+                Some(Code::Internal) => counts.1 += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(counts, (10, 100));
+    }
+}

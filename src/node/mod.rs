@@ -1,0 +1,159 @@
+//! The embedded node: an XMTP V4 gateway and node in one process.
+//!
+//! It serves what a client needs on a single listener — the gateway's
+//! write API (`PayerApi` and `GatewayApi`), the node's read API
+//! (`ReplicationApi` and `QueryApi`) and gRPC health — over plain HTTP/2.
+//! Storage is in memory. It validates like xmtpd: envelopes are checked at
+//! publish, key packages with openmls, identity updates for real against
+//! the inbox's log, and, as on the real network, an invalid identity update
+//! is acknowledged and then silently dropped (unless [`NodeConfig::strict`]).
+//! [`Faults`] make it slow or failing on purpose.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use xmtp_opmon::node::EmbeddedNode;
+//! let node = EmbeddedNode::start("127.0.0.1:0".parse().unwrap()).await?;
+//! println!("serving on {}", node.url());
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod faults;
+mod service;
+mod sign;
+mod store;
+mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+
+use crate::codec::MAX_PAYLOAD_BYTES;
+use crate::proto::gateway_api::gateway_api_server::GatewayApiServer;
+use crate::proto::message_api::query_api_server::QueryApiServer;
+use crate::proto::message_api::replication_api_server::ReplicationApiServer;
+use crate::proto::payer_api::payer_api_server::PayerApiServer;
+
+pub use faults::{
+    parse_duration, parse_errors, FaultSpecError, Faults, InjectedError, Latency, Stall,
+};
+pub use store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
+
+use faults::FaultLayer;
+use service::{NodeService, NodeState};
+
+/// How the embedded node behaves.
+#[derive(Debug, Clone, Default)]
+pub struct NodeConfig {
+    /// Reject invalid identity updates at publish with `INVALID_ARGUMENT`
+    /// instead of acknowledging and dropping them as xmtpd does.
+    pub strict: bool,
+    /// Faults to inject.
+    pub faults: Faults,
+}
+
+/// Starts embedded nodes. See the [module docs](self).
+#[derive(Debug)]
+pub struct EmbeddedNode;
+
+impl EmbeddedNode {
+    /// Serves a node with the default configuration on `addr` (use port 0
+    /// for a free port).
+    pub async fn start(addr: SocketAddr) -> std::io::Result<RunningNode> {
+        Self::start_with(addr, NodeConfig::default()).await
+    }
+
+    /// Serves a node configured by `config` on `addr`.
+    pub async fn start_with(addr: SocketAddr, config: NodeConfig) -> std::io::Result<RunningNode> {
+        let incoming = TcpIncoming::bind(addr)?.with_nodelay(Some(true));
+        let local_addr = incoming.local_addr()?;
+        let url = format!("http://{local_addr}");
+        let service = NodeService {
+            state: Arc::new(NodeState::new(config.strict, config.faults.indexer_lag)),
+            public_url: url.clone(),
+        };
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        // tonic's own limit sits above XMTP's so that oversized requests
+        // reach the node's codec, which answers INVALID_ARGUMENT.
+        let limit = MAX_PAYLOAD_BYTES * 2;
+        let router = Server::builder()
+            .layer(FaultLayer::new(config.faults))
+            .add_service(health)
+            .add_service(
+                ReplicationApiServer::new(service.clone()).max_decoding_message_size(limit),
+            )
+            .add_service(QueryApiServer::new(service.clone()).max_decoding_message_size(limit))
+            .add_service(PayerApiServer::new(service.clone()).max_decoding_message_size(limit))
+            .add_service(GatewayApiServer::new(service).max_decoding_message_size(limit));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                // Either an explicit shutdown or the handle being dropped.
+                let _ = stop.await;
+            };
+            if let Err(error) = router.serve_with_incoming_shutdown(incoming, stopped).await {
+                tracing::error!(%error, "embedded node stopped with an error");
+            }
+        });
+        Ok(RunningNode {
+            local_addr,
+            url,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+}
+
+/// A node being served. Dropping it stops the node.
+#[derive(Debug)]
+pub struct RunningNode {
+    local_addr: SocketAddr,
+    url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// The address the node listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://ADDR`, for clients.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops accepting calls, lets calls in flight finish, and returns
+    /// when the server has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits until the node stops (it only stops on shutdown).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

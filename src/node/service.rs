@@ -1,0 +1,341 @@
+//! The gRPC handlers of the embedded node: the gateway's write API and
+//! the node's read API, each under both service-name generations.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prost::Message;
+use sha3::{Digest, Keccak256};
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::identity::apply_update;
+use crate::proto::envelopes::{
+    originator_envelope::Proof, BlockchainProof, ClientEnvelope, OriginatorEnvelope,
+    PayerEnvelope, UnsignedOriginatorEnvelope,
+};
+use crate::proto::message_api::{
+    get_inbox_ids_response, get_newest_envelope_response, query_api_server::QueryApi,
+    replication_api_server::ReplicationApi, GetInboxIdsRequest, GetInboxIdsResponse,
+    GetNewestEnvelopeRequest, GetNewestEnvelopeResponse, QueryEnvelopesRequest,
+    QueryEnvelopesResponse,
+};
+use crate::proto::payer_api::{
+    payer_api_server::PayerApi, GetNodesRequest, GetNodesResponse,
+    PublishClientEnvelopesRequest, PublishClientEnvelopesResponse,
+};
+use crate::proto::gateway_api::gateway_api_server::GatewayApi;
+
+use super::sign::EnvelopeSigner;
+use super::store::{Store, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
+use super::validate::{check_envelope, invalid, Route};
+
+/// Request limits of xmtpd's query handlers.
+const MAX_TOPICS: usize = 10_000;
+const MAX_CURSOR_ENTRIES: usize = 100;
+const MAX_INBOX_ID_REQUESTS: usize = 1_000;
+const MAX_PAGE: usize = 1_000;
+/// How long the node keeps envelopes it originates (days); recorded in the
+/// payer envelope as the gateway would.
+const RETENTION_DAYS: u32 = 90;
+
+/// Shared state behind every service name.
+pub(crate) struct NodeState {
+    pub(crate) store: Store,
+    payer: EnvelopeSigner,
+    originator: EnvelopeSigner,
+    strict: bool,
+    indexer_lag: Duration,
+    /// Identity updates are indexed one at a time, like a chain indexer,
+    /// so two updates to one inbox cannot both pass against the same state.
+    indexer: tokio::sync::Mutex<()>,
+}
+
+impl NodeState {
+    pub(crate) fn new(strict: bool, indexer_lag: Duration) -> Self {
+        Self {
+            store: Store::default(),
+            payer: EnvelopeSigner::generate(),
+            originator: EnvelopeSigner::generate(),
+            strict,
+            indexer_lag,
+            indexer: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn publish(
+        &self,
+        request: PublishClientEnvelopesRequest,
+    ) -> Result<PublishClientEnvelopesResponse, Status> {
+        // Check every envelope before storing any, so a bad request has no
+        // effect at all.
+        let checked = request
+            .envelopes
+            .iter()
+            .map(|envelope| check_envelope(envelope, &self.store))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut originator_envelopes = Vec::with_capacity(checked.len());
+        for (envelope, (topic, route)) in request.envelopes.iter().zip(checked) {
+            let stored = match route {
+                Route::Node => self.originate(envelope, topic),
+                Route::Commit => self.through_chain(COMMITS_ORIGINATOR, envelope, topic),
+                Route::IdentityUpdate(update) => self.index_identity(envelope, topic, update).await?,
+            };
+            originator_envelopes.push(stored);
+        }
+        Ok(PublishClientEnvelopesResponse {
+            originator_envelopes,
+        })
+    }
+
+    /// A write this node originates: signed by the payer and by the node,
+    /// readable at once.
+    fn originate(&self, envelope: &ClientEnvelope, topic: Vec<u8>) -> OriginatorEnvelope {
+        let client_bytes = envelope.encode_to_vec();
+        let payer_signature = self.payer.sign_payer(NODE_ORIGINATOR, &client_bytes);
+        let payer = PayerEnvelope {
+            unsigned_client_envelope: client_bytes,
+            payer_signature: Some(payer_signature),
+            target_originator: NODE_ORIGINATOR,
+            message_retention_days: RETENTION_DAYS,
+        };
+        let sequence_id = self.store.next_sequence(NODE_ORIGINATOR);
+        let unsigned = unsigned_envelope(NODE_ORIGINATOR, sequence_id, payer.encode_to_vec())
+            .encode_to_vec();
+        let signature = self.originator.sign_originator(&unsigned);
+        let stored = OriginatorEnvelope {
+            unsigned_originator_envelope: unsigned,
+            proof: Some(Proof::OriginatorSignature(signature)),
+        };
+        self.store.insert(
+            (NODE_ORIGINATOR, sequence_id),
+            topic,
+            stored.clone(),
+            Instant::now(),
+        );
+        stored
+    }
+
+    /// A chain-path write: numbered by the chain originator, carrying a
+    /// transaction hash instead of a signature, readable after the
+    /// indexer lag.
+    fn through_chain(
+        &self,
+        originator: u32,
+        envelope: &ClientEnvelope,
+        topic: Vec<u8>,
+    ) -> OriginatorEnvelope {
+        let (key, stored) = self.chain_envelope(originator, envelope);
+        self.store
+            .insert(key, topic, stored.clone(), self.indexed_at());
+        stored
+    }
+
+    fn chain_envelope(
+        &self,
+        originator: u32,
+        envelope: &ClientEnvelope,
+    ) -> ((u32, u64), OriginatorEnvelope) {
+        let payer = PayerEnvelope {
+            unsigned_client_envelope: envelope.encode_to_vec(),
+            ..Default::default()
+        };
+        let sequence_id = self.store.next_sequence(originator);
+        let unsigned =
+            unsigned_envelope(originator, sequence_id, payer.encode_to_vec()).encode_to_vec();
+        let transaction_hash = Keccak256::digest(&unsigned).to_vec();
+        let stored = OriginatorEnvelope {
+            unsigned_originator_envelope: unsigned,
+            proof: Some(Proof::BlockchainProof(BlockchainProof { transaction_hash })),
+        };
+        ((originator, sequence_id), stored)
+    }
+
+    /// When a chain write made now becomes readable.
+    fn indexed_at(&self) -> Instant {
+        Instant::now() + self.indexer_lag
+    }
+
+    /// Identity updates go through the chain, then the indexer checks them
+    /// against the inbox's log. Like xmtpd, an update that fails is still
+    /// acknowledged and then silently dropped; in strict mode it is
+    /// refused instead.
+    async fn index_identity(
+        &self,
+        envelope: &ClientEnvelope,
+        topic: Vec<u8>,
+        update: crate::proto::associations::IdentityUpdate,
+    ) -> Result<OriginatorEnvelope, Status> {
+        let _indexing = self.indexer.lock().await;
+        let previous = self.store.inbox(&update.inbox_id);
+        let verdict = apply_update(previous.as_ref().map(|record| &record.state), &update);
+        if self.strict {
+            if let Err(error) = &verdict {
+                return Err(invalid(format!("identity update rejected: {error}")));
+            }
+        }
+        let (key, stored) = self.chain_envelope(IDENTITY_ORIGINATOR, envelope);
+        match verdict {
+            Ok(state) => {
+                let visible_at = self.indexed_at();
+                self.store.insert(key, topic, stored.clone(), visible_at);
+                self.store.set_inbox(state, visible_at);
+            }
+            Err(error) => {
+                tracing::debug!(inbox_id = %update.inbox_id, %error, "dropping invalid identity update");
+            }
+        }
+        Ok(stored)
+    }
+
+    fn query(&self, request: QueryEnvelopesRequest) -> Result<QueryEnvelopesResponse, Status> {
+        let query = request.query.unwrap_or_default();
+        if !query.topics.is_empty() && !query.originator_node_ids.is_empty() {
+            return Err(invalid("query by topics or by originators, not both"));
+        }
+        if query.topics.len() > MAX_TOPICS {
+            return Err(invalid(format!("at most {MAX_TOPICS} topics per query")));
+        }
+        if let Some(bad) = query.topics.iter().find(|t| t.is_empty() || t.len() > 128) {
+            return Err(invalid(format!(
+                "topic length {} is outside 1..=128 bytes",
+                bad.len()
+            )));
+        }
+        let cursor = query
+            .last_seen
+            .map(|c| c.node_id_to_sequence_id)
+            .unwrap_or_default();
+        if cursor.len() > MAX_CURSOR_ENTRIES {
+            return Err(invalid(format!(
+                "at most {MAX_CURSOR_ENTRIES} cursor entries"
+            )));
+        }
+        let limit = match request.limit as usize {
+            0 => MAX_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let envelopes = if !query.topics.is_empty() {
+            self.store.query_topics(&query.topics, &cursor, limit)
+        } else {
+            self.store
+                .query_originators(&query.originator_node_ids, &cursor, limit)
+        };
+        Ok(QueryEnvelopesResponse { envelopes })
+    }
+
+    fn newest(&self, request: GetNewestEnvelopeRequest) -> Result<GetNewestEnvelopeResponse, Status> {
+        if request.topics.len() > MAX_TOPICS {
+            return Err(invalid(format!("at most {MAX_TOPICS} topics per request")));
+        }
+        let results = request
+            .topics
+            .iter()
+            .map(|topic| get_newest_envelope_response::Response {
+                originator_envelope: self.store.newest(topic),
+            })
+            .collect();
+        Ok(GetNewestEnvelopeResponse { results })
+    }
+
+    fn inbox_ids(&self, request: GetInboxIdsRequest) -> Result<GetInboxIdsResponse, Status> {
+        if request.requests.len() > MAX_INBOX_ID_REQUESTS {
+            return Err(invalid(format!(
+                "at most {MAX_INBOX_ID_REQUESTS} identifiers per request"
+            )));
+        }
+        let responses = request
+            .requests
+            .into_iter()
+            .map(|r| get_inbox_ids_response::Response {
+                inbox_id: self.store.inbox_of(&r.identifier),
+                identifier: r.identifier,
+                identifier_kind: 0,
+            })
+            .collect();
+        Ok(GetInboxIdsResponse { responses })
+    }
+}
+
+fn unsigned_envelope(
+    originator: u32,
+    sequence_id: u64,
+    payer_envelope_bytes: Vec<u8>,
+) -> UnsignedOriginatorEnvelope {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnsignedOriginatorEnvelope {
+        originator_node_id: originator,
+        originator_sequence_id: sequence_id,
+        originator_ns: i64::try_from(now.as_nanos()).unwrap_or(i64::MAX),
+        payer_envelope_bytes,
+        base_fee_picodollars: 0,
+        congestion_fee_picodollars: 0,
+        expiry_unixtime: now.as_secs() + u64::from(RETENTION_DAYS) * 86_400,
+    }
+}
+
+/// The node's gRPC services; cheap to clone, all share one [`NodeState`].
+#[derive(Clone)]
+pub(crate) struct NodeService {
+    pub(crate) state: Arc<NodeState>,
+    pub(crate) public_url: String,
+}
+
+/// Implements one read service name over the shared handlers.
+macro_rules! read_api {
+    ($service:ident) => {
+        #[tonic::async_trait]
+        impl $service for NodeService {
+            async fn query_envelopes(
+                &self,
+                request: Request<QueryEnvelopesRequest>,
+            ) -> Result<Response<QueryEnvelopesResponse>, Status> {
+                self.state.query(request.into_inner()).map(Response::new)
+            }
+
+            async fn get_newest_envelope(
+                &self,
+                request: Request<GetNewestEnvelopeRequest>,
+            ) -> Result<Response<GetNewestEnvelopeResponse>, Status> {
+                self.state.newest(request.into_inner()).map(Response::new)
+            }
+
+            async fn get_inbox_ids(
+                &self,
+                request: Request<GetInboxIdsRequest>,
+            ) -> Result<Response<GetInboxIdsResponse>, Status> {
+                self.state.inbox_ids(request.into_inner()).map(Response::new)
+            }
+        }
+    };
+}
+
+/// Implements one write service name over the shared handlers.
+macro_rules! write_api {
+    ($service:ident) => {
+        #[tonic::async_trait]
+        impl $service for NodeService {
+            async fn publish_client_envelopes(
+                &self,
+                request: Request<PublishClientEnvelopesRequest>,
+            ) -> Result<Response<PublishClientEnvelopesResponse>, Status> {
+                self.state.publish(request.into_inner()).await.map(Response::new)
+            }
+
+            async fn get_nodes(
+                &self,
+                _request: Request<GetNodesRequest>,
+            ) -> Result<Response<GetNodesResponse>, Status> {
+                let nodes = [(NODE_ORIGINATOR, self.public_url.clone())].into();
+                Ok(Response::new(GetNodesResponse { nodes }))
+            }
+        }
+    };
+}
+
+read_api!(ReplicationApi);
+read_api!(QueryApi);
+write_api!(PayerApi);
+write_api!(GatewayApi);
