@@ -37,10 +37,17 @@
 //! keys are reported as [`IdentityError::Unsupported`].
 
 mod inbox_id;
+mod keys;
 mod signature_text;
+mod update;
 
 pub use inbox_id::inbox_id;
+pub use keys::{
+    recover_personal_signer, verify_installation_signature, InstallationKey, Wallet,
+    INSTALLATION_SIGNATURE_CONTEXT,
+};
 pub use signature_text::signature_text;
+pub use update::new_inbox_update;
 
 /// Why an identity operation failed, or why the network would drop an
 /// identity update.
