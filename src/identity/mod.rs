@@ -36,11 +36,13 @@
 //! installation keys. Passkeys, smart-contract wallets and legacy delegated
 //! keys are reported as [`IdentityError::Unsupported`].
 
+mod association;
 mod inbox_id;
 mod keys;
 mod signature_text;
 mod update;
 
+pub use association::{apply_update, fold_log, AssociationState, MemberId};
 pub use inbox_id::inbox_id;
 pub use keys::{
     recover_personal_signer, verify_installation_signature, InstallationKey, Wallet,
