@@ -348,3 +348,302 @@ impl MlsGroupState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mls::extensions::{
+        GROUP_MEMBERSHIP, GROUP_PERMISSIONS, IMMUTABLE_METADATA, MUTABLE_METADATA,
+    };
+    use crate::mls::installation::tests::installation;
+    use crate::mls::{inspect_group_message, seal_welcome, verify_key_package, GroupMessageKind};
+
+    fn verified(inst: &MlsInstallation) -> VerifiedKeyPackage {
+        verify_key_package(&inst.key_package().unwrap()).unwrap()
+    }
+
+    /// Wraps the welcome for `joiner` exactly as it would travel, opens it
+    /// and joins.
+    fn deliver(
+        pending: &PendingAdd,
+        joiner: &MlsInstallation,
+        kp: &VerifiedKeyPackage,
+    ) -> MlsGroupState {
+        let sealed = seal_welcome(&pending.welcome, kp, 1234).unwrap();
+        let (welcome, cursor) = joiner
+            .open_welcome(
+                &sealed.data,
+                &sealed.hpke_public_key,
+                &sealed.welcome_metadata,
+            )
+            .unwrap();
+        assert_eq!(cursor, 1234);
+        MlsGroupState::join(joiner, &welcome).unwrap()
+    }
+
+    fn assert_same_state(a: &MlsGroupState, b: &MlsGroupState) {
+        assert_eq!(a.group_id(), b.group_id());
+        assert_eq!(a.epoch(), b.epoch());
+        assert_eq!(a.member_installations(), b.member_installations());
+        assert_eq!(a.membership().unwrap(), b.membership().unwrap());
+        for ty in [
+            IMMUTABLE_METADATA,
+            MUTABLE_METADATA,
+            GROUP_MEMBERSHIP,
+            GROUP_PERMISSIONS,
+        ] {
+            let theirs = b.extensions().unknown(ty);
+            assert!(theirs.is_some(), "extension {ty:#06x} missing");
+            assert_eq!(a.extensions().unknown(ty), theirs);
+        }
+    }
+
+    #[test]
+    fn create_sets_xmtp_state() {
+        let creator = installation("creator");
+        let group = MlsGroupState::create(&creator).unwrap();
+        assert_eq!(group.epoch(), 0);
+        assert_eq!(
+            group.member_installations(),
+            vec![(creator.installation_key(), "creator".to_owned())]
+        );
+        let membership = group.membership().unwrap();
+        assert_eq!(membership.members.len(), 1);
+        assert_eq!(membership.members.get("creator"), Some(&0));
+        let meta = extensions::decode_immutable_metadata(group.extensions()).unwrap();
+        assert_eq!(meta.creator_inbox_id, "creator");
+        assert!(group.extensions().required_capabilities().is_some());
+        // Two groups never share an id.
+        assert_ne!(
+            group.group_id(),
+            MlsGroupState::create(&creator).unwrap().group_id()
+        );
+    }
+
+    #[test]
+    fn add_three_members_in_one_commit() {
+        let creator = installation("creator");
+        let joiners: Vec<MlsInstallation> = (1..=3)
+            .map(|i| installation(&format!("inbox-{i}")))
+            .collect();
+        let kps: Vec<VerifiedKeyPackage> = joiners.iter().map(verified).collect();
+        let inboxes: Vec<(String, u64)> = (1..=3).map(|i| (format!("inbox-{i}"), 10 + i)).collect();
+
+        let mut group = MlsGroupState::create(&creator).unwrap();
+        let pending = group.add_members(&creator, &kps, &inboxes).unwrap();
+        assert_eq!(group.epoch(), 0, "staged, not merged");
+
+        let info = inspect_group_message(&pending.commit).unwrap();
+        assert_eq!(info.kind, GroupMessageKind::Commit);
+        assert!(info.kind.is_handshake());
+        assert_eq!(info.group_id, group.group_id());
+        assert_eq!(info.epoch, 0);
+        // A welcome is not a group message.
+        assert!(inspect_group_message(&pending.welcome).is_err());
+
+        group.merge_pending_commit(&creator).unwrap();
+        assert_eq!(group.epoch(), 1);
+
+        let membership = group.membership().unwrap();
+        assert_eq!(membership.members.len(), 4);
+        assert_eq!(membership.members.get("creator"), Some(&0));
+        for (inbox, seq) in &inboxes {
+            assert_eq!(membership.members.get(inbox), Some(seq));
+        }
+
+        let mut expected: Vec<([u8; 32], String)> = joiners
+            .iter()
+            .map(|j| (j.installation_key(), j.inbox_id().to_owned()))
+            .collect();
+        expected.push((creator.installation_key(), "creator".to_owned()));
+        expected.sort();
+        assert_eq!(group.member_installations(), expected);
+
+        for (joiner, kp) in joiners.iter().zip(&kps) {
+            let joined = deliver(&pending, joiner, kp);
+            assert_same_state(&group, &joined);
+        }
+    }
+
+    #[test]
+    fn existing_member_processes_next_add() {
+        let creator = installation("creator");
+        let alice = installation("alice");
+        let bob = installation("bob");
+        let kp_alice = verified(&alice);
+        let kp_bob = verified(&bob);
+
+        let mut group = MlsGroupState::create(&creator).unwrap();
+        let first = group
+            .add_members(
+                &creator,
+                std::slice::from_ref(&kp_alice),
+                &[("alice".into(), 3)],
+            )
+            .unwrap();
+        group.merge_pending_commit(&creator).unwrap();
+        let mut alice_group = deliver(&first, &alice, &kp_alice);
+
+        let second = group
+            .add_members(
+                &creator,
+                std::slice::from_ref(&kp_bob),
+                &[("bob".into(), 8)],
+            )
+            .unwrap();
+        group.merge_pending_commit(&creator).unwrap();
+        assert_eq!(
+            inspect_group_message(&second.commit).unwrap().epoch,
+            1,
+            "sent in the epoch before the commit"
+        );
+
+        alice_group.process_commit(&alice, &second.commit).unwrap();
+        assert_eq!(alice_group.epoch(), 2);
+        assert_eq!(group.epoch(), 2);
+        assert_same_state(&group, &alice_group);
+
+        let bob_group = deliver(&second, &bob, &kp_bob);
+        assert_same_state(&group, &bob_group);
+        assert_eq!(bob_group.member_installations().len(), 3);
+        assert_eq!(bob_group.membership().unwrap().members.get("bob"), Some(&8));
+
+        // The same commit cannot be applied twice.
+        let err = alice_group
+            .process_commit(&alice, &second.commit)
+            .unwrap_err();
+        assert!(err.is_remote_fault(), "{err}");
+    }
+
+    #[test]
+    fn cleared_commit_leaves_epoch_and_allows_retry() {
+        let creator = installation("creator");
+        let alice = installation("alice");
+        let kp = verified(&alice);
+        let mut group = MlsGroupState::create(&creator).unwrap();
+
+        group
+            .add_members(&creator, std::slice::from_ref(&kp), &[("alice".into(), 1)])
+            .unwrap();
+        group.clear_pending_commit(&creator).unwrap();
+        assert_eq!(group.epoch(), 0);
+        assert!(matches!(
+            group.merge_pending_commit(&creator),
+            Err(MlsError::State(_))
+        ));
+        assert_eq!(group.membership().unwrap().members.len(), 1);
+
+        let retry = group
+            .add_members(&creator, std::slice::from_ref(&kp), &[("alice".into(), 1)])
+            .unwrap();
+        group.merge_pending_commit(&creator).unwrap();
+        let joined = deliver(&retry, &alice, &kp);
+        assert_same_state(&group, &joined);
+    }
+
+    #[test]
+    fn misuse_and_bad_input_are_classified() {
+        let creator = installation("creator");
+        let other = installation("other");
+        let kp = verified(&other);
+        let mut group = MlsGroupState::create(&creator).unwrap();
+
+        // Another installation's provider does not hold this group.
+        let err = group
+            .add_members(&other, std::slice::from_ref(&kp), &[])
+            .unwrap_err();
+        assert!(matches!(err, MlsError::State(_)));
+        assert!(!err.is_remote_fault());
+
+        // Our own commit cannot be processed, only merged.
+        let pending = group
+            .add_members(&creator, &[kp], &[("other".into(), 1)])
+            .unwrap();
+        let err = group.process_commit(&creator, &pending.commit).unwrap_err();
+        assert!(matches!(err, MlsError::State(_)), "{err}");
+
+        // Garbage is the sender's fault.
+        let err = group.process_commit(&creator, b"junk").unwrap_err();
+        assert!(err.is_remote_fault());
+        let err = MlsGroupState::join(&other, b"junk").unwrap_err();
+        assert!(err.is_remote_fault());
+        // A commit is not a welcome.
+        let err = MlsGroupState::join(&other, &pending.commit).unwrap_err();
+        assert!(matches!(err, MlsError::InvalidWelcome(_)));
+    }
+
+    #[test]
+    fn welcome_for_someone_else_is_rejected() {
+        let creator = installation("creator");
+        let alice = installation("alice");
+        let eve = installation("eve");
+        eve.key_package().unwrap();
+        let mut group = MlsGroupState::create(&creator).unwrap();
+        let pending = group
+            .add_members(&creator, &[verified(&alice)], &[("alice".into(), 1)])
+            .unwrap();
+        let err = MlsGroupState::join(&eve, &pending.welcome).unwrap_err();
+        assert!(matches!(err, MlsError::InvalidWelcome(_)), "{err}");
+    }
+
+    /// Prints the cost of adding 100 installations in one commit.
+    #[test]
+    #[ignore]
+    fn timing_add_100_members() {
+        use std::time::Instant;
+        let creator = installation("creator");
+        let joiners: Vec<MlsInstallation> = (0..100)
+            .map(|i| installation(&format!("inbox-{i}")))
+            .collect();
+
+        let start = Instant::now();
+        let kp_bytes: Vec<Vec<u8>> = joiners.iter().map(|j| j.key_package().unwrap()).collect();
+        let kp_create = start.elapsed();
+        let start = Instant::now();
+        let kps: Vec<VerifiedKeyPackage> = kp_bytes
+            .iter()
+            .map(|b| verify_key_package(b).unwrap())
+            .collect();
+        let kp_verify = start.elapsed();
+        let inboxes: Vec<(String, u64)> = joiners
+            .iter()
+            .map(|j| (j.inbox_id().to_owned(), 1))
+            .collect();
+
+        let mut group = MlsGroupState::create(&creator).unwrap();
+        let start = Instant::now();
+        let pending = group.add_members(&creator, &kps, &inboxes).unwrap();
+        let commit = start.elapsed();
+        let start = Instant::now();
+        group.merge_pending_commit(&creator).unwrap();
+        let merge = start.elapsed();
+
+        let start = Instant::now();
+        let sealed: Vec<crate::mls::SealedWelcome> = kps
+            .iter()
+            .map(|kp| seal_welcome(&pending.welcome, kp, 1).unwrap())
+            .collect();
+        let seal = start.elapsed();
+        let start = Instant::now();
+        let (welcome, _) = joiners[0]
+            .open_welcome(
+                &sealed[0].data,
+                &sealed[0].hpke_public_key,
+                &sealed[0].welcome_metadata,
+            )
+            .unwrap();
+        let open = start.elapsed();
+        let start = Instant::now();
+        let joined = MlsGroupState::join(&joiners[0], &welcome).unwrap();
+        let join = start.elapsed();
+        assert_eq!(joined.member_installations().len(), 101);
+
+        println!(
+            "100 KPs: create {kp_create:?}, verify {kp_verify:?}; add 100: commit build+stage {commit:?} \
+             ({} B commit, {} B welcome), merge {merge:?}; seal 100 welcomes {seal:?}; \
+             open one {open:?}; join {join:?}",
+            pending.commit.len(),
+            pending.welcome.len()
+        );
+    }
+}
