@@ -22,8 +22,9 @@
 use openmls::group::{MlsGroup, MlsGroupJoinConfig, StagedWelcome, WireFormatPolicy};
 use openmls::prelude::tls_codec::{Deserialize as TlsDeserialize, Serialize as TlsSerialize};
 use openmls::prelude::{
-    ApplicationIdExtension, CreateCommitError, Extension, Extensions, GroupId, MlsMessageBodyIn,
-    MlsMessageIn, MlsMessageOut, ProcessMessageError, ProcessedMessageContent, WelcomeError,
+    ApplicationIdExtension, CreateCommitError, Extension, Extensions, GroupContext, GroupId,
+    LeafNode, MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, ProcessMessageError,
+    ProcessedMessageContent, WelcomeError,
 };
 use openmls_rust_crypto::MemoryStorageError;
 use openmls_traits::OpenMlsProvider;
@@ -202,7 +203,7 @@ impl MlsGroupState {
     }
 
     /// The current group-context extensions.
-    pub fn extensions(&self) -> &Extensions<openmls::prelude::GroupContext> {
+    pub fn extensions(&self) -> &Extensions<GroupContext> {
         self.group.extensions()
     }
 
@@ -243,6 +244,16 @@ impl MlsGroupState {
         let mut membership = self.membership()?;
         for (inbox_id, sequence_id) in new_inboxes {
             membership.members.insert(inbox_id.clone(), *sequence_id);
+        }
+        // Peers reject commits that add installations of non-member inboxes.
+        if let Some(stray) = key_packages
+            .iter()
+            .find(|kp| !membership.members.contains_key(kp.inbox_id()))
+        {
+            return Err(MlsError::State(format!(
+                "key package of inbox {} which is neither a member nor in new_inboxes",
+                stray.inbox_id()
+            )));
         }
         // The builder borrows the group mutably, so compute this first.
         let new_extensions = extensions::with_membership(self.group.extensions(), &membership)?;
@@ -554,6 +565,13 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, MlsError::State(_)));
         assert!(!err.is_remote_fault());
+
+        // A key package of an inbox that is not (being made) a member.
+        let err = group
+            .add_members(&creator, std::slice::from_ref(&kp), &[])
+            .unwrap_err();
+        assert!(matches!(err, MlsError::State(_)), "{err}");
+        assert_eq!(group.epoch(), 0);
 
         // Our own commit cannot be processed, only merged.
         let pending = group
