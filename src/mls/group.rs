@@ -64,9 +64,7 @@ fn join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
-fn application_id(
-    installation: &MlsInstallation,
-) -> Result<Extensions<openmls::prelude::LeafNode>, MlsError> {
+fn application_id(installation: &MlsInstallation) -> Result<Extensions<LeafNode>, MlsError> {
     Extensions::single(Extension::ApplicationId(ApplicationIdExtension::new(
         installation.inbox_id().as_bytes(),
     )))
