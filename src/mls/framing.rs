@@ -40,6 +40,14 @@ pub struct GroupMessageInfo {
     pub kind: GroupMessageKind,
 }
 
+impl GroupMessageInfo {
+    /// `true` for commits and proposals, which the network orders on the
+    /// commit chain (originator 0).
+    pub fn is_handshake(&self) -> bool {
+        self.kind.is_handshake()
+    }
+}
+
 /// Parses a TLS `MLSMessage` that must be a `PublicMessage` or
 /// `PrivateMessage` and returns its group id, epoch and content type.
 pub fn inspect_group_message(data: &[u8]) -> Result<GroupMessageInfo, MlsError> {

@@ -444,7 +444,7 @@ mod tests {
 
         let info = inspect_group_message(&pending.commit).unwrap();
         assert_eq!(info.kind, GroupMessageKind::Commit);
-        assert!(info.kind.is_handshake());
+        assert!(info.is_handshake());
         assert_eq!(info.group_id, group.group_id());
         assert_eq!(info.epoch, 0);
         // A welcome is not a group message.
