@@ -1,0 +1,208 @@
+//! Verifying key packages received from the network.
+//!
+//! A key package is an installation's signed offer to be added to groups:
+//! its leaf node (signature key, credential, capabilities), an HPKE init key
+//! the welcome is encrypted to, and a lifetime. Before adding one, a client
+//! checks the MLS signatures and lifetime and the XMTP conventions (our
+//! ciphersuite, a `BasicCredential` holding an `MlsCredential`, an
+//! `application_id` leaf extension matching that inbox if present). The
+//! embedded node runs the same check on upload, so it is cheap and has no
+//! side effects.
+
+use std::sync::LazyLock;
+
+use openmls::prelude::tls_codec::Deserialize as TlsDeserialize;
+use openmls::prelude::{CredentialType, KeyPackage, KeyPackageIn, ProtocolVersion};
+use openmls_rust_crypto::RustCrypto;
+use prost::Message;
+
+use super::{MlsError, CIPHERSUITE};
+use crate::proto::xmtp::identity::MlsCredential;
+
+/// Signature verification needs no randomness or storage, so one crypto
+/// provider serves all callers (creating one per call reseeds an RNG).
+static VERIFY_CRYPTO: LazyLock<RustCrypto> = LazyLock::new(RustCrypto::default);
+
+/// A key package that passed [`verify_key_package`].
+#[derive(Debug, Clone)]
+pub struct VerifiedKeyPackage {
+    key_package: KeyPackage,
+    installation_key: [u8; 32],
+    inbox_id: String,
+}
+
+impl VerifiedKeyPackage {
+    /// The leaf's signature key, i.e. the installation's Ed25519 public key.
+    pub fn installation_key(&self) -> [u8; 32] {
+        self.installation_key
+    }
+
+    /// The inbox id from the key package's `MlsCredential`.
+    pub fn inbox_id(&self) -> &str {
+        &self.inbox_id
+    }
+
+    /// The X25519 HPKE init key (welcomes are sealed to it).
+    pub fn hpke_init_key(&self) -> &[u8] {
+        self.key_package.hpke_init_key().as_slice()
+    }
+
+    /// The verified openmls key package.
+    pub fn key_package(&self) -> &KeyPackage {
+        &self.key_package
+    }
+}
+
+/// Parses and verifies a TLS-serialized key package: exact parse (no
+/// trailing bytes), leaf and key-package signatures, lifetime, ciphersuite
+/// 0x0003, a basic credential carrying an `MlsCredential`, and a matching
+/// `application_id` if the leaf has one.
+pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsError> {
+    let bad = |msg: String| MlsError::InvalidKeyPackage(msg);
+
+    let unverified = KeyPackageIn::tls_deserialize_exact(tls_bytes)
+        .map_err(|e| bad(format!("decoding: {e}")))?;
+    let key_package = unverified
+        .validate(&*VERIFY_CRYPTO, ProtocolVersion::Mls10)
+        .map_err(|e| bad(format!("validation: {e}")))?;
+
+    if key_package.ciphersuite() != CIPHERSUITE {
+        return Err(bad(format!(
+            "ciphersuite {:?}, expected {:?}",
+            key_package.ciphersuite(),
+            CIPHERSUITE
+        )));
+    }
+
+    let leaf = key_package.leaf_node();
+    let installation_key: [u8; 32] = leaf
+        .signature_key()
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad("signature key is not 32 bytes".into()))?;
+
+    let credential = leaf.credential();
+    if credential.credential_type() != CredentialType::Basic {
+        return Err(bad(format!(
+            "credential type {:?}, expected basic",
+            credential.credential_type()
+        )));
+    }
+    let inbox_id = MlsCredential::decode(credential.serialized_content())
+        .map_err(|e| bad(format!("credential is not an MlsCredential: {e}")))?
+        .inbox_id;
+    if inbox_id.is_empty() {
+        return Err(bad("credential has an empty inbox id".into()));
+    }
+
+    if let Some(app_id) = leaf.extensions().application_id() {
+        if app_id.as_slice() != inbox_id.as_bytes() {
+            return Err(bad(
+                "application_id does not match the credential's inbox id".into(),
+            ));
+        }
+    }
+
+    Ok(VerifiedKeyPackage {
+        key_package,
+        installation_key,
+        inbox_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mls::extensions::{self, WELCOME_POINTEE_AEAD_TYPES};
+    use crate::mls::installation::tests::installation;
+    use crate::proto::xmtp::mls::message_contents::{
+        welcome_pointee_encryption_aead_types_extension::AeadType,
+        WelcomePointeeEncryptionAeadTypesExtension,
+    };
+    use openmls::prelude::ExtensionType;
+
+    #[test]
+    fn own_key_package_verifies_with_xmtp_layout() {
+        let inst = installation("inbox-a");
+        let bytes = inst.key_package().unwrap();
+        let kp = verify_key_package(&bytes).unwrap();
+
+        assert_eq!(kp.installation_key(), inst.installation_key());
+        assert_eq!(kp.inbox_id(), "inbox-a");
+        assert_eq!(kp.hpke_init_key().len(), 32);
+        assert_ne!(kp.hpke_init_key(), &kp.installation_key()[..]);
+
+        let key_package = kp.key_package();
+        assert_eq!(key_package.ciphersuite(), CIPHERSUITE);
+        assert!(key_package.last_resort());
+        let leaf = key_package.leaf_node();
+        assert_eq!(
+            leaf.extensions().application_id().unwrap().as_slice(),
+            b"inbox-a"
+        );
+        assert_eq!(leaf.capabilities(), &extensions::leaf_capabilities());
+        let caps = leaf.capabilities().extensions();
+        assert!(caps.contains(&ExtensionType::Unknown(0xff01)));
+        assert!(!caps.contains(&ExtensionType::Unknown(0xff03)));
+
+        let aead = key_package
+            .extensions()
+            .unknown(WELCOME_POINTEE_AEAD_TYPES)
+            .unwrap();
+        let aead = WelcomePointeeEncryptionAeadTypesExtension::decode(aead.0.as_slice()).unwrap();
+        assert_eq!(
+            aead.supported_aead_types,
+            vec![AeadType::Chacha20Poly1305 as i32]
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_region_is_rejected() {
+        let bytes = installation("inbox-b").key_package().unwrap();
+        // Flip one byte at several positions spread over the encoding
+        // (header, keys, credential, extensions, signature).
+        for pos in (0..bytes.len()).step_by(bytes.len() / 17 + 1) {
+            let mut tampered = bytes.clone();
+            tampered[pos] ^= 0x01;
+            let err = verify_key_package(&tampered).unwrap_err();
+            assert!(err.is_remote_fault(), "position {pos}: {err}");
+        }
+        let mut last = bytes.clone();
+        *last.last_mut().unwrap() ^= 0x80;
+        assert!(verify_key_package(&last).is_err());
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = installation("inbox-c").key_package().unwrap();
+        bytes.push(0);
+        assert!(matches!(
+            verify_key_package(&bytes),
+            Err(MlsError::InvalidKeyPackage(_))
+        ));
+    }
+
+    /// Prints how long verification takes with the shared provider versus a
+    /// provider created per call.
+    #[test]
+    #[ignore]
+    fn timing_verify_key_package() {
+        let bytes = installation("inbox-t").key_package().unwrap();
+        let n = 500;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            verify_key_package(&bytes).unwrap();
+        }
+        let shared = start.elapsed() / n;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let crypto = RustCrypto::default();
+            KeyPackageIn::tls_deserialize_exact(&bytes)
+                .unwrap()
+                .validate(&crypto, ProtocolVersion::Mls10)
+                .unwrap();
+        }
+        let per_call = start.elapsed() / n;
+        println!("verify_key_package: shared provider {shared:?}, per-call provider {per_call:?}");
+    }
+}
