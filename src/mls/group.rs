@@ -525,6 +525,22 @@ mod tests {
     }
 
     #[test]
+    fn application_messages_are_not_handshakes() {
+        let creator = installation("creator");
+        let mut group = MlsGroupState::create(&creator).unwrap();
+        let message = group
+            .group
+            .create_message(creator.provider(), creator.signer(), b"hello")
+            .unwrap()
+            .tls_serialize_detached()
+            .unwrap();
+        let info = inspect_group_message(&message).unwrap();
+        assert_eq!(info.kind, GroupMessageKind::Application);
+        assert!(!info.is_handshake());
+        assert_eq!(info.group_id, group.group_id());
+    }
+
+    #[test]
     fn cleared_commit_leaves_epoch_and_allows_retry() {
         let creator = installation("creator");
         let alice = installation("alice");
