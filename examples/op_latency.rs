@@ -47,7 +47,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     summary("identity.create", identity.split_off(identity.len() - runs));
 
     let owner = people[0].clone();
-    let ids: Vec<String> = people[1..].iter().map(|p| p.inbox_id().to_owned()).collect();
+    let ids: Vec<String> = people[1..]
+        .iter()
+        .map(|p| p.inbox_id().to_owned())
+        .collect();
 
     let mut create = Vec::with_capacity(runs);
     for _ in 0..runs {

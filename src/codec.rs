@@ -72,9 +72,7 @@ impl<U: Message + Default> Decoder for MessageDecoder<U> {
             )));
         }
         U::decode(buf).map(Some).map_err(|err| match self.side {
-            Side::Server => {
-                Status::invalid_argument(format!("request does not decode: {err}"))
-            }
+            Side::Server => Status::invalid_argument(format!("request does not decode: {err}")),
             Side::Client => {
                 let failure = DecodeFailure(err.to_string());
                 let mut status = Status::internal(failure.to_string());

@@ -11,7 +11,10 @@ pub mod xmtp {
         }
         pub mod message_api {
             tonic::include_proto!("xmtp.xmtpv4.message_api");
-            include!(concat!(env!("OUT_DIR"), "/server/xmtp.xmtpv4.message_api.rs"));
+            include!(concat!(
+                env!("OUT_DIR"),
+                "/server/xmtp.xmtpv4.message_api.rs"
+            ));
         }
         pub mod payer_api {
             tonic::include_proto!("xmtp.xmtpv4.payer_api");
@@ -19,7 +22,10 @@ pub mod xmtp {
         }
         pub mod gateway_api {
             tonic::include_proto!("xmtp.xmtpv4.gateway_api");
-            include!(concat!(env!("OUT_DIR"), "/server/xmtp.xmtpv4.gateway_api.rs"));
+            include!(concat!(
+                env!("OUT_DIR"),
+                "/server/xmtp.xmtpv4.gateway_api.rs"
+            ));
         }
     }
     pub mod identity {

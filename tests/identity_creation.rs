@@ -2,6 +2,8 @@
 
 mod common;
 
+use xmtp_opmon::client::XmtpApi;
+
 #[tokio::test]
 async fn created_identity_is_readable_and_found_by_address() {
     let node = common::node().await;
@@ -47,5 +49,8 @@ async fn key_package_is_published_under_the_installation() {
     let verified = xmtp_opmon::mls::verify_key_package(fetched[0].as_deref().unwrap()).unwrap();
     assert_eq!(verified.installation_key(), alice.installation_key());
     assert_eq!(verified.inbox_id(), alice.inbox_id());
-    assert!(fetched[1].is_none(), "no key package for an unknown installation");
+    assert!(
+        fetched[1].is_none(),
+        "no key package for an unknown installation"
+    );
 }

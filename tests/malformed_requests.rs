@@ -83,9 +83,15 @@ async fn garbage_bytes_are_invalid_argument() {
         "/xmtp.xmtpv4.message_api.QueryApi/QueryEnvelopes",
         "/xmtp.xmtpv4.message_api.ReplicationApi/GetInboxIds",
     ] {
-        let status = send_raw(node.url(), path, vec![0xff; 64]).await.unwrap_err();
+        let status = send_raw(node.url(), path, vec![0xff; 64])
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{path}: {status:?}");
-        assert!(status.message().contains("does not decode"), "{}", status.message());
+        assert!(
+            status.message().contains("does not decode"),
+            "{}",
+            status.message()
+        );
     }
     assert_still_serving(&node).await;
 }

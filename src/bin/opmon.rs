@@ -11,7 +11,11 @@ use xmtp_opmon::node::{
 };
 
 #[derive(Parser)]
-#[command(name = "opmon", version, about = "Operation monitor for the XMTP V4 network")]
+#[command(
+    name = "opmon",
+    version,
+    about = "Operation monitor for the XMTP V4 network"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

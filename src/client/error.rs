@@ -77,8 +77,8 @@ impl ClientError {
     /// code for failed calls, the class otherwise.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::Rpc { status, .. } if self.class() != ErrorClass::Connect
-                && self.class() != ErrorClass::Protocol =>
+            Self::Rpc { status, .. }
+                if self.class() != ErrorClass::Connect && self.class() != ErrorClass::Protocol =>
             {
                 grpc_code_name(status.code())
             }

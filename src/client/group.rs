@@ -187,8 +187,10 @@ impl<A: XmtpApi> Client<A> {
         inbox_ids: &[String],
     ) -> Result<(Vec<(String, u64)>, Vec<([u8; 32], String)>), ClientError> {
         let members = group.state.membership()?.members;
-        let mut requests: Vec<(String, u64)> =
-            members.iter().map(|(inbox, seq)| (inbox.clone(), *seq)).collect();
+        let mut requests: Vec<(String, u64)> = members
+            .iter()
+            .map(|(inbox, seq)| (inbox.clone(), *seq))
+            .collect();
         for inbox in inbox_ids {
             if members.contains_key(inbox) {
                 return Err(ClientError::Usage(format!(
@@ -209,7 +211,12 @@ impl<A: XmtpApi> Client<A> {
                 .map_err(|e| ClientError::Protocol(format!("identity log of {inbox}: {e}")))?;
             let latest = log.iter().map(|entry| entry.sequence_id).max().unwrap_or(0);
             newcomers.push((inbox.clone(), latest));
-            installations.extend(state.installations().into_iter().map(|key| (key, inbox.clone())));
+            installations.extend(
+                state
+                    .installations()
+                    .into_iter()
+                    .map(|key| (key, inbox.clone())),
+            );
         }
         Ok((newcomers, installations))
     }
@@ -268,11 +275,10 @@ impl<A: XmtpApi> Client<A> {
                     "welcome pointers are not supported by this client".into(),
                 ));
             };
-            let (welcome, cursor) = identity.mls().open_welcome(
-                &v1.data,
-                &v1.hpke_public_key,
-                &v1.welcome_metadata,
-            )?;
+            let (welcome, cursor) =
+                identity
+                    .mls()
+                    .open_welcome(&v1.data, &v1.hpke_public_key, &v1.welcome_metadata)?;
             let state = MlsGroupState::join(identity.mls(), &welcome)?;
             groups.push(Group {
                 owner: identity.clone(),

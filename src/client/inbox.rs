@@ -97,7 +97,11 @@ impl<A: XmtpApi> Client<A> {
         let update = run_sync(Phase::IdentitySign, || {
             new_inbox_update(&wallet, &installation, nonce, now_ns())
         })?;
-        let published = run(Phase::IdentityPublish, self.api.publish_identity_update(update)).await?;
+        let published = run(
+            Phase::IdentityPublish,
+            self.api.publish_identity_update(update),
+        )
+        .await?;
         let sequence_id = run(
             Phase::IdentityAwaitVisible,
             await_visible("identity update", self.config.visibility_timeout, || {

@@ -41,7 +41,7 @@ pub use error::ClientError;
 pub use group::{AddReport, Group};
 pub use inbox::Identity;
 pub use phase::Phase;
-pub use transport::{channel, EndpointError, Transport};
+pub use transport::{channel, EndpointError, Transport, TransportError};
 pub use v4::{methods, V4Api};
 
 /// Deadlines and choices of a client.
@@ -111,7 +111,11 @@ impl V4Client {
     pub fn connect(gateway_url: &str, node_url: &str) -> Result<Self, EndpointError> {
         let gateway = Transport::new(channel(gateway_url)?);
         let node = Transport::new(channel(node_url)?);
-        Ok(Self::from_transports(gateway, node, ClientConfig::default()))
+        Ok(Self::from_transports(
+            gateway,
+            node,
+            ClientConfig::default(),
+        ))
     }
 
     /// A V4 client over transports of your own (for example, channels

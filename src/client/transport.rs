@@ -14,10 +14,35 @@ use tower::{Service, ServiceExt};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A failure below gRPC (connecting, TLS, HTTP/2), as the boxed transport
+/// reports it. Its source is the original error, so classification can
+/// still see what happened.
+///
+/// A concrete type rather than a boxed trait object: tonic's clients over
+/// a service whose error is `Box<dyn Error>` produce futures the compiler
+/// cannot prove `Send`.
+#[derive(Debug)]
+pub struct TransportError(BoxError);
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "transport error: {}", self.0)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
+pub(crate) type BoxedService =
+    BoxCloneSyncService<http::Request<Body>, http::Response<Body>, TransportError>;
+
 /// A boxed, cloneable gRPC-capable http service.
 #[derive(Clone)]
 pub struct Transport {
-    inner: BoxCloneSyncService<http::Request<Body>, http::Response<Body>, BoxError>,
+    inner: BoxedService,
 }
 
 impl std::fmt::Debug for Transport {
@@ -43,15 +68,13 @@ impl Transport {
     {
         let service = service
             .map_response(|response: http::Response<B>| response.map(Body::new))
-            .map_err(Into::into);
+            .map_err(|error: S::Error| TransportError(error.into()));
         Self {
             inner: BoxCloneSyncService::new(service),
         }
     }
 
-    pub(crate) fn service(
-        &self,
-    ) -> BoxCloneSyncService<http::Request<Body>, http::Response<Body>, BoxError> {
+    pub(crate) fn service(&self) -> BoxedService {
         self.inner.clone()
     }
 }

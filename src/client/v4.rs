@@ -8,14 +8,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
 use prost::Message;
-use tonic::body::Body;
 use tonic::Code;
-use tower::util::BoxCloneSyncService;
 
 use crate::codec::MAX_PAYLOAD_BYTES;
 use crate::proto::associations::{IdentifierKind, IdentityUpdate};
@@ -31,20 +30,16 @@ use crate::proto::message_api::{
     QueryEnvelopesRequest, QueryEnvelopesResponse,
 };
 use crate::proto::payer_api::{
-    payer_api_client::PayerApiClient, PublishClientEnvelopesRequest,
-    PublishClientEnvelopesResponse,
+    payer_api_client::PayerApiClient, PublishClientEnvelopesRequest, PublishClientEnvelopesResponse,
 };
 use crate::proto::xmtp::mls::api::v1::{
     group_message_input, GroupMessageInput, KeyPackageUpload, UploadKeyPackageRequest,
     WelcomeMessageInput,
 };
-use crate::topic::{
-    topic, TopicKind, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR,
-};
+use crate::topic::{topic, TopicKind, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
-use super::api::{
-    ApiVersion, GroupMessageEntry, IdentityLogEntry, WelcomeEntry, XmtpApi,
-};
+use super::api::{ApiVersion, GroupMessageEntry, IdentityLogEntry, WelcomeEntry, XmtpApi};
+use super::transport::BoxedService;
 use super::{ClientError, Transport};
 
 /// Largest page a node returns.
@@ -74,7 +69,10 @@ pub mod methods {
     pub const PUBLISH_LEGACY: &str = "/xmtp.xmtpv4.payer_api.PayerApi/PublishClientEnvelopes";
 }
 
-type Svc = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Box<dyn std::error::Error + Send + Sync>>;
+/// One boxed gRPC call.
+type Call<T> = Pin<Box<dyn Future<Output = Result<tonic::Response<T>, tonic::Status>> + Send>>;
+
+type Svc = BoxedService;
 
 /// XMTP V4 calls: writes to a gateway, reads from a node.
 #[derive(Debug)]
@@ -116,24 +114,26 @@ impl V4Api {
 
     /// Calls the new service name, or the legacy one once a peer has said
     /// it does not know the new one.
-    async fn with_fallback<Req, T, F, FutF, L, FutL>(
+    ///
+    /// The calls are boxed futures: generic async closures over tonic's
+    /// clients trip a compiler limitation when proving the result `Send`.
+    async fn with_fallback<Req, T>(
         &self,
         legacy: &AtomicBool,
         transport: &Transport,
         request: Req,
-        (current_method, current): (&'static str, F),
-        (legacy_method, legacy_call): (&'static str, L),
+        (current_method, current): (&'static str, impl FnOnce(Svc, Req) -> Call<T>),
+        (legacy_method, legacy_call): (&'static str, impl FnOnce(Svc, Req) -> Call<T>),
     ) -> Result<T, ClientError>
     where
         Req: Clone,
-        F: FnOnce(Svc, Req) -> FutF,
-        FutF: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-        L: FnOnce(Svc, Req) -> FutL,
-        FutL: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         if !legacy.load(Ordering::Relaxed) {
             match self
-                .call(current_method, current(transport.service(), request.clone()))
+                .call(
+                    current_method,
+                    current(transport.service(), request.clone()),
+                )
                 .await
             {
                 Err(ClientError::Rpc { status, .. }) if status.code() == Code::Unimplemented => {
@@ -154,13 +154,19 @@ impl V4Api {
             &self.legacy_reads,
             &self.node,
             request,
-            (methods::QUERY_ENVELOPES, |svc, r| async move {
-                read_client(QueryApiClient::new(svc)).query_envelopes(r).await
+            (methods::QUERY_ENVELOPES, |svc, r| {
+                Box::pin(async move {
+                    read_client(QueryApiClient::new(svc))
+                        .query_envelopes(r)
+                        .await
+                })
             }),
-            (methods::QUERY_ENVELOPES_LEGACY, |svc, r| async move {
-                read_client_legacy(ReplicationApiClient::new(svc))
-                    .query_envelopes(r)
-                    .await
+            (methods::QUERY_ENVELOPES_LEGACY, |svc, r| {
+                Box::pin(async move {
+                    read_client_legacy(ReplicationApiClient::new(svc))
+                        .query_envelopes(r)
+                        .await
+                })
             }),
         )
         .await
@@ -174,15 +180,19 @@ impl V4Api {
             &self.legacy_reads,
             &self.node,
             request,
-            (methods::GET_NEWEST_ENVELOPE, |svc, r| async move {
-                read_client(QueryApiClient::new(svc))
-                    .get_newest_envelope(r)
-                    .await
+            (methods::GET_NEWEST_ENVELOPE, |svc, r| {
+                Box::pin(async move {
+                    read_client(QueryApiClient::new(svc))
+                        .get_newest_envelope(r)
+                        .await
+                })
             }),
-            (methods::GET_NEWEST_ENVELOPE_LEGACY, |svc, r| async move {
-                read_client_legacy(ReplicationApiClient::new(svc))
-                    .get_newest_envelope(r)
-                    .await
+            (methods::GET_NEWEST_ENVELOPE_LEGACY, |svc, r| {
+                Box::pin(async move {
+                    read_client_legacy(ReplicationApiClient::new(svc))
+                        .get_newest_envelope(r)
+                        .await
+                })
             }),
         )
         .await
@@ -196,13 +206,17 @@ impl V4Api {
             &self.legacy_reads,
             &self.node,
             request,
-            (methods::GET_INBOX_IDS, |svc, r| async move {
-                read_client(QueryApiClient::new(svc)).get_inbox_ids(r).await
+            (methods::GET_INBOX_IDS, |svc, r| {
+                Box::pin(
+                    async move { read_client(QueryApiClient::new(svc)).get_inbox_ids(r).await },
+                )
             }),
-            (methods::GET_INBOX_IDS_LEGACY, |svc, r| async move {
-                read_client_legacy(ReplicationApiClient::new(svc))
-                    .get_inbox_ids(r)
-                    .await
+            (methods::GET_INBOX_IDS_LEGACY, |svc, r| {
+                Box::pin(async move {
+                    read_client_legacy(ReplicationApiClient::new(svc))
+                        .get_inbox_ids(r)
+                        .await
+                })
             }),
         )
         .await
@@ -210,10 +224,7 @@ impl V4Api {
 
     /// Publishes envelopes; the answer holds one originator envelope per
     /// envelope sent, in order.
-    async fn publish(
-        &self,
-        envelopes: Vec<ClientEnvelope>,
-    ) -> Result<Vec<Opened>, ClientError> {
+    async fn publish(&self, envelopes: Vec<ClientEnvelope>) -> Result<Vec<Opened>, ClientError> {
         let sent = envelopes.len();
         let request = PublishClientEnvelopesRequest { envelopes };
         let response: PublishClientEnvelopesResponse = self
@@ -221,19 +232,23 @@ impl V4Api {
                 &self.legacy_writes,
                 &self.gateway,
                 request,
-                (methods::PUBLISH, |svc, r| async move {
-                    GatewayApiClient::new(svc)
-                        .max_decoding_message_size(MAX_PAYLOAD_BYTES)
-                        .max_encoding_message_size(MAX_PAYLOAD_BYTES)
-                        .publish_client_envelopes(r)
-                        .await
+                (methods::PUBLISH, |svc, r| {
+                    Box::pin(async move {
+                        GatewayApiClient::new(svc)
+                            .max_decoding_message_size(MAX_PAYLOAD_BYTES)
+                            .max_encoding_message_size(MAX_PAYLOAD_BYTES)
+                            .publish_client_envelopes(r)
+                            .await
+                    })
                 }),
-                (methods::PUBLISH_LEGACY, |svc, r| async move {
-                    PayerApiClient::new(svc)
-                        .max_decoding_message_size(MAX_PAYLOAD_BYTES)
-                        .max_encoding_message_size(MAX_PAYLOAD_BYTES)
-                        .publish_client_envelopes(r)
-                        .await
+                (methods::PUBLISH_LEGACY, |svc, r| {
+                    Box::pin(async move {
+                        PayerApiClient::new(svc)
+                            .max_decoding_message_size(MAX_PAYLOAD_BYTES)
+                            .max_encoding_message_size(MAX_PAYLOAD_BYTES)
+                            .publish_client_envelopes(r)
+                            .await
+                    })
                 }),
             )
             .await?;
@@ -452,9 +467,9 @@ impl XmtpApi for V4Api {
                     return Ok(None);
                 };
                 match open(envelope)?.envelope.payload {
-                    Some(Payload::UploadKeyPackage(upload)) => Ok(upload
-                        .key_package
-                        .map(|kp| kp.key_package_tls_serialized)),
+                    Some(Payload::UploadKeyPackage(upload)) => {
+                        Ok(upload.key_package.map(|kp| kp.key_package_tls_serialized))
+                    }
                     _ => Err(ClientError::Protocol(
                         "key-package topic holds something other than a key package".into(),
                     )),
@@ -551,7 +566,10 @@ impl XmtpApi for V4Api {
     ) -> Result<Vec<WelcomeEntry>, ClientError> {
         let cursor = HashMap::from([(NODE_ORIGINATOR, after)]);
         let opened = self
-            .query_all(vec![topic(TopicKind::WelcomeMessages, &installation_key)], cursor)
+            .query_all(
+                vec![topic(TopicKind::WelcomeMessages, &installation_key)],
+                cursor,
+            )
             .await?;
         opened
             .into_iter()

@@ -5,7 +5,8 @@
 //! Faults apply to every XMTP call (never to the gRPC health service) as a
 //! tower layer in front of the handlers. Error injection is deterministic:
 //! a rate of 1% fails exactly every hundredth call, so a test or benchmark
-//! can predict its error counts.
+//! can predict its error counts. (When two codes fall due on the same
+//! call, the second waits for the next one.)
 
 use std::fmt;
 use std::future::Future;
@@ -98,6 +99,9 @@ impl Faults {
     }
 }
 
+/// One whole failure, in the millionths that error debts are counted in.
+const PER_CALL: u64 = 1_000_000;
+
 /// Tower layer applying [`Faults`] to an http service.
 #[derive(Clone)]
 pub(crate) struct FaultLayer {
@@ -107,8 +111,9 @@ pub(crate) struct FaultLayer {
 struct Planner {
     faults: Faults,
     started: Instant,
-    /// Per injected error, the fraction of a failure owed so far.
-    owed: Mutex<Vec<f64>>,
+    /// Per injected error, the failures owed so far in millionths. Integer
+    /// arithmetic keeps "every hundredth call" exact over any run length.
+    owed: Mutex<Vec<u64>>,
 }
 
 /// What to do to one call.
@@ -119,7 +124,7 @@ struct Plan {
 
 impl FaultLayer {
     pub(crate) fn new(faults: Faults) -> Self {
-        let owed = Mutex::new(vec![0.0; faults.errors.len()]);
+        let owed = Mutex::new(vec![0; faults.errors.len()]);
         Self {
             plan: Arc::new(Planner {
                 faults,
@@ -157,9 +162,9 @@ impl Planner {
         let mut owed = self.owed.lock().unwrap_or_else(|p| p.into_inner());
         let mut chosen = None;
         for (debt, injected) in owed.iter_mut().zip(&self.faults.errors) {
-            *debt += injected.rate;
-            if chosen.is_none() && *debt >= 1.0 - 1e-9 {
-                *debt -= 1.0;
+            *debt += (injected.rate * PER_CALL as f64).round() as u64;
+            if chosen.is_none() && *debt >= PER_CALL {
+                *debt -= PER_CALL;
                 chosen = Some(injected.code);
             }
         }
@@ -253,7 +258,9 @@ impl FromStr for Latency {
                 })?;
                 let (low, high) = (parse_duration(low)?, parse_duration(high)?);
                 if low > high {
-                    return Err(spec_error(format!("uniform latency `{args}` has LOW above HIGH")));
+                    return Err(spec_error(format!(
+                        "uniform latency `{args}` has LOW above HIGH"
+                    )));
                 }
                 Ok(Self::Uniform(low, high))
             }
@@ -289,7 +296,9 @@ impl FromStr for Stall {
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
         let (duration, every) = spec.split_once('/').ok_or_else(|| {
-            spec_error(format!("stall `{spec}` must read DURATION/EVERY, e.g. 500ms/5s"))
+            spec_error(format!(
+                "stall `{spec}` must read DURATION/EVERY, e.g. 500ms/5s"
+            ))
         })?;
         let (duration, every) = (parse_duration(duration)?, parse_duration(every)?);
         if every.is_zero() || duration >= every {
@@ -306,7 +315,9 @@ pub fn parse_errors(spec: &str) -> Result<Vec<InjectedError>, FaultSpecError> {
     spec.split(',')
         .map(|part| {
             let (name, rate) = part.split_once('=').ok_or_else(|| {
-                spec_error(format!("error `{part}` must read CODE=RATE, e.g. unavailable=1%"))
+                spec_error(format!(
+                    "error `{part}` must read CODE=RATE, e.g. unavailable=1%"
+                ))
             })?;
             let code = code_from_name(name.trim())?;
             let rate = parse_rate(rate.trim())?;
@@ -384,7 +395,10 @@ mod tests {
         );
         assert_eq!(
             "uniform:5ms..15ms".parse::<Latency>(),
-            Ok(Latency::Uniform(Duration::from_millis(5), Duration::from_millis(15)))
+            Ok(Latency::Uniform(
+                Duration::from_millis(5),
+                Duration::from_millis(15)
+            ))
         );
         assert!(matches!(
             "lognormal:p50=20ms,p99=200ms".parse::<Latency>(),
@@ -406,20 +420,45 @@ mod tests {
         assert!("5s/500ms".parse::<Stall>().is_err());
     }
 
-    #[test]
-    fn error_injection_is_exact() {
+    fn count_errors(spec: &str, calls: usize) -> Vec<(Code, usize)> {
         let layer = FaultLayer::new(Faults {
-            errors: parse_errors("unavailable=1%,internal=10%").unwrap(),
+            errors: parse_errors(spec).unwrap(),
             ..Faults::default()
         });
-        let mut counts = (0, 0);
-        for _ in 0..1000 {
-            match layer.plan.plan("/x.Y/Z").error {
-                Some(Code::Unavailable) => counts.0 += 1,
-                Some(Code::Internal) => counts.1 += 1,
-                _ => {}
+        let mut counts: Vec<(Code, usize)> = Vec::new();
+        for _ in 0..calls {
+            if let Some(code) = layer.plan.plan("/x.Y/Z").error {
+                match counts.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((code, 1)),
+                }
             }
         }
-        assert_eq!(counts, (10, 100));
+        counts
+    }
+
+    #[test]
+    fn error_injection_is_exact() {
+        assert_eq!(
+            count_errors("unavailable=1%", 1000),
+            [(Code::Unavailable, 10)]
+        );
+        assert_eq!(count_errors("internal=12.5%", 80), [(Code::Internal, 10)]);
+        // Two codes due on the same call: one waits a call.
+        assert_eq!(
+            count_errors("unavailable=1%,internal=10%", 1001),
+            [(Code::Internal, 100), (Code::Unavailable, 10)]
+        );
+        assert!(count_errors("unavailable=0%", 1000).is_empty());
+        // Health checks are never faulted.
+        let layer = FaultLayer::new(Faults {
+            errors: parse_errors("unavailable=100%").unwrap(),
+            ..Faults::default()
+        });
+        assert!(layer
+            .plan
+            .plan("/grpc.health.v1.Health/Check")
+            .error
+            .is_none());
     }
 }

@@ -11,9 +11,10 @@ use tonic::{Request, Response, Status};
 
 use crate::identity::apply_update;
 use crate::proto::envelopes::{
-    originator_envelope::Proof, BlockchainProof, ClientEnvelope, OriginatorEnvelope,
-    PayerEnvelope, UnsignedOriginatorEnvelope,
+    originator_envelope::Proof, BlockchainProof, ClientEnvelope, OriginatorEnvelope, PayerEnvelope,
+    UnsignedOriginatorEnvelope,
 };
+use crate::proto::gateway_api::gateway_api_server::GatewayApi;
 use crate::proto::message_api::{
     get_inbox_ids_response, get_newest_envelope_response, query_api_server::QueryApi,
     replication_api_server::ReplicationApi, GetInboxIdsRequest, GetInboxIdsResponse,
@@ -21,10 +22,9 @@ use crate::proto::message_api::{
     QueryEnvelopesResponse,
 };
 use crate::proto::payer_api::{
-    payer_api_server::PayerApi, GetNodesRequest, GetNodesResponse,
-    PublishClientEnvelopesRequest, PublishClientEnvelopesResponse,
+    payer_api_server::PayerApi, GetNodesRequest, GetNodesResponse, PublishClientEnvelopesRequest,
+    PublishClientEnvelopesResponse,
 };
-use crate::proto::gateway_api::gateway_api_server::GatewayApi;
 
 use super::sign::EnvelopeSigner;
 use super::store::{Store, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
@@ -79,7 +79,9 @@ impl NodeState {
             let stored = match route {
                 Route::Node => self.originate(envelope, topic),
                 Route::Commit => self.through_chain(COMMITS_ORIGINATOR, envelope, topic),
-                Route::IdentityUpdate(update) => self.index_identity(envelope, topic, update).await?,
+                Route::IdentityUpdate(update) => {
+                    self.index_identity(envelope, topic, update).await?
+                }
             };
             originator_envelopes.push(stored);
         }
@@ -100,8 +102,8 @@ impl NodeState {
             message_retention_days: RETENTION_DAYS,
         };
         let sequence_id = self.store.next_sequence(NODE_ORIGINATOR);
-        let unsigned = unsigned_envelope(NODE_ORIGINATOR, sequence_id, payer.encode_to_vec())
-            .encode_to_vec();
+        let unsigned =
+            unsigned_envelope(NODE_ORIGINATOR, sequence_id, payer.encode_to_vec()).encode_to_vec();
         let signature = self.originator.sign_originator(&unsigned);
         let stored = OriginatorEnvelope {
             unsigned_originator_envelope: unsigned,
@@ -224,7 +226,10 @@ impl NodeState {
         Ok(QueryEnvelopesResponse { envelopes })
     }
 
-    fn newest(&self, request: GetNewestEnvelopeRequest) -> Result<GetNewestEnvelopeResponse, Status> {
+    fn newest(
+        &self,
+        request: GetNewestEnvelopeRequest,
+    ) -> Result<GetNewestEnvelopeResponse, Status> {
         if request.topics.len() > MAX_TOPICS {
             return Err(invalid(format!("at most {MAX_TOPICS} topics per request")));
         }
@@ -306,7 +311,9 @@ macro_rules! read_api {
                 &self,
                 request: Request<GetInboxIdsRequest>,
             ) -> Result<Response<GetInboxIdsResponse>, Status> {
-                self.state.inbox_ids(request.into_inner()).map(Response::new)
+                self.state
+                    .inbox_ids(request.into_inner())
+                    .map(Response::new)
             }
         }
     };
@@ -321,7 +328,10 @@ macro_rules! write_api {
                 &self,
                 request: Request<PublishClientEnvelopesRequest>,
             ) -> Result<Response<PublishClientEnvelopesResponse>, Status> {
-                self.state.publish(request.into_inner()).await.map(Response::new)
+                self.state
+                    .publish(request.into_inner())
+                    .await
+                    .map(Response::new)
             }
 
             async fn get_nodes(

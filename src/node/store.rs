@@ -51,7 +51,9 @@ impl Store {
         // A panic while holding the lock cannot leave the maps half
         // updated in a way readers could observe as corrupt, so a poisoned
         // lock is still safe to use.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reserves the next sequence id of `originator`.

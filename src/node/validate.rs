@@ -47,7 +47,9 @@ pub(crate) fn check_envelope(
         Payload::UploadKeyPackage(_) => TopicKind::KeyPackages,
         Payload::IdentityUpdate(_) => TopicKind::IdentityUpdates,
         Payload::PayerReport(_) | Payload::PayerReportAttestation(_) => {
-            return Err(invalid("payer reports are node-internal and not accepted from clients"))
+            return Err(invalid(
+                "payer reports are node-internal and not accepted from clients",
+            ))
         }
     };
     if topic.kind != expected_kind {
