@@ -53,4 +53,5 @@ pub mod identity;
 pub mod mls;
 pub mod node;
 pub mod proto;
+pub mod semconv;
 pub mod topic;

@@ -100,7 +100,22 @@ async fn serve_node(args: NodeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     // One line on stdout, so a parent process can read the bound address.
     println!("listening on {}", node.url());
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     node.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a parent process or a container runtime.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }

@@ -9,6 +9,7 @@ use crate::mls::{seal_welcome, verify_key_package, MlsGroupState, VerifiedKeyPac
 use crate::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
 use crate::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 
+use super::parallel;
 use super::phase::{run, run_sync, Phase};
 use super::visibility::await_visible;
 use super::{Client, ClientError, Identity, XmtpApi};
@@ -151,23 +152,22 @@ impl<A: XmtpApi> Client<A> {
         })?;
         group.last_commit = commit_sequence_id;
         let welcomes = run_sync(Phase::WelcomeSeal, || {
-            key_packages
-                .iter()
-                .map(|kp| {
-                    let sealed = seal_welcome(&pending.welcome, kp, commit_sequence_id)?;
-                    Ok(WelcomeMessageInput {
-                        version: Some(welcome_message_input::Version::V1(
-                            welcome_message_input::V1 {
-                                installation_key: kp.installation_key().to_vec(),
-                                data: sealed.data,
-                                hpke_public_key: sealed.hpke_public_key,
-                                wrapper_algorithm: WelcomeWrapperAlgorithm::Curve25519 as i32,
-                                welcome_metadata: sealed.welcome_metadata,
-                            },
-                        )),
-                    })
+            parallel::map(&key_packages, |kp| {
+                let sealed = seal_welcome(&pending.welcome, kp, commit_sequence_id)?;
+                Ok(WelcomeMessageInput {
+                    version: Some(welcome_message_input::Version::V1(
+                        welcome_message_input::V1 {
+                            installation_key: kp.installation_key().to_vec(),
+                            data: sealed.data,
+                            hpke_public_key: sealed.hpke_public_key,
+                            wrapper_algorithm: WelcomeWrapperAlgorithm::Curve25519 as i32,
+                            welcome_metadata: sealed.welcome_metadata,
+                        },
+                    )),
                 })
-                .collect::<Result<Vec<_>, ClientError>>()
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, ClientError>>()
         })?;
         run(Phase::WelcomePublish, self.api.send_welcomes(welcomes)).await?;
         Ok(AddReport {
@@ -200,9 +200,7 @@ impl<A: XmtpApi> Client<A> {
             requests.push((inbox.clone(), 0));
         }
         let logs = self.api.get_identity_updates(&requests).await?;
-        let mut newcomers = Vec::with_capacity(inbox_ids.len());
-        let mut installations = Vec::new();
-        for inbox in inbox_ids {
+        let states = parallel::map(inbox_ids, |inbox| {
             let log = logs
                 .get(inbox)
                 .filter(|log| !log.is_empty())
@@ -210,6 +208,12 @@ impl<A: XmtpApi> Client<A> {
             let state = fold_log(log.iter().map(|entry| &entry.update))
                 .map_err(|e| ClientError::Protocol(format!("identity log of {inbox}: {e}")))?;
             let latest = log.iter().map(|entry| entry.sequence_id).max().unwrap_or(0);
+            Ok::<_, ClientError>((state, latest))
+        });
+        let mut newcomers = Vec::with_capacity(inbox_ids.len());
+        let mut installations = Vec::new();
+        for (inbox, verified) in inbox_ids.iter().zip(states) {
+            let (state, latest) = verified?;
             newcomers.push((inbox.clone(), latest));
             installations.extend(
                 state
@@ -229,15 +233,13 @@ impl<A: XmtpApi> Client<A> {
     ) -> Result<Vec<VerifiedKeyPackage>, ClientError> {
         let keys: Vec<[u8; 32]> = installations.iter().map(|(key, _)| *key).collect();
         let fetched = self.api.fetch_key_packages(&keys).await?;
-        Ok(fetched
-            .iter()
-            .zip(installations)
-            .filter_map(|(bytes, (key, inbox))| {
-                let verified = verify_key_package(bytes.as_deref()?).ok()?;
-                (verified.installation_key() == *key && verified.inbox_id() == inbox)
-                    .then_some(verified)
-            })
-            .collect())
+        let pairs: Vec<_> = fetched.iter().zip(installations).collect();
+        let verified = parallel::map(&pairs, |(bytes, (key, inbox))| {
+            let verified = verify_key_package(bytes.as_deref()?).ok()?;
+            (verified.installation_key() == *key && verified.inbox_id() == inbox)
+                .then_some(verified)
+        });
+        Ok(verified.into_iter().flatten().collect())
     }
 
     /// Polls the group topic until our commit appears; a different commit

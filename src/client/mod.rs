@@ -28,6 +28,7 @@ mod api;
 mod error;
 mod group;
 mod inbox;
+mod parallel;
 pub mod phase;
 mod transport;
 mod v4;

@@ -103,7 +103,8 @@ pub fn channel(url: &str) -> Result<Channel, EndpointError> {
         .map_err(|e| error(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
-        .http2_adaptive_window(true);
+        .initial_stream_window_size(4 << 20)
+        .initial_connection_window_size(8 << 20);
     match parsed.scheme_str() {
         Some("http") => {}
         Some("https") => {

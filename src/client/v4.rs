@@ -223,8 +223,12 @@ impl V4Api {
     }
 
     /// Publishes envelopes; the answer holds one originator envelope per
-    /// envelope sent, in order.
-    async fn publish(&self, envelopes: Vec<ClientEnvelope>) -> Result<Vec<Opened>, ClientError> {
+    /// envelope sent, in order. They are returned unopened: callers that
+    /// need a position read just that (see [`position`]).
+    async fn publish(
+        &self,
+        envelopes: Vec<ClientEnvelope>,
+    ) -> Result<Vec<OriginatorEnvelope>, ClientError> {
         let sent = envelopes.len();
         let request = PublishClientEnvelopesRequest { envelopes };
         let response: PublishClientEnvelopesResponse = self
@@ -258,7 +262,7 @@ impl V4Api {
                 response.originator_envelopes.len()
             )));
         }
-        response.originator_envelopes.iter().map(open).collect()
+        Ok(response.originator_envelopes)
     }
 
     /// Reads every envelope on `topics` after `cursor`, page by page.
@@ -312,6 +316,24 @@ struct Opened {
     originator: u32,
     sequence_id: u64,
     envelope: ClientEnvelope,
+}
+
+/// The two leading fields of an `UnsignedOriginatorEnvelope`. Decoding
+/// only these skips the payload (which for a welcome to a large group is
+/// tens of kilobytes) without copying it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Position {
+    #[prost(uint32, tag = "1")]
+    originator_node_id: u32,
+    #[prost(uint64, tag = "2")]
+    originator_sequence_id: u64,
+}
+
+/// Where the network stored an envelope: (originator, sequence id).
+fn position(envelope: &OriginatorEnvelope) -> Result<(u32, u64), ClientError> {
+    let position = Position::decode(envelope.unsigned_originator_envelope.as_slice())
+        .map_err(|e| ClientError::Protocol(format!("originator envelope does not decode: {e}")))?;
+    Ok((position.originator_node_id, position.originator_sequence_id))
 }
 
 /// OriginatorEnvelope → UnsignedOriginatorEnvelope → PayerEnvelope →
@@ -397,7 +419,10 @@ impl XmtpApi for V4Api {
                 Payload::IdentityUpdate(update),
             )])
             .await?;
-        Ok(published.first().map(|o| o.sequence_id))
+        published
+            .first()
+            .map(|envelope| position(envelope).map(|(_, seq)| seq))
+            .transpose()
     }
 
     async fn get_identity_updates(
@@ -501,7 +526,10 @@ impl XmtpApi for V4Api {
                 Payload::GroupMessage(message),
             )])
             .await?;
-        Ok(published.first().map(|o| o.sequence_id))
+        published
+            .first()
+            .map(|envelope| position(envelope).map(|(_, seq)| seq))
+            .transpose()
     }
 
     async fn query_group_messages(

@@ -84,6 +84,9 @@ impl EmbeddedNode {
         // reach the node's codec, which answers INVALID_ARGUMENT.
         let limit = MAX_PAYLOAD_BYTES * 2;
         let router = Server::builder()
+            .initial_stream_window_size(Some(4 << 20))
+            .initial_connection_window_size(Some(8 << 20))
+            .tcp_nodelay(true)
             .layer(FaultLayer::new(config.faults))
             .add_service(health)
             .add_service(

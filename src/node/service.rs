@@ -48,7 +48,7 @@ pub(crate) struct NodeState {
     indexer_lag: Duration,
     /// Identity updates are indexed one at a time, like a chain indexer,
     /// so two updates to one inbox cannot both pass against the same state.
-    indexer: tokio::sync::Mutex<()>,
+    indexer: std::sync::Mutex<()>,
 }
 
 impl NodeState {
@@ -59,11 +59,26 @@ impl NodeState {
             originator: EnvelopeSigner::generate(),
             strict,
             indexer_lag,
-            indexer: tokio::sync::Mutex::new(()),
+            indexer: std::sync::Mutex::new(()),
         }
     }
 
+    /// Checks, signs and stores a publish request. This is CPU work (key
+    /// package validation, signature checks, hashing and signing envelopes
+    /// that can be tens of kilobytes), so it runs on the blocking pool:
+    /// left on an async worker, it would stall the connections that worker
+    /// drives, including the next request's upload.
     async fn publish(
+        self: &Arc<Self>,
+        request: PublishClientEnvelopesRequest,
+    ) -> Result<PublishClientEnvelopesResponse, Status> {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || state.publish_now(request))
+            .await
+            .map_err(|_| Status::internal("the node's publish worker stopped"))?
+    }
+
+    fn publish_now(
         &self,
         request: PublishClientEnvelopesRequest,
     ) -> Result<PublishClientEnvelopesResponse, Status> {
@@ -75,13 +90,11 @@ impl NodeState {
             .map(|envelope| check_envelope(envelope, &self.store))
             .collect::<Result<Vec<_>, _>>()?;
         let mut originator_envelopes = Vec::with_capacity(checked.len());
-        for (envelope, (topic, route)) in request.envelopes.iter().zip(checked) {
+        for (envelope, (topic, route)) in request.envelopes.into_iter().zip(checked) {
             let stored = match route {
-                Route::Node => self.originate(envelope, topic),
-                Route::Commit => self.through_chain(COMMITS_ORIGINATOR, envelope, topic),
-                Route::IdentityUpdate(update) => {
-                    self.index_identity(envelope, topic, update).await?
-                }
+                Route::Node => self.originate(&envelope, topic),
+                Route::Commit => self.through_chain(COMMITS_ORIGINATOR, &envelope, topic),
+                Route::IdentityUpdate(update) => self.index_identity(&envelope, topic, update)?,
             };
             originator_envelopes.push(stored);
         }
@@ -162,13 +175,15 @@ impl NodeState {
     /// against the inbox's log. Like xmtpd, an update that fails is still
     /// acknowledged and then silently dropped; in strict mode it is
     /// refused instead.
-    async fn index_identity(
+    fn index_identity(
         &self,
         envelope: &ClientEnvelope,
         topic: Vec<u8>,
         update: crate::proto::associations::IdentityUpdate,
     ) -> Result<OriginatorEnvelope, Status> {
-        let _indexing = self.indexer.lock().await;
+        // A poisoned lock only means another indexing call panicked; the
+        // store itself is consistent, so indexing can go on.
+        let _indexing = self.indexer.lock().unwrap_or_else(|p| p.into_inner());
         let previous = self.store.inbox(&update.inbox_id);
         let verdict = apply_update(previous.as_ref().map(|record| &record.state), &update);
         if self.strict {

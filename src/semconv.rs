@@ -1,0 +1,131 @@
+//! Every telemetry name this crate emits, in one place.
+//!
+//! The RPC names follow the OpenTelemetry semantic conventions at the
+//! version pinned in [`SEMCONV_VERSION`]. The RPC conventions are still a
+//! release candidate and keep renaming keys (`rpc.response.status_code` is
+//! already `rpc.status_code` on their main branch), so a rename is one line
+//! here. The `xmtp.*` names are this crate's own. Dashboards and tests read
+//! these constants rather than repeating the strings.
+
+/// The semantic-conventions release the RPC names follow.
+pub const SEMCONV_VERSION: &str = "1.44.0";
+/// Schema URL of that release, set on the instrumentation scope.
+pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.44.0";
+/// Instrumentation scope name.
+pub const SCOPE_NAME: &str = "xmtp-opmon";
+
+// --- RPC (OpenTelemetry semantic conventions) -----------------------------
+
+/// `rpc.system.name`; always [`RPC_SYSTEM_GRPC`] here.
+pub const RPC_SYSTEM_NAME: &str = "rpc.system.name";
+/// The value of `rpc.system.name`.
+pub const RPC_SYSTEM_GRPC: &str = "grpc";
+/// Fully qualified `package.Service/Method`, or `_OTHER`.
+pub const RPC_METHOD: &str = "rpc.method";
+/// The original method when `rpc.method` is `_OTHER`.
+pub const RPC_METHOD_ORIGINAL: &str = "rpc.method_original";
+/// The gRPC status code as a string (`OK`, `UNAVAILABLE`, …).
+pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+/// Set only on failures: the status code string, or a class for failures
+/// that produced no status.
+pub const ERROR_TYPE: &str = "error.type";
+/// Host of the configured target.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Port of the configured target.
+pub const SERVER_PORT: &str = "server.port";
+/// Value of `rpc.method` for methods outside the known table.
+pub const OTHER: &str = "_OTHER";
+
+/// `rpc.client.call.duration`: histogram of call durations in seconds.
+pub const RPC_CLIENT_CALL_DURATION: &str = "rpc.client.call.duration";
+/// The 14 bucket boundaries the conventions advise for RPC durations (s).
+pub const RPC_DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+// --- XMTP operations (this crate's names) ----------------------------------
+
+/// The operation (`identity.create`, `group.create`, `group.add_members`,
+/// `identity.lookup`); on RPC telemetry, the method's family.
+pub const XMTP_OPERATION: &str = "xmtp.operation";
+/// The phase of an operation (`key_package.publish`, …).
+pub const XMTP_PHASE: &str = "xmtp.phase";
+/// The network generation: `v4` or `v3`.
+pub const XMTP_API: &str = "xmtp.api";
+/// Where the traffic comes from: `real` (an app) or `synthetic` (a benchmark).
+pub const XMTP_TRAFFIC: &str = "xmtp.traffic";
+/// `ok` or `error`.
+pub const XMTP_OUTCOME: &str = "xmtp.outcome";
+/// The error class on failures (see [`crate::classify`]).
+pub const XMTP_ERROR_CLASS: &str = "xmtp.error.class";
+/// Bounded group-size bucket, for metrics.
+pub const XMTP_GROUP_SIZE_BUCKET: &str = "xmtp.group.size_bucket";
+/// Exact group size, on spans only.
+pub const XMTP_GROUP_SIZE: &str = "xmtp.group.size";
+/// Members added by the operation, on spans only.
+pub const XMTP_MEMBERS_ADDED: &str = "xmtp.members.added";
+
+/// `xmtp.client.operation.duration`: histogram of operation durations (s).
+pub const OPERATION_DURATION: &str = "xmtp.client.operation.duration";
+/// `xmtp.client.phase.duration`: histogram of phase durations (s).
+pub const PHASE_DURATION: &str = "xmtp.client.phase.duration";
+/// `xmtp.client.operation.active`: up-down counter of operations in flight.
+pub const OPERATION_ACTIVE: &str = "xmtp.client.operation.active";
+/// Unit of every duration histogram.
+pub const UNIT_SECONDS: &str = "s";
+/// Unit of the in-flight counter.
+pub const UNIT_OPERATIONS: &str = "{operation}";
+
+/// Bucket boundaries of operation and phase durations (s): the RPC
+/// boundaries, extended below for local phases and above for waits on
+/// the chain path.
+pub const OPERATION_BOUNDARIES: [f64; 19] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    15.0, 30.0, 60.0,
+];
+
+/// The bounded bucket of a group size (`xmtp.group.size_bucket`).
+pub fn group_size_bucket(size: usize) -> &'static str {
+    match size {
+        0..=1 => "1",
+        2..=10 => "2-10",
+        11..=50 => "11-50",
+        51..=100 => "51-100",
+        101..=250 => "101-250",
+        _ => "251+",
+    }
+}
+
+/// Unit, description and boundaries of each histogram this crate records.
+pub fn histogram_boundaries(name: &str) -> Option<&'static [f64]> {
+    match name {
+        RPC_CLIENT_CALL_DURATION => Some(&RPC_DURATION_BOUNDARIES),
+        OPERATION_DURATION | PHASE_DURATION => Some(&OPERATION_BOUNDARIES),
+        _ => None,
+    }
+}
+
+/// The unit of a metric this crate records.
+pub fn unit(name: &str) -> Option<&'static str> {
+    match name {
+        RPC_CLIENT_CALL_DURATION | OPERATION_DURATION | PHASE_DURATION => Some(UNIT_SECONDS),
+        OPERATION_ACTIVE => Some(UNIT_OPERATIONS),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_are_sorted_and_sizes_bucketed() {
+        for bounds in [&RPC_DURATION_BOUNDARIES[..], &OPERATION_BOUNDARIES[..]] {
+            assert!(bounds.windows(2).all(|w| w[0] < w[1]));
+        }
+        assert_eq!(group_size_bucket(1), "1");
+        assert_eq!(group_size_bucket(10), "2-10");
+        assert_eq!(group_size_bucket(100), "51-100");
+        assert_eq!(group_size_bucket(10_000), "251+");
+    }
+}
