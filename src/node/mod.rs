@@ -46,6 +46,9 @@ pub use store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 use faults::FaultLayer;
 use service::{NodeService, NodeState};
 
+/// How long [`RunningNode::shutdown`] waits for calls in flight.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How the embedded node behaves.
 #[derive(Debug, Clone, Default)]
 pub struct NodeConfig {
@@ -134,14 +137,22 @@ impl RunningNode {
         &self.url
     }
 
-    /// Stops accepting calls, lets calls in flight finish, and returns
-    /// when the server has stopped.
+    /// Stops accepting calls, lets calls in flight finish for up to
+    /// [`SHUTDOWN_GRACE`], and returns when the server has stopped.
+    /// (Clients that keep idle connections open would otherwise hold a
+    /// graceful shutdown forever.)
     pub async fn shutdown(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                let _ = task.await;
+            }
         }
     }
 
