@@ -175,6 +175,17 @@ impl ErrorClass {
     }
 }
 
+/// An error that knows its class: what the operation layer needs from a
+/// service's error type.
+pub trait Classify {
+    /// The class of this error.
+    fn class(&self) -> ErrorClass;
+    /// A short, low-cardinality name (`error.type`); the class by default.
+    fn error_type(&self) -> &'static str {
+        self.class().as_str()
+    }
+}
+
 impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

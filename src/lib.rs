@@ -50,6 +50,7 @@ pub mod classify;
 pub mod client;
 pub mod codec;
 pub mod identity;
+pub mod layer;
 pub mod mls;
 pub mod node;
 pub mod proto;

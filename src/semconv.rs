@@ -46,8 +46,11 @@ pub const RPC_DURATION_BOUNDARIES: [f64; 14] = [
 // --- XMTP operations (this crate's names) ----------------------------------
 
 /// The operation (`identity.create`, `group.create`, `group.add_members`,
-/// `identity.lookup`); on RPC telemetry, the method's family.
+/// `identity.lookup`).
 pub const XMTP_OPERATION: &str = "xmtp.operation";
+/// The kind of an RPC (`publish`, `query`, `lookup`, `subscribe`, `nodes`,
+/// `health`, or `_OTHER`), from the layer's method table.
+pub const XMTP_RPC_FAMILY: &str = "xmtp.rpc.family";
 /// The phase of an operation (`key_package.publish`, …).
 pub const XMTP_PHASE: &str = "xmtp.phase";
 /// The network generation: `v4` or `v3`.

@@ -86,3 +86,13 @@ impl ClientError {
         }
     }
 }
+
+impl crate::classify::Classify for ClientError {
+    fn class(&self) -> ErrorClass {
+        ClientError::class(self)
+    }
+
+    fn error_type(&self) -> &'static str {
+        ClientError::error_type(self)
+    }
+}

@@ -58,6 +58,11 @@ impl Group {
         &self.owner
     }
 
+    /// How many inboxes the group's membership lists.
+    pub fn membership_size(&self) -> usize {
+        self.state.membership().map_or(0, |m| m.members.len())
+    }
+
     /// Position of the last commit applied.
     pub fn last_commit(&self) -> u64 {
         self.last_commit
@@ -75,6 +80,8 @@ pub struct AddReport {
     pub failed_installations: usize,
     /// Position of the commit.
     pub commit_sequence_id: u64,
+    /// Inboxes in the group after the addition.
+    pub group_size: usize,
 }
 
 impl<A: XmtpApi> Client<A> {
@@ -175,6 +182,7 @@ impl<A: XmtpApi> Client<A> {
             installations: key_packages.len(),
             failed_installations: installations.len() - key_packages.len(),
             commit_sequence_id,
+            group_size: group.membership_size(),
         })
     }
 

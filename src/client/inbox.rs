@@ -3,17 +3,20 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::identity::{inbox_id, new_inbox_update, InstallationKey, Wallet};
+use crate::identity::{inbox_id, new_inbox_update, IdentityError, InstallationKey, Wallet};
+use crate::proto::associations::IdentityUpdate;
 use crate::mls::MlsInstallation;
 
 use super::phase::{run, run_sync, Phase};
 use super::visibility::await_visible;
 use super::{Client, ClientError, XmtpApi};
 
-/// A registered inbox with one installation: the wallet that owns it, the
-/// installation key that acts for it, and the installation's MLS state.
+/// A registered inbox with one installation: the address of the wallet
+/// that owns it, the installation key that acts for it, and the
+/// installation's MLS state. (The wallet's key is not kept: it is needed
+/// only to sign the creating update.)
 pub struct Identity {
-    wallet: Wallet,
+    address: String,
     installation: InstallationKey,
     inbox_id: String,
     mls: MlsInstallation,
@@ -25,7 +28,7 @@ impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identity")
             .field("inbox_id", &self.inbox_id)
-            .field("address", &self.wallet.address())
+            .field("address", &self.address)
             .finish_non_exhaustive()
     }
 }
@@ -37,8 +40,8 @@ impl Identity {
     }
 
     /// The owning wallet's address (lowercase `0x…`).
-    pub fn address(&self) -> String {
-        self.wallet.address()
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// The installation's public key, which is its id on the network.
@@ -74,14 +77,44 @@ impl<A: XmtpApi> Client<A> {
         wallet: Wallet,
         installation: InstallationKey,
     ) -> Result<Arc<Identity>, ClientError> {
+        let nonce = self.config.nonce;
         let address = wallet.address();
+        self.register_with(installation, &address, nonce, |installation, nonce| {
+            new_inbox_update(&wallet, installation, nonce, now_ns())
+        })
+        .await
+    }
+
+    /// Registers a new inbox from an identity update signed elsewhere —
+    /// by a hardware wallet or a browser extension, say. The update must
+    /// create the inbox of `address` with `nonce` and grant `installation`
+    /// messaging access; if it is invalid, the network drops it silently
+    /// and this fails as `not_visible`.
+    pub async fn register_signed(
+        &self,
+        installation: InstallationKey,
+        address: &str,
+        nonce: u64,
+        update: IdentityUpdate,
+    ) -> Result<Arc<Identity>, ClientError> {
+        self.register_with(installation, address, nonce, |_, _| Ok(update))
+            .await
+    }
+
+    async fn register_with(
+        &self,
+        installation: InstallationKey,
+        address: &str,
+        nonce: u64,
+        sign: impl FnOnce(&InstallationKey, u64) -> Result<IdentityUpdate, IdentityError>,
+    ) -> Result<Arc<Identity>, ClientError> {
+        let address = address.to_ascii_lowercase();
         let existing = run(Phase::InboxLookup, self.api.get_inbox_id(&address)).await?;
         if let Some(existing) = existing {
             return Err(ClientError::Usage(format!(
                 "wallet {address} already owns inbox {existing}"
             )));
         }
-        let nonce = self.config.nonce;
         let inbox_id = inbox_id(&address, nonce)?;
         let (mls, key_package) = run_sync(Phase::KeyPackageBuild, || {
             let mls = MlsInstallation::new(&inbox_id, installation.secret_bytes())?;
@@ -94,9 +127,7 @@ impl<A: XmtpApi> Client<A> {
                 .upload_key_package(installation.public_key(), key_package),
         )
         .await?;
-        let update = run_sync(Phase::IdentitySign, || {
-            new_inbox_update(&wallet, &installation, nonce, now_ns())
-        })?;
+        let update = run_sync(Phase::IdentitySign, || sign(&installation, nonce))?;
         let published = run(
             Phase::IdentityPublish,
             self.api.publish_identity_update(update),
@@ -120,7 +151,7 @@ impl<A: XmtpApi> Client<A> {
         )
         .await?;
         Ok(Arc::new(Identity {
-            wallet,
+            address,
             installation,
             inbox_id,
             mls,

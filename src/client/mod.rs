@@ -30,6 +30,7 @@ mod group;
 mod inbox;
 mod parallel;
 pub mod phase;
+mod service;
 mod transport;
 mod v4;
 mod visibility;
@@ -42,7 +43,7 @@ pub use error::ClientError;
 pub use group::{AddReport, Group};
 pub use inbox::Identity;
 pub use phase::Phase;
-pub use transport::{channel, EndpointError, Transport, TransportError};
+pub use transport::{channel, traced, EndpointError, Transport, TransportError};
 pub use v4::{methods, V4Api};
 
 /// Deadlines and choices of a client.
@@ -116,6 +117,20 @@ impl V4Client {
             gateway,
             node,
             ClientConfig::default(),
+        ))
+    }
+
+    /// A V4 client whose calls are traced and measured by the
+    /// [`RpcTelemetryLayer`](crate::layer::RpcTelemetryLayer).
+    pub fn connect_traced(
+        gateway_url: &str,
+        node_url: &str,
+        config: ClientConfig,
+    ) -> Result<Self, EndpointError> {
+        Ok(Self::from_transports(
+            traced(gateway_url)?,
+            traced(node_url)?,
+            config,
         ))
     }
 

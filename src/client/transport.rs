@@ -119,3 +119,11 @@ pub fn channel(url: &str) -> Result<Channel, EndpointError> {
     }
     Ok(endpoint.connect_lazy())
 }
+
+/// A lazily connecting channel to `url` wrapped in the
+/// [`RpcTelemetryLayer`](crate::layer::RpcTelemetryLayer), reporting `url`
+/// as the server: every call through it is traced and measured.
+pub fn traced(url: &str) -> Result<Transport, EndpointError> {
+    let layer = crate::layer::RpcTelemetryLayer::for_target(url);
+    Ok(Transport::new(tower::Layer::layer(&layer, channel(url)?)))
+}

@@ -1,0 +1,60 @@
+//! The client as a `tower::Service<Op>`, so the operation layer (and any
+//! other tower middleware) can wrap it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::sync::Mutex;
+use tower::Service;
+
+use crate::layer::{Op, OpResult};
+
+use super::{Client, ClientError, XmtpApi};
+
+impl<A: XmtpApi> Service<Op> for Client<A> {
+    type Response = OpResult;
+    type Error = ClientError;
+    type Future = Pin<Box<dyn Future<Output = Result<OpResult, ClientError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        // Operations share nothing that could be exhausted; every call is
+        // independent.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, op: Op) -> Self::Future {
+        let client = self.clone();
+        Box::pin(async move { client.perform(op).await })
+    }
+}
+
+impl<A: XmtpApi> Client<A> {
+    /// Performs one [`Op`].
+    pub async fn perform(&self, op: Op) -> Result<OpResult, ClientError> {
+        match op {
+            Op::CreateIdentity => self.create_identity().await.map(OpResult::Identity),
+            Op::RegisterIdentity {
+                installation,
+                address,
+                nonce,
+                update,
+            } => self
+                .register_signed(installation, &address, nonce, update)
+                .await
+                .map(OpResult::Identity),
+            Op::CreateGroup { owner, members } => {
+                let group = self.create_group(&owner, &members).await?;
+                Ok(OpResult::Group(Arc::new(Mutex::new(group))))
+            }
+            Op::AddMembers { group, members } => {
+                let mut group = group.lock().await;
+                self.add_members(&mut group, &members)
+                    .await
+                    .map(OpResult::Added)
+            }
+            Op::LookupIdentity { address } => self.lookup_inbox(&address).await.map(OpResult::Inbox),
+        }
+    }
+}

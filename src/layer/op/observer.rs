@@ -1,0 +1,76 @@
+//! Observers: whoever wants each finished operation's [`Outcome`].
+
+use std::time::{Duration, Instant};
+
+use crate::classify::ErrorClass;
+use crate::client::ApiVersion;
+
+use super::{OpKind, Traffic};
+
+/// One finished operation, as every observer sees it. The same record
+/// feeds the span, the metrics, and a benchmark's statistics.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// Which operation.
+    pub operation: OpKind,
+    /// Which network generation.
+    pub api: ApiVersion,
+    /// Real or synthetic traffic.
+    pub traffic: Traffic,
+    /// When the operation actually started.
+    pub started: Instant,
+    /// When it was meant to start, if the caller scheduled it (see
+    /// [`with_intended_start`](super::with_intended_start)).
+    pub intended_start: Option<Instant>,
+    /// From actual start to end (service time).
+    pub duration: Duration,
+    /// Why it failed, if it did.
+    pub error: Option<OpFailure>,
+    /// The group's size after the operation, for group operations.
+    pub group_size: Option<usize>,
+    /// Inboxes added, for group operations.
+    pub members_added: Option<usize>,
+}
+
+impl Outcome {
+    /// Whether the operation succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// From the intended start (or the actual one) to the end: the
+    /// response time a user would see, with scheduling delays included.
+    pub fn response_time(&self) -> Duration {
+        match self.intended_start {
+            Some(intended) => self.started.saturating_duration_since(intended) + self.duration,
+            None => self.duration,
+        }
+    }
+}
+
+/// How an operation failed: a class and a short error type, both
+/// low-cardinality. The message is deliberately absent: it can name
+/// inboxes or addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpFailure {
+    /// The class (`xmtp.error.class`).
+    pub class: ErrorClass,
+    /// The error type (`error.type`).
+    pub error_type: &'static str,
+}
+
+/// Receives every finished operation.
+pub trait OpObserver: Send + Sync + 'static {
+    /// Called once per operation, when it ends (or is dropped).
+    fn on_outcome(&self, outcome: &Outcome);
+}
+
+impl<F> OpObserver for F
+where
+    F: Fn(&Outcome) + Send + Sync + 'static,
+{
+    fn on_outcome(&self, outcome: &Outcome) {
+        self(outcome)
+    }
+}

@@ -1,0 +1,178 @@
+//! What an operation is, to the layer: [`Operation`] and
+//! [`OperationOutput`], and this crate's own [`Op`] and [`OpResult`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::client::{AddReport, Group, Identity};
+use crate::identity::InstallationKey;
+use crate::proto::associations::IdentityUpdate;
+
+/// The operations users care about (`xmtp.operation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// A new inbox with one installation.
+    IdentityCreate,
+    /// A new group, optionally with initial members.
+    GroupCreate,
+    /// Adding inboxes to an existing group.
+    GroupAddMembers,
+    /// Looking up the inbox of an address (a cheap read).
+    IdentityLookup,
+}
+
+impl OpKind {
+    /// Every operation, in documentation order.
+    pub const ALL: [OpKind; 4] = [
+        Self::IdentityCreate,
+        Self::GroupCreate,
+        Self::GroupAddMembers,
+        Self::IdentityLookup,
+    ];
+
+    /// The attribute value, e.g. `group.add_members`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdentityCreate => "identity.create",
+            Self::GroupCreate => "group.create",
+            Self::GroupAddMembers => "group.add_members",
+            Self::IdentityLookup => "identity.lookup",
+        }
+    }
+
+    /// Parses an attribute value.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request the [`OpTelemetryLayer`](super::OpTelemetryLayer) can
+/// measure: it knows which operation it is.
+pub trait Operation {
+    /// Which operation this is.
+    fn kind(&self) -> OpKind;
+    /// The group's size after the operation, if known before it runs.
+    fn group_size(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// What a measured operation returned, as far as telemetry cares.
+pub trait OperationOutput {
+    /// The group's size after the operation.
+    fn group_size(&self) -> Option<usize> {
+        None
+    }
+    /// How many inboxes the operation added.
+    fn members_added(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// A group shared between the caller and the operations that change it.
+pub type SharedGroup = Arc<tokio::sync::Mutex<Group>>;
+
+/// This crate's operations, as performed by [`crate::client::Client`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Op {
+    /// Create an inbox with one installation.
+    CreateIdentity,
+    /// Create an inbox from an update signed elsewhere (see
+    /// [`Client::register_signed`](crate::client::Client::register_signed)).
+    RegisterIdentity {
+        /// The installation the update grants access to.
+        installation: InstallationKey,
+        /// The wallet address that creates the inbox.
+        address: String,
+        /// The nonce the inbox id is derived with.
+        nonce: u64,
+        /// The signed update.
+        update: IdentityUpdate,
+    },
+    /// Create a group owned by `owner`, adding `members` (inbox ids).
+    CreateGroup {
+        /// The creator.
+        owner: Arc<Identity>,
+        /// Inbox ids to add at creation.
+        members: Vec<String>,
+    },
+    /// Add `members` (inbox ids) to `group`.
+    AddMembers {
+        /// The group, as its adding member sees it.
+        group: SharedGroup,
+        /// Inbox ids to add.
+        members: Vec<String>,
+    },
+    /// Look up the inbox of an Ethereum address.
+    LookupIdentity {
+        /// The address (`0x…`).
+        address: String,
+    },
+}
+
+impl Operation for Op {
+    fn kind(&self) -> OpKind {
+        match self {
+            Self::CreateIdentity | Self::RegisterIdentity { .. } => OpKind::IdentityCreate,
+            Self::CreateGroup { .. } => OpKind::GroupCreate,
+            Self::AddMembers { .. } => OpKind::GroupAddMembers,
+            Self::LookupIdentity { .. } => OpKind::IdentityLookup,
+        }
+    }
+
+    fn group_size(&self) -> Option<usize> {
+        match self {
+            Self::CreateGroup { members, .. } => Some(members.len() + 1),
+            // Only a glance: if someone holds the group, the size is
+            // taken from the result instead.
+            Self::AddMembers { group, members } => group
+                .try_lock()
+                .ok()
+                .map(|group| group.membership_size() + members.len()),
+            _ => None,
+        }
+    }
+}
+
+/// What an [`Op`] returns.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum OpResult {
+    /// The new identity.
+    Identity(Arc<Identity>),
+    /// The new group.
+    Group(SharedGroup),
+    /// What an addition did.
+    Added(AddReport),
+    /// The inbox found, if any.
+    Inbox(Option<String>),
+}
+
+impl OperationOutput for OpResult {
+    fn group_size(&self) -> Option<usize> {
+        match self {
+            Self::Group(group) => group.try_lock().ok().map(|g| g.membership_size()),
+            Self::Added(report) => Some(report.group_size),
+            _ => None,
+        }
+    }
+
+    fn members_added(&self) -> Option<usize> {
+        match self {
+            Self::Group(group) => group
+                .try_lock()
+                .ok()
+                .map(|g| g.membership_size().saturating_sub(1)),
+            Self::Added(report) => Some(report.inboxes),
+            _ => None,
+        }
+    }
+}

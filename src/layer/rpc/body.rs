@@ -1,0 +1,86 @@
+//! The response body of [`super::RpcTelemetry`]: passes frames through and
+//! records the call's outcome when the trailers (or the end) arrive.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::call::{grpc_status, CallEnd, CallGuard};
+use crate::classify::ErrorClass;
+use crate::layer::BoxError;
+
+pin_project! {
+    /// A response body that reports the call's outcome at end of stream.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        // `None` once the outcome is known (or was known from the headers).
+        guard: Option<CallGuard>,
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn new(inner: B, guard: Option<CallGuard>) -> Self {
+        Self { inner, guard }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        let end = match &frame {
+            Some(Ok(frame)) => frame
+                .trailers_ref()
+                .map(|trailers| grpc_status(trailers).map_or(CallEnd::MissingStatus, CallEnd::Status)),
+            Some(Err(_)) => None,
+            None => Some(CallEnd::MissingStatus),
+        };
+        Poll::Ready(match frame {
+            Some(Err(error)) => {
+                let error: BoxError = error.into();
+                if let Some(mut guard) = this.guard.take() {
+                    guard.finish(body_error_end(error.as_ref()));
+                }
+                Some(Err(error))
+            }
+            other => {
+                if let Some(end) = end {
+                    if let Some(mut guard) = this.guard.take() {
+                        guard.finish(end);
+                    }
+                }
+                other.map(|frame| frame.map_err(Into::into))
+            }
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A body error is either a status tonic built for us (a reset stream) or
+/// a transport failure.
+fn body_error_end(error: &(dyn std::error::Error + 'static)) -> CallEnd {
+    match error.downcast_ref::<tonic::Status>() {
+        Some(status) => CallEnd::Status(status.code()),
+        None => CallEnd::Transport(ErrorClass::from_transport_error(error)),
+    }
+}

@@ -1,0 +1,13 @@
+//! Client-side telemetry for every gRPC call: see [`RpcTelemetryLayer`].
+
+mod body;
+mod call;
+mod future;
+mod layer;
+mod methods;
+mod service;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use layer::RpcTelemetryLayer;
+pub use service::RpcTelemetry;
