@@ -54,4 +54,5 @@ pub mod mls;
 pub mod node;
 pub mod proto;
 pub mod semconv;
+pub mod telemetry;
 pub mod topic;
