@@ -55,4 +55,5 @@ pub mod mls;
 pub mod node;
 pub mod proto;
 pub mod semconv;
+pub mod telemetry;
 pub mod topic;

@@ -33,3 +33,4 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
         },
     )
 }
+pub mod otlp;

@@ -1,0 +1,121 @@
+//! A collector that is down, or that accepts connections and never
+//! answers, must cost telemetry data only: emitting never blocks the
+//! caller, and `shutdown` returns within its bound.
+//!
+//! Each scenario needs its own process (telemetry globals are
+//! process-wide): the test re-runs this binary for just that scenario.
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use xmtp_opmon::semconv;
+use xmtp_opmon::telemetry::TelemetryBuilder;
+
+const SCENARIO_VAR: &str = "OPMON_DEAD_COLLECTOR_SCENARIO";
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+const EMITTED: usize = 5_000;
+
+#[test]
+fn closed_port() {
+    in_own_process("closed_port", || {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        emit_and_shut_down(format!("http://127.0.0.1:{port}"));
+    });
+}
+
+#[test]
+fn silent_listener() {
+    in_own_process("silent_listener", || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        // Accept every connection and keep it open without a byte in reply.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        emit_and_shut_down(endpoint);
+    });
+}
+
+fn emit_and_shut_down(endpoint: String) {
+    let guard = TelemetryBuilder::from_env()
+        .otlp_endpoint(endpoint)
+        // Export often so exports are in flight (and failing) during the run.
+        .metric_interval(Duration::from_millis(200))
+        .shutdown_timeout(SHUTDOWN_TIMEOUT)
+        .init()
+        .expect("a dead collector is not an init error");
+
+    let started = Instant::now();
+    for i in 0..EMITTED {
+        tracing::info_span!("op", otel.kind = "client", i).in_scope(|| {
+            metrics::histogram!(semconv::RPC_CLIENT_CALL_DURATION, "server.port" => "443")
+                .record(0.01);
+            let active = metrics::gauge!(semconv::OPERATION_ACTIVE);
+            active.increment(1.0);
+            active.decrement(1.0);
+        });
+    }
+    let emitting = started.elapsed();
+    eprintln!("emitted {EMITTED} spans and metric sets in {emitting:?}");
+    assert!(
+        emitting < Duration::from_secs(20),
+        "emitting took {emitting:?}"
+    );
+
+    // Let a few periodic exports hit the dead collector.
+    std::thread::sleep(Duration::from_millis(700));
+
+    let started = Instant::now();
+    guard.flush();
+    let flushing = started.elapsed();
+    eprintln!("flush returned after {flushing:?}");
+    assert!(
+        flushing < SHUTDOWN_TIMEOUT + Duration::from_secs(2),
+        "flush took {flushing:?}"
+    );
+
+    let started = Instant::now();
+    guard.shutdown();
+    let shutting_down = started.elapsed();
+    eprintln!("shutdown returned after {shutting_down:?}");
+    assert!(
+        shutting_down < SHUTDOWN_TIMEOUT + Duration::from_secs(2),
+        "shutdown took {shutting_down:?}"
+    );
+}
+
+/// Runs `scenario` in a child process of this test binary (filtered to
+/// `name`), or right here when this is that child.
+fn in_own_process(name: &str, scenario: impl FnOnce()) {
+    if std::env::var(SCENARIO_VAR).as_deref() == Ok(name) {
+        scenario();
+        return;
+    }
+    let started = Instant::now();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO_VAR, name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!(
+        "--- {name} (child ran {:?}) ---\n{stderr}",
+        started.elapsed()
+    );
+    assert!(
+        output.status.success(),
+        "scenario {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "the child ran the scenario"
+    );
+}
