@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::identity::{inbox_id, new_inbox_update, IdentityError, InstallationKey, Wallet};
-use crate::proto::associations::IdentityUpdate;
 use crate::mls::MlsInstallation;
+use crate::proto::associations::IdentityUpdate;
 
 use super::phase::{run, run_sync, Phase};
 use super::visibility::await_visible;

@@ -101,7 +101,10 @@ impl Phase {
 }
 
 /// Runs `work` as `phase`.
-pub(crate) async fn run<T, E>(phase: Phase, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+pub(crate) async fn run<T, E>(
+    phase: Phase,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     let started = Instant::now();
     let result = work.instrument(phase.span()).await;
     phase.record(started, result.is_ok());

@@ -54,7 +54,9 @@ impl<A: XmtpApi> Client<A> {
                     .await
                     .map(OpResult::Added)
             }
-            Op::LookupIdentity { address } => self.lookup_inbox(&address).await.map(OpResult::Inbox),
+            Op::LookupIdentity { address } => {
+                self.lookup_inbox(&address).await.map(OpResult::Inbox)
+            }
         }
     }
 }

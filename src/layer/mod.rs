@@ -20,8 +20,8 @@ pub mod op;
 pub mod rpc;
 
 pub use op::{
-    with_intended_start, Op, OpFailure, OpKind, OpObserver, OpResult, OpTelemetry, OpTelemetryLayer,
-    Operation, OperationOutput, Outcome, SharedGroup, Traffic,
+    with_intended_start, Op, OpFailure, OpKind, OpObserver, OpResult, OpTelemetry,
+    OpTelemetryLayer, Operation, OperationOutput, Outcome, SharedGroup, Traffic,
 };
 pub use rpc::{RpcTelemetry, RpcTelemetryLayer};
 

@@ -33,4 +33,5 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
         },
     )
 }
+pub mod fake_server;
 pub mod otlp;

@@ -2,9 +2,9 @@
 
 mod context;
 mod layer;
+mod observer;
 #[allow(clippy::module_inception)]
 mod op;
-mod observer;
 mod service;
 
 pub use context::with_intended_start;

@@ -13,8 +13,8 @@ use tracing::Instrument;
 use crate::classify::Classify;
 use crate::semconv::{
     group_size_bucket, ERROR_TYPE, OPERATION_ACTIVE, OPERATION_DURATION, XMTP_API,
-    XMTP_ERROR_CLASS, XMTP_GROUP_SIZE, XMTP_GROUP_SIZE_BUCKET, XMTP_MEMBERS_ADDED,
-    XMTP_OPERATION, XMTP_OUTCOME, XMTP_TRAFFIC,
+    XMTP_ERROR_CLASS, XMTP_GROUP_SIZE, XMTP_GROUP_SIZE_BUCKET, XMTP_MEMBERS_ADDED, XMTP_OPERATION,
+    XMTP_OUTCOME, XMTP_TRAFFIC,
 };
 
 use super::context::{self, OpContext};
@@ -186,16 +186,22 @@ impl OpRecord {
             span.record("otel.status_description", failure.class.as_str());
         }
         if let Some(size) = outcome.group_size {
-            span.record(XMTP_GROUP_SIZE, size as u64);
+            span.record(XMTP_GROUP_SIZE, size as i64);
         }
         if let Some(added) = outcome.members_added {
-            span.record(XMTP_MEMBERS_ADDED, added as u64);
+            span.record(XMTP_MEMBERS_ADDED, added as i64);
         }
 
         let mut labels = active_labels(&self.context);
-        labels.push(Label::from_static_parts(XMTP_OUTCOME, outcome_label(&outcome)));
+        labels.push(Label::from_static_parts(
+            XMTP_OUTCOME,
+            outcome_label(&outcome),
+        ));
         if let Some(failure) = &outcome.error {
-            labels.push(Label::from_static_parts(XMTP_ERROR_CLASS, failure.class.as_str()));
+            labels.push(Label::from_static_parts(
+                XMTP_ERROR_CLASS,
+                failure.class.as_str(),
+            ));
             labels.push(Label::from_static_parts(ERROR_TYPE, failure.error_type));
         }
         if let Some(size) = outcome.group_size {

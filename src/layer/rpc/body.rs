@@ -42,9 +42,9 @@ where
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
         let end = match &frame {
-            Some(Ok(frame)) => frame
-                .trailers_ref()
-                .map(|trailers| grpc_status(trailers).map_or(CallEnd::MissingStatus, CallEnd::Status)),
+            Some(Ok(frame)) => frame.trailers_ref().map(|trailers| {
+                grpc_status(trailers).map_or(CallEnd::MissingStatus, CallEnd::Status)
+            }),
             Some(Err(_)) => None,
             None => Some(CallEnd::MissingStatus),
         };

@@ -68,8 +68,12 @@ impl CallGuard {
         let (status, failure) = match end {
             CallEnd::Status(code) => {
                 let name = grpc_code_name(code);
-                let failure = (!self.config.is_success(code))
-                    .then(|| (ErrorClass::from_code(code).unwrap_or(ErrorClass::Server), name));
+                let failure = (!self.config.is_success(code)).then(|| {
+                    (
+                        ErrorClass::from_code(code).unwrap_or(ErrorClass::Server),
+                        name,
+                    )
+                });
                 (Some(name), failure)
             }
             CallEnd::Http(status) => {
@@ -86,7 +90,8 @@ impl CallGuard {
         }
         if let Some((class, error_type)) = failure {
             self.span.record(ERROR_TYPE, error_type);
-            self.span.record(crate::semconv::XMTP_ERROR_CLASS, class.as_str());
+            self.span
+                .record(crate::semconv::XMTP_ERROR_CLASS, class.as_str());
             self.span.record("otel.status_code", "error");
             self.span.record("otel.status_description", describe(end));
         }
@@ -94,7 +99,10 @@ impl CallGuard {
         let mut labels = Vec::with_capacity(7);
         labels.push(Label::from_static_parts(RPC_SYSTEM_NAME, RPC_SYSTEM_GRPC));
         labels.push(Label::from_static_parts(RPC_METHOD, self.method.name));
-        labels.push(Label::from_static_parts(XMTP_RPC_FAMILY, self.method.family));
+        labels.push(Label::from_static_parts(
+            XMTP_RPC_FAMILY,
+            self.method.family,
+        ));
         if let Some(status) = status {
             labels.push(Label::from_static_parts(RPC_RESPONSE_STATUS_CODE, status));
         }

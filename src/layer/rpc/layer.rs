@@ -89,9 +89,13 @@ impl RpcTelemetryLayer {
         let (address, port) = split_target(target);
         let mut layer = Self::new();
         let config = Arc::make_mut(&mut layer.config);
-        config.target_labels.push(Label::new(SERVER_ADDRESS, address.clone()));
+        config
+            .target_labels
+            .push(Label::new(SERVER_ADDRESS, address.clone()));
         if let Some(port) = port {
-            config.target_labels.push(Label::new(SERVER_PORT, port.to_string()));
+            config
+                .target_labels
+                .push(Label::new(SERVER_PORT, port.to_string()));
         }
         config.server_address = Some(address);
         config.server_port = port;
@@ -112,7 +116,9 @@ impl RpcTelemetryLayer {
     /// family for `xmtp.rpc.family`.
     pub fn with_method(mut self, method: &'static str, family: &'static str) -> Self {
         let method = method.strip_prefix('/').unwrap_or(method);
-        Arc::make_mut(&mut self.config).methods.push((method, family));
+        Arc::make_mut(&mut self.config)
+            .methods
+            .push((method, family));
         self
     }
 }
@@ -160,7 +166,10 @@ mod tests {
             split_target("https://grpc.dev.xmtp.network"),
             ("grpc.dev.xmtp.network".into(), Some(443))
         );
-        assert_eq!(split_target("127.0.0.1:5050"), ("127.0.0.1".into(), Some(5050)));
+        assert_eq!(
+            split_target("127.0.0.1:5050"),
+            ("127.0.0.1".into(), Some(5050))
+        );
         assert_eq!(split_target("not a target"), ("not a target".into(), None));
     }
 

@@ -20,19 +20,37 @@ const HEALTH: &str = "health";
 /// as `rpc.method` wants them.
 pub(crate) const XMTP_METHODS: &[(&str, &str)] = &[
     // V4 gateway
-    ("xmtp.xmtpv4.payer_api.PayerApi/PublishClientEnvelopes", PUBLISH),
+    (
+        "xmtp.xmtpv4.payer_api.PayerApi/PublishClientEnvelopes",
+        PUBLISH,
+    ),
     ("xmtp.xmtpv4.payer_api.PayerApi/GetNodes", NODES),
-    ("xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes", PUBLISH),
+    (
+        "xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes",
+        PUBLISH,
+    ),
     ("xmtp.xmtpv4.gateway_api.GatewayApi/GetNodes", NODES),
     // V4 node
-    ("xmtp.xmtpv4.message_api.ReplicationApi/QueryEnvelopes", QUERY),
-    ("xmtp.xmtpv4.message_api.ReplicationApi/GetNewestEnvelope", QUERY),
+    (
+        "xmtp.xmtpv4.message_api.ReplicationApi/QueryEnvelopes",
+        QUERY,
+    ),
+    (
+        "xmtp.xmtpv4.message_api.ReplicationApi/GetNewestEnvelope",
+        QUERY,
+    ),
     ("xmtp.xmtpv4.message_api.ReplicationApi/GetInboxIds", LOOKUP),
-    ("xmtp.xmtpv4.message_api.ReplicationApi/SubscribeTopics", SUBSCRIBE),
+    (
+        "xmtp.xmtpv4.message_api.ReplicationApi/SubscribeTopics",
+        SUBSCRIBE,
+    ),
     ("xmtp.xmtpv4.message_api.QueryApi/QueryEnvelopes", QUERY),
     ("xmtp.xmtpv4.message_api.QueryApi/GetNewestEnvelope", QUERY),
     ("xmtp.xmtpv4.message_api.QueryApi/GetInboxIds", LOOKUP),
-    ("xmtp.xmtpv4.message_api.QueryApi/SubscribeTopics", SUBSCRIBE),
+    (
+        "xmtp.xmtpv4.message_api.QueryApi/SubscribeTopics",
+        SUBSCRIBE,
+    ),
     ("xmtp.xmtpv4.message_api.QueryApi/Subscribe", SUBSCRIBE),
     // V3
     ("xmtp.mls.api.v1.MlsApi/SendGroupMessages", PUBLISH),
@@ -46,10 +64,16 @@ pub(crate) const XMTP_METHODS: &[(&str, &str)] = &[
     ("xmtp.mls.api.v1.MlsApi/SubscribeWelcomeMessages", SUBSCRIBE),
     ("xmtp.mls.api.v1.MlsApi/Subscribe", SUBSCRIBE),
     ("xmtp.mls.api.v1.MlsApi/GetIdentityUpdates", QUERY),
-    ("xmtp.identity.api.v1.IdentityApi/PublishIdentityUpdate", PUBLISH),
+    (
+        "xmtp.identity.api.v1.IdentityApi/PublishIdentityUpdate",
+        PUBLISH,
+    ),
     ("xmtp.identity.api.v1.IdentityApi/GetIdentityUpdates", QUERY),
     ("xmtp.identity.api.v1.IdentityApi/GetInboxIds", LOOKUP),
-    ("xmtp.identity.api.v1.IdentityApi/VerifySmartContractWalletSignatures", QUERY),
+    (
+        "xmtp.identity.api.v1.IdentityApi/VerifySmartContractWalletSignatures",
+        QUERY,
+    ),
     // Health
     ("grpc.health.v1.Health/Check", HEALTH),
 ];

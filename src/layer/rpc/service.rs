@@ -44,7 +44,11 @@ where
         let method = lookup(&self.config.methods, request.uri().path());
         let span = tracing::info_span!(
             "grpc.call",
-            otel.name = if method.is_known() { method.name } else { RPC_SYSTEM_GRPC },
+            otel.name = if method.is_known() {
+                method.name
+            } else {
+                RPC_SYSTEM_GRPC
+            },
             otel.kind = "client",
             otel.status_code = tracing::field::Empty,
             otel.status_description = tracing::field::Empty,
@@ -56,7 +60,7 @@ where
             xmtp.rpc.family = method.family,
             xmtp.error.class = tracing::field::Empty,
             server.address = self.config.server_address.as_deref(),
-            server.port = self.config.server_port,
+            server.port = self.config.server_port.map(i64::from),
         );
         if !method.is_known() && !span.is_disabled() {
             span.record("rpc.method_original", request.uri().path());
