@@ -13,7 +13,7 @@ async fn created_identity_is_readable_and_found_by_address() {
 
     assert_eq!(alice.inbox_id().len(), 64);
     assert!(alice.sequence_id() > 0);
-    let found = client.lookup_inbox(&alice.address()).await.unwrap();
+    let found = client.lookup_inbox(alice.address()).await.unwrap();
     assert_eq!(found.as_deref(), Some(alice.inbox_id()));
 
     let logs = client

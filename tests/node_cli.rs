@@ -25,7 +25,7 @@ async fn opmon_node_serves_until_terminated() {
     let alice = client.create_identity().await.unwrap();
     assert_eq!(
         client
-            .lookup_inbox(&alice.address())
+            .lookup_inbox(alice.address())
             .await
             .unwrap()
             .as_deref(),

@@ -41,7 +41,7 @@ impl<A: XmtpApi> Client<A> {
                 nonce,
                 update,
             } => self
-                .register_signed(installation, &address, nonce, update)
+                .register_signed(*installation, &address, nonce, *update)
                 .await
                 .map(OpResult::Identity),
             Op::CreateGroup { owner, members } => {

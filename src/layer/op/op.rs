@@ -89,13 +89,13 @@ pub enum Op {
     /// [`Client::register_signed`](crate::client::Client::register_signed)).
     RegisterIdentity {
         /// The installation the update grants access to.
-        installation: InstallationKey,
+        installation: Box<InstallationKey>,
         /// The wallet address that creates the inbox.
         address: String,
         /// The nonce the inbox id is derived with.
         nonce: u64,
         /// The signed update.
-        update: IdentityUpdate,
+        update: Box<IdentityUpdate>,
     },
     /// Create a group owned by `owner`, adding `members` (inbox ids).
     CreateGroup {
