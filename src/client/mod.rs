@@ -43,7 +43,7 @@ pub use error::ClientError;
 pub use group::{AddReport, Group};
 pub use inbox::Identity;
 pub use phase::Phase;
-pub use transport::{channel, traced, EndpointError, Transport, TransportError};
+pub use transport::{channel, traced, BoxedService, EndpointError, Transport, TransportError};
 pub use v4::{methods, V4Api};
 
 /// Deadlines and choices of a client.

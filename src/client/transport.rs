@@ -36,7 +36,8 @@ impl std::error::Error for TransportError {
     }
 }
 
-pub(crate) type BoxedService =
+/// The boxed service inside a [`Transport`].
+pub type BoxedService =
     BoxCloneSyncService<http::Request<Body>, http::Response<Body>, TransportError>;
 
 /// A boxed, cloneable gRPC-capable http service.
@@ -72,6 +73,12 @@ impl Transport {
         Self {
             inner: BoxCloneSyncService::new(service),
         }
+    }
+
+    /// The boxed service, for generated tonic clients of your own
+    /// (`SomeApiClient::new(transport.into_service())`).
+    pub fn into_service(self) -> BoxedService {
+        self.inner
     }
 
     pub(crate) fn service(&self) -> BoxedService {
