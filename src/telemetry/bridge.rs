@@ -35,6 +35,10 @@ pub(super) struct OtelRecorder {
     meter: Meter,
     instruments: RwLock<HashMap<String, Instrument>>,
     described: RwLock<HashMap<String, (Option<Unit>, SharedString)>>,
+    /// Histogram handles per full key (name and labels). The layers use
+    /// the macros on every call; without this each call would rebuild its
+    /// attribute list. Label sets are bounded by design, so is this map.
+    histograms: RwLock<HashMap<Key, Histogram>>,
 }
 
 #[derive(Clone)]
@@ -50,6 +54,7 @@ impl OtelRecorder {
             meter: provider.meter_with_scope(super::otlp::scope()),
             instruments: RwLock::new(HashMap::new()),
             described: RwLock::new(HashMap::new()),
+            histograms: RwLock::new(HashMap::new()),
         }
     }
 
@@ -230,11 +235,18 @@ impl Recorder for OtelRecorder {
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        match self.instrument(key.name(), Kind::Histogram) {
+        if let Some(handle) = self.histograms.read().ok().and_then(|h| h.get(key).cloned()) {
+            return handle;
+        }
+        let handle = match self.instrument(key.name(), Kind::Histogram) {
             Some(Instrument::Histogram(histogram)) => {
                 Histogram::from_arc(Arc::new(OtelHistogram(histogram, attributes(key))))
             }
-            _ => Histogram::noop(),
+            _ => return Histogram::noop(),
+        };
+        if let Ok(mut histograms) = self.histograms.write() {
+            histograms.insert(key.clone(), handle.clone());
         }
+        handle
     }
 }
