@@ -109,13 +109,25 @@ fn layer_overhead(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("unary_get_inbox_ids");
     group.bench_function("bare", |b| {
-        b.iter(|| runtime.block_on(bare.clone().get_inbox_ids(request())).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(bare.clone().get_inbox_ids(request()))
+                .unwrap()
+        })
     });
     group.bench_function("opmon", |b| {
-        b.iter(|| runtime.block_on(opmon.clone().get_inbox_ids(request())).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(opmon.clone().get_inbox_ids(request()))
+                .unwrap()
+        })
     });
     group.bench_function("tonic-tracing-opentelemetry", |b| {
-        b.iter(|| runtime.block_on(davidb.clone().get_inbox_ids(request())).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(davidb.clone().get_inbox_ids(request()))
+                .unwrap()
+        })
     });
     group.finish();
     telemetry.shutdown();

@@ -68,7 +68,13 @@ impl Service<FindInbox> for LookupClient {
                 })
                 .await
                 .map_err(LookupError)?;
-            Ok(Found(response.into_inner().responses.into_iter().find_map(|r| r.inbox_id)))
+            Ok(Found(
+                response
+                    .into_inner()
+                    .responses
+                    .into_iter()
+                    .find_map(|r| r.inbox_id),
+            ))
         })
     }
 }
@@ -79,15 +85,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let node = EmbeddedNode::start("127.0.0.1:0".parse()?).await?;
 
     let mut lookups = ServiceBuilder::new()
-        .layer(OpTelemetryLayer::new(ApiVersion::V4).observe(|o: &Outcome| {
-            println!("{} took {:?}, ok = {}", o.operation, o.duration, o.is_ok());
-        }))
+        .layer(
+            OpTelemetryLayer::new(ApiVersion::V4).observe(|o: &Outcome| {
+                println!("{} took {:?}, ok = {}", o.operation, o.duration, o.is_ok());
+            }),
+        )
         .service(LookupClient(traced(node.url())?));
     let found = lookups
         .ready()
         .await
         .map_err(|e| format!("{:?}", e.0))?
-        .call(FindInbox("0x0000000000000000000000000000000000000001".into()))
+        .call(FindInbox(
+            "0x0000000000000000000000000000000000000001".into(),
+        ))
         .await
         .map_err(|e| format!("{:?}", e.0))?;
     println!("inbox: {:?}", found.0);

@@ -46,10 +46,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    around the client.
     let client = V4Client::connect_traced(&gateway, &node, ClientConfig::default())?;
     let mut ops = ServiceBuilder::new()
-        .layer(OpTelemetryLayer::new(ApiVersion::V4).observe(|o: &Outcome| {
-            let result = o.error.map_or("ok", |f| f.class.as_str());
-            println!("{:<18} {:>10.3?} {result}", o.operation.as_str(), o.duration);
-        }))
+        .layer(
+            OpTelemetryLayer::new(ApiVersion::V4).observe(|o: &Outcome| {
+                let result = o.error.map_or("ok", |f| f.class.as_str());
+                println!(
+                    "{:<18} {:>10.3?} {result}",
+                    o.operation.as_str(),
+                    o.duration
+                );
+            }),
+        )
         .service(client);
 
     // 4. The operations: two identities, a group, one member added.

@@ -69,6 +69,39 @@ fn emit_and_shut_down(endpoint: String) {
         "emitting took {emitting:?}"
     );
 
+    // Real operations through both layers still succeed.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let rss_before = rss_kib();
+    runtime.block_on(async {
+        use tower::{Service, ServiceBuilder, ServiceExt};
+        use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
+        use xmtp_opmon::layer::{Op, OpTelemetryLayer};
+        let node = xmtp_opmon::node::EmbeddedNode::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let client =
+            V4Client::connect_traced(node.url(), node.url(), ClientConfig::default()).unwrap();
+        let mut ops = ServiceBuilder::new()
+            .layer(OpTelemetryLayer::new(ApiVersion::V4))
+            .service(client);
+        for _ in 0..200 {
+            ops.ready()
+                .await
+                .unwrap()
+                .call(Op::CreateIdentity)
+                .await
+                .expect("operations succeed with a dead collector");
+        }
+    });
+    let rss_after = rss_kib();
+    eprintln!("RSS over 200 operations: {rss_before} KiB -> {rss_after} KiB");
+    // The span queue is bounded (2048), so memory cannot follow the
+    // number of operations; 64 MiB is far above what 200 identities need.
+    assert!(
+        rss_after.saturating_sub(rss_before) < 64 * 1024,
+        "RSS grew {rss_before} -> {rss_after} KiB"
+    );
+
     // Let a few periodic exports hit the dead collector.
     std::thread::sleep(Duration::from_millis(700));
 
@@ -118,4 +151,17 @@ fn in_own_process(name: &str, scenario: impl FnOnce()) {
         String::from_utf8_lossy(&output.stdout).contains("1 passed"),
         "the child ran the scenario"
     );
+}
+
+/// Resident set size of this process, from /proc (0 where unavailable).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -235,7 +235,12 @@ impl Recorder for OtelRecorder {
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        if let Some(handle) = self.histograms.read().ok().and_then(|h| h.get(key).cloned()) {
+        if let Some(handle) = self
+            .histograms
+            .read()
+            .ok()
+            .and_then(|h| h.get(key).cloned())
+        {
             return handle;
         }
         let handle = match self.instrument(key.name(), Kind::Histogram) {
