@@ -16,8 +16,19 @@
 //! operation as a whole, and each of its phases, tells where the time
 //! goes; classifying each failure ([`classify::ErrorClass`]) tells why.
 //!
-//! The crate has three parts that share one model of these operations:
+//! The crate has parts that share one model of these operations:
 //!
+//! - [`layer`]: the two tower layers production apps link —
+//!   [`RpcTelemetryLayer`](layer::RpcTelemetryLayer) around a gRPC channel
+//!   (a CLIENT span and `rpc.client.call.duration` per call, classified at
+//!   the end of the response stream) and
+//!   [`OpTelemetryLayer`](layer::OpTelemetryLayer) around a client (a span
+//!   per operation, parent of its phases and their calls; operation and
+//!   phase duration histograms; observers);
+//! - [`telemetry`]: where those spans and metrics go — OTLP, a Prometheus
+//!   Pushgateway, or both — with a guard that flushes on shutdown;
+//! - [`classify`]: the error classes and the table that maps every kind of
+//!   failure to one of them;
 //! - [`client`]: a client that performs the operations over XMTP's real
 //!   wire protocol with real cryptography (secp256k1 wallets and EIP-191,
 //!   Ed25519ph installation signatures, MLS via openmls), so its costs and
@@ -26,7 +37,8 @@
 //!   API, validates like xmtpd, and injects faults, so everything runs on
 //!   one machine;
 //! - [`identity`] and [`mls`]: the XMTP identity rules and MLS conventions
-//!   both of them use.
+//!   the client and the node both use;
+//! - [`semconv`]: every telemetry name, in one place.
 //!
 //! ## Example
 //!

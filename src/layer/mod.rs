@@ -9,7 +9,7 @@
 //!   operation: a span per operation (parent of the phase spans, which are
 //!   parents of the RPC spans), `xmtp.client.operation.duration`,
 //!   `xmtp.client.phase.duration` and `xmtp.client.operation.active`, and
-//!   hands each finished operation's [`Outcome`](crate::classify::Outcome)
+//!   hands each finished operation's [`Outcome`]
 //!   to registered observers.
 //!
 //! Spans go through `tracing` and metrics through the `metrics` facade, so
