@@ -63,6 +63,7 @@ pub mod client;
 pub mod codec;
 pub mod identity;
 pub mod layer;
+pub mod load;
 pub mod mls;
 pub mod node;
 pub mod proto;

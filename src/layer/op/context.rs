@@ -34,8 +34,8 @@ pub(crate) async fn scope<F: Future>(context: OpContext, work: F) -> F::Output {
     CURRENT.scope(context, work).await
 }
 
-/// Runs `work` (which performs one operation through an
-/// [`OpTelemetryLayer`](super::OpTelemetryLayer)) as scheduled for
+/// Runs `work` — the future an [`OpTelemetryLayer`](super::OpTelemetryLayer)
+/// service returned for one operation — as scheduled for
 /// `intended`, so its [`Outcome`](super::Outcome) can report the response
 /// time from the intended start — the correction for coordinated omission
 /// that open-loop load generators need.

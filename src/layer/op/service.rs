@@ -99,6 +99,10 @@ where
             self.inner.call(request)
         };
         Box::pin(async move {
+            // Read here, not in `call`: the caller wraps the returned future
+            // in `with_intended_start`, which is in scope only while it runs.
+            record.intended_start = context::intended_start();
+            record.started = Instant::now();
             let result = context::scope(context, future.instrument(span)).await;
             record.finish(&result);
             result
@@ -131,7 +135,7 @@ impl OpRecord {
             config,
             span,
             started: Instant::now(),
-            intended_start: context::intended_start(),
+            intended_start: None,
             group_size_hint,
             done: false,
         }
