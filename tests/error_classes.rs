@@ -14,7 +14,6 @@ use xmtp_opmon::identity::{new_inbox_update, InstallationKey, Wallet};
 use xmtp_opmon::layer::{Op, OpTelemetryLayer};
 use xmtp_opmon::node::{parse_errors, Faults, Latency, NodeConfig, RunningNode};
 use xmtp_opmon::semconv;
-use xmtp_opmon::telemetry::TelemetryBuilder;
 
 const ADDRESS: &str = "0x1234567890abcdef1234567890abcdef12345678";
 
@@ -76,11 +75,7 @@ fn rpc_spans_under<'a>(spans: &'a [ReceivedSpan], op: &ReceivedSpan) -> Vec<&'a 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_class_is_reported_on_spans_and_metrics() {
     let receiver = OtlpReceiver::start();
-    let guard = TelemetryBuilder::from_env()
-        .otlp_endpoint(receiver.endpoint())
-        .metric_interval(Duration::from_secs(3600))
-        .init()
-        .unwrap();
+    let guard = common::export_to(&receiver);
     let quick = ClientConfig {
         rpc_timeout: Duration::from_millis(200),
         visibility_timeout: Duration::from_millis(200),

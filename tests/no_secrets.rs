@@ -9,16 +9,14 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::otlp::OtlpReceiver;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
 use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client, XmtpApi};
 use xmtp_opmon::identity::{InstallationKey, Wallet};
 use xmtp_opmon::layer::{Op, OpResult, OpTelemetryLayer};
 use xmtp_opmon::proto::associations::{identity_action::Kind, signature::Signature};
 use xmtp_opmon::proto::xmtp::mls::api::v1::welcome_message_input::Version;
-use xmtp_opmon::telemetry::TelemetryBuilder;
 
 const CHILD: &str = "OPMON_NO_SECRETS_CHILD";
 const WALLET_SECRET: [u8; 32] = [0x5a; 32];
@@ -75,11 +73,7 @@ fn secrets_never_reach_telemetry_or_logs() {
 #[ignore = "runs only as the child of secrets_never_reach_telemetry_or_logs"]
 async fn child_scenario() {
     let receiver = OtlpReceiver::start();
-    let guard = TelemetryBuilder::from_env()
-        .otlp_endpoint(receiver.endpoint())
-        .metric_interval(Duration::from_secs(3600))
-        .init()
-        .unwrap();
+    let guard = common::export_to(&receiver);
     let node = common::node().await;
     let client = V4Client::connect_traced(node.url(), node.url(), ClientConfig::default()).unwrap();
     let mut ops = ServiceBuilder::new()
@@ -93,26 +87,18 @@ async fn child_scenario() {
         )
         .await
         .unwrap();
-    let bob = match ops
-        .ready()
-        .await
-        .unwrap()
-        .call(Op::CreateIdentity)
-        .await
-        .unwrap()
-    {
+    let bob = match common::perform(&mut ops, Op::CreateIdentity).await {
         OpResult::Identity(bob) => bob,
         other => panic!("{other:?}"),
     };
-    ops.ready()
-        .await
-        .unwrap()
-        .call(Op::CreateGroup {
+    common::perform(
+        &mut ops,
+        Op::CreateGroup {
             owner: alice.clone(),
             members: vec![bob.inbox_id().to_owned()],
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     guard.flush();
 
     // What was generated: keys, signatures, payloads.

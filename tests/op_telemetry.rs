@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::otlp::{AttrValue, OtlpReceiver, ReceivedSpan};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
 use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
 use xmtp_opmon::layer::{Op, OpResult, OpTelemetryLayer, Outcome};
 use xmtp_opmon::semconv;
@@ -49,50 +49,38 @@ async fn operations_export_span_trees_and_metrics() {
 
     let mut identities = Vec::new();
     for _ in 0..3 {
-        match ops
-            .ready()
-            .await
-            .unwrap()
-            .call(Op::CreateIdentity)
-            .await
-            .unwrap()
-        {
+        match common::perform(&mut ops, Op::CreateIdentity).await {
             OpResult::Identity(identity) => identities.push(identity),
             other => panic!("{other:?}"),
         }
     }
-    let group = match ops
-        .ready()
-        .await
-        .unwrap()
-        .call(Op::CreateGroup {
+    let group = match common::perform(
+        &mut ops,
+        Op::CreateGroup {
             owner: identities[0].clone(),
             members: vec![identities[1].inbox_id().to_owned()],
-        })
-        .await
-        .unwrap()
+        },
+    )
+    .await
     {
         OpResult::Group(group) => group,
         other => panic!("{other:?}"),
     };
-    ops.ready()
-        .await
-        .unwrap()
-        .call(Op::AddMembers {
+    common::perform(
+        &mut ops,
+        Op::AddMembers {
             group,
             members: vec![identities[2].inbox_id().to_owned()],
-        })
-        .await
-        .unwrap();
-    let lookup = ops
-        .ready()
-        .await
-        .unwrap()
-        .call(Op::LookupIdentity {
+        },
+    )
+    .await;
+    let lookup = common::perform(
+        &mut ops,
+        Op::LookupIdentity {
             address: identities[0].address().to_owned(),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert!(matches!(lookup, OpResult::Inbox(Some(_))));
     guard.flush();
 

@@ -35,3 +35,23 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
 }
 pub mod fake_server;
 pub mod otlp;
+
+/// Telemetry exporting to `receiver`, with metrics sent only on flush or
+/// shutdown (so what arrives is what the test flushed).
+pub fn export_to(receiver: &otlp::OtlpReceiver) -> xmtp_opmon::telemetry::TelemetryGuard {
+    xmtp_opmon::telemetry::TelemetryBuilder::from_env()
+        .otlp_endpoint(receiver.endpoint())
+        .metric_interval(Duration::from_secs(3600))
+        .init()
+        .expect("telemetry starts")
+}
+
+/// Performs one operation through a tower service and expects success.
+pub async fn perform<S>(ops: &mut S, op: xmtp_opmon::layer::Op) -> xmtp_opmon::layer::OpResult
+where
+    S: tower::Service<xmtp_opmon::layer::Op, Response = xmtp_opmon::layer::OpResult>,
+    S::Error: std::fmt::Debug,
+{
+    use tower::ServiceExt;
+    ops.ready().await.unwrap().call(op).await.unwrap()
+}
