@@ -155,13 +155,6 @@ impl RunningNode {
             }
         }
     }
-
-    /// Waits until the node stops (it only stops on shutdown).
-    pub async fn wait(mut self) {
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
 }
 
 impl Drop for RunningNode {
