@@ -67,6 +67,7 @@ pub mod load;
 pub mod mls;
 pub mod node;
 pub mod proto;
+pub mod report;
 pub mod semconv;
 pub mod telemetry;
 pub mod topic;

@@ -1,18 +1,28 @@
 //! Synthetic traffic: the pieces `opmon bench` is built from.
 //!
-//! So far: the [`Recorder`] that turns operation outcomes into HDR
-//! statistics, the [`ResourceSampler`] that watches the CPU and memory of
-//! the load generator (or the node it embeds), and the [`Threshold`]s that
-//! turn a run's statistics into a CI pass or fail. Scheduling and result
-//! files follow.
+//! A benchmark [provisions](Workload::provision) what its
+//! [`Scenario`] needs, then [drives](drive) operations through the same
+//! [`OpTelemetryLayer`](crate::layer::OpTelemetryLayer) production apps
+//! use, on a closed or open [`Schedule`]. The layer hands every outcome to
+//! a [`Recorder`], which keeps HDR histograms of response time (from the
+//! intended start) and service time (from the actual start), errors by
+//! class and a per-second timeline. A [`ResourceSampler`] watches the CPU
+//! and memory of the load generator and of the node it embeds, and
+//! [`Threshold`]s turn the statistics into a CI pass or fail.
 
+mod groups;
 mod recorder;
 mod resources;
+mod scenario;
+mod schedule;
 mod threshold;
 
-pub use recorder::{OpStats, Recorder};
+pub use groups::GroupLease;
+pub use recorder::{new_histogram, OpStats, Recorder, Second, SAMPLES_HEADER};
 pub use resources::{
     cores, saturated, ProcessProbe, ProcessReading, ResourceSample, ResourceSampler,
     ResourceSummary,
 };
+pub use scenario::{Mix, NextOp, Provisioning, Scenario, ScenarioError, Workload, WorkloadConfig};
+pub use schedule::{drive, LoadModel, RunEnd, Schedule, Stop, INTERRUPT_GRACE};
 pub use threshold::{evaluate, parse_max_error_rate, Breach, Threshold, ThresholdError};

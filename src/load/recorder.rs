@@ -9,8 +9,9 @@
 //! plus attempts, successes and failures by class.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -36,6 +37,24 @@ pub struct OpStats {
     pub response_us: Histogram<u64>,
     /// Service times (µs) from the actual start, successes only.
     pub service_us: Histogram<u64>,
+    /// The longest an operation started after its intended start: how far
+    /// the load generator fell behind its schedule.
+    pub max_lag: Duration,
+    /// Per second of the measured window, by completion time.
+    pub timeline: Vec<Second>,
+}
+
+/// One second of one operation's timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Second {
+    /// Successes that completed in this second.
+    pub ok: u64,
+    /// Failures that completed in this second.
+    pub errors: u64,
+    /// Sum of the successes' response times (µs), for the mean.
+    pub response_sum_us: u64,
+    /// The slowest success's response time (µs).
+    pub response_max_us: u64,
 }
 
 impl OpStats {
@@ -46,6 +65,8 @@ impl OpStats {
             errors: BTreeMap::new(),
             response_us: new_histogram(),
             service_us: new_histogram(),
+            max_lag: Duration::ZERO,
+            timeline: Vec::new(),
         }
     }
 
@@ -59,7 +80,8 @@ impl OpStats {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
+/// An empty histogram with the recorder's range and precision.
+pub fn new_histogram() -> Histogram<u64> {
     // Constant bounds that hdrhistogram accepts (a unit test creates them),
     // so this cannot fail at run time.
     Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
@@ -73,37 +95,139 @@ fn micros(duration: Duration) -> u64 {
 }
 
 /// Collects [`Outcome`]s into per-operation statistics.
-#[derive(Debug, Default)]
+///
+/// With a [window](Self::start_window), operations scheduled before it
+/// opened (the warm-up) are only counted, not measured. With a
+/// [sample sink](Self::with_samples), every measured attempt is also
+/// written as one CSV row.
+#[derive(Default)]
 pub struct Recorder {
-    stats: Mutex<BTreeMap<OpKind, OpStats>>,
+    window: OnceLock<Instant>,
+    state: Mutex<State>,
 }
 
+#[derive(Default)]
+struct State {
+    stats: BTreeMap<OpKind, OpStats>,
+    warmup: u64,
+    samples: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("window", &self.window.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The header of the samples CSV, matching the rows [`Recorder`] writes.
+pub const SAMPLES_HEADER: &str =
+    "start_s,operation,outcome,error_class,response_us,service_us,lag_us";
+
 impl Recorder {
-    /// An empty recorder.
+    /// An empty recorder that measures everything.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Also writes one CSV row per measured attempt to `sink`, starting
+    /// with [`SAMPLES_HEADER`].
+    pub fn with_samples(self, mut sink: Box<dyn Write + Send>) -> std::io::Result<Self> {
+        writeln!(sink, "{SAMPLES_HEADER}")?;
+        self.lock().samples = Some(sink);
+        Ok(self)
+    }
+
+    /// Opens the measured window at `at`: operations meant to start
+    /// earlier are warm-up. Only the first call counts.
+    pub fn start_window(&self, at: Instant) {
+        let _ = self.window.set(at);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Adds one finished operation.
     pub fn record(&self, outcome: &Outcome) {
-        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = stats.entry(outcome.operation).or_insert_with(OpStats::new);
+        let scheduled = outcome.intended_start.unwrap_or(outcome.started);
+        let window = self.window.get().copied();
+        let mut state = self.lock();
+        if window.is_some_and(|opened| scheduled < opened) {
+            state.warmup += 1;
+            return;
+        }
+        let origin = window.unwrap_or(scheduled);
+        let lag = outcome.started.saturating_duration_since(scheduled);
+        let response = micros(outcome.response_time());
+        let service = micros(outcome.duration);
+        let entry = state
+            .stats
+            .entry(outcome.operation)
+            .or_insert_with(OpStats::new);
         entry.attempts += 1;
+        entry.max_lag = entry.max_lag.max(lag);
+        let second = (outcome.started + outcome.duration)
+            .saturating_duration_since(origin)
+            .as_secs() as usize;
+        if entry.timeline.len() <= second {
+            entry.timeline.resize(second + 1, Second::default());
+        }
+        let point = &mut entry.timeline[second];
         match &outcome.error {
             None => {
                 entry.ok += 1;
-                entry
-                    .response_us
-                    .saturating_record(micros(outcome.response_time()));
-                entry.service_us.saturating_record(micros(outcome.duration));
+                entry.response_us.saturating_record(response);
+                entry.service_us.saturating_record(service);
+                point.ok += 1;
+                point.response_sum_us = point.response_sum_us.saturating_add(response);
+                point.response_max_us = point.response_max_us.max(response);
             }
-            Some(failure) => *entry.errors.entry(failure.class).or_insert(0) += 1,
+            Some(failure) => {
+                *entry.errors.entry(failure.class).or_insert(0) += 1;
+                point.errors += 1;
+            }
         }
+        if let Some(sink) = state.samples.as_mut() {
+            let start = scheduled.saturating_duration_since(origin).as_secs_f64();
+            let (result, class) = match &outcome.error {
+                None => ("ok", ""),
+                Some(failure) => ("error", failure.class.as_str()),
+            };
+            // A full disk must not stop the benchmark; the summary still
+            // holds everything.
+            let _ = writeln!(
+                sink,
+                "{start:.6},{},{result},{class},{response},{service},{}",
+                outcome.operation,
+                lag.as_micros(),
+            );
+        }
+    }
+
+    /// Operations counted as warm-up.
+    pub fn warmup_ops(&self) -> u64 {
+        self.lock().warmup
+    }
+
+    /// Runs `f` on the statistics without copying them (for a progress
+    /// display).
+    pub fn inspect<R>(&self, f: impl FnOnce(&BTreeMap<OpKind, OpStats>) -> R) -> R {
+        f(&self.lock().stats)
     }
 
     /// A copy of the statistics so far.
     pub fn snapshot(&self) -> BTreeMap<OpKind, OpStats> {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.lock().stats.clone()
+    }
+
+    /// Flushes the samples sink, if any.
+    pub fn flush_samples(&self) -> std::io::Result<()> {
+        match self.lock().samples.as_mut() {
+            Some(sink) => sink.flush(),
+            None => Ok(()),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -110,7 +110,9 @@ pub(crate) struct FaultLayer {
 
 struct Planner {
     faults: Faults,
-    started: Instant,
+    /// When faults began to apply; stalls are phased from it. Empty while
+    /// the faults are held.
+    armed_at: OnceLock<Instant>,
     /// Per injected error, the failures owed so far in millionths. Integer
     /// arithmetic keeps "every hundredth call" exact over any run length.
     owed: Mutex<Vec<u64>>,
@@ -123,30 +125,45 @@ struct Plan {
 }
 
 impl FaultLayer {
-    pub(crate) fn new(faults: Faults) -> Self {
+    /// Faults that apply from now on, or, when `held`, only once
+    /// [`arm`](Self::arm) is called.
+    pub(crate) fn new(faults: Faults, held: bool) -> Self {
         let owed = Mutex::new(vec![0; faults.errors.len()]);
+        let armed_at = OnceLock::new();
+        if !held {
+            let _ = armed_at.set(Instant::now());
+        }
         Self {
             plan: Arc::new(Planner {
                 faults,
-                started: Instant::now(),
+                armed_at,
                 owed,
             }),
         }
+    }
+
+    /// Lets held faults apply from now on (no effect if they already do).
+    pub(crate) fn arm(&self) {
+        let _ = self.plan.armed_at.set(Instant::now());
     }
 }
 
 impl Planner {
     fn plan(&self, path: &str) -> Plan {
-        if !self.faults.is_active() || path.starts_with("/grpc.health.v1.Health/") {
+        let armed_at = self.armed_at.get();
+        if armed_at.is_none()
+            || !self.faults.is_active()
+            || path.starts_with("/grpc.health.v1.Health/")
+        {
             return Plan {
                 delay: Duration::ZERO,
                 error: None,
             };
         }
         let mut delay = self.faults.latency.map(|l| l.sample()).unwrap_or_default();
-        if let Some(stall) = self.faults.stall {
+        if let (Some(stall), Some(armed_at)) = (self.faults.stall, armed_at) {
             let every = stall.every.as_nanos().max(1);
-            let phase = (self.started.elapsed().as_nanos() % every) as u64;
+            let phase = (armed_at.elapsed().as_nanos() % every) as u64;
             let phase = Duration::from_nanos(phase);
             if phase < stall.duration {
                 delay += stall.duration - phase;
@@ -421,10 +438,13 @@ mod tests {
     }
 
     fn count_errors(spec: &str, calls: usize) -> Vec<(Code, usize)> {
-        let layer = FaultLayer::new(Faults {
-            errors: parse_errors(spec).unwrap(),
-            ..Faults::default()
-        });
+        let layer = FaultLayer::new(
+            Faults {
+                errors: parse_errors(spec).unwrap(),
+                ..Faults::default()
+            },
+            false,
+        );
         let mut counts: Vec<(Code, usize)> = Vec::new();
         for _ in 0..calls {
             if let Some(code) = layer.plan.plan("/x.Y/Z").error {
@@ -451,14 +471,31 @@ mod tests {
         );
         assert!(count_errors("unavailable=0%", 1000).is_empty());
         // Health checks are never faulted.
-        let layer = FaultLayer::new(Faults {
-            errors: parse_errors("unavailable=100%").unwrap(),
-            ..Faults::default()
-        });
+        let layer = FaultLayer::new(
+            Faults {
+                errors: parse_errors("unavailable=100%").unwrap(),
+                ..Faults::default()
+            },
+            false,
+        );
         assert!(layer
             .plan
             .plan("/grpc.health.v1.Health/Check")
             .error
             .is_none());
+    }
+
+    #[test]
+    fn held_faults_apply_only_once_armed() {
+        let layer = FaultLayer::new(
+            Faults {
+                errors: parse_errors("unavailable=100%").unwrap(),
+                ..Faults::default()
+            },
+            true,
+        );
+        assert!(layer.plan.plan("/x.Y/Z").error.is_none());
+        layer.arm();
+        assert_eq!(layer.plan.plan("/x.Y/Z").error, Some(Code::Unavailable));
     }
 }

@@ -57,6 +57,11 @@ pub struct NodeConfig {
     pub strict: bool,
     /// Faults to inject.
     pub faults: Faults,
+    /// Hold the latency, stall and error faults until
+    /// [`RunningNode::arm_faults`], so set-up traffic such as a
+    /// benchmark's provisioning runs undisturbed. (Indexer lag is part of
+    /// the node's behaviour and always applies.)
+    pub hold_faults: bool,
 }
 
 /// Starts embedded nodes. See the [module docs](self).
@@ -86,11 +91,12 @@ impl EmbeddedNode {
         // tonic's own limit sits above XMTP's so that oversized requests
         // reach the node's codec, which answers INVALID_ARGUMENT.
         let limit = MAX_PAYLOAD_BYTES * 2;
+        let faults = FaultLayer::new(config.faults, config.hold_faults);
         let router = Server::builder()
             .initial_stream_window_size(Some(4 << 20))
             .initial_connection_window_size(Some(8 << 20))
             .tcp_nodelay(true)
-            .layer(FaultLayer::new(config.faults))
+            .layer(faults.clone())
             .add_service(health)
             .add_service(
                 ReplicationApiServer::new(service.clone()).max_decoding_message_size(limit),
@@ -111,6 +117,7 @@ impl EmbeddedNode {
         Ok(RunningNode {
             local_addr,
             url,
+            faults,
             shutdown: Some(shutdown),
             task: Some(task),
         })
@@ -118,10 +125,10 @@ impl EmbeddedNode {
 }
 
 /// A node being served. Dropping it stops the node.
-#[derive(Debug)]
 pub struct RunningNode {
     local_addr: SocketAddr,
     url: String,
+    faults: FaultLayer,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -135,6 +142,12 @@ impl RunningNode {
     /// `http://ADDR`, for clients.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Lets faults held by [`NodeConfig::hold_faults`] apply from now on;
+    /// stalls are phased from this moment.
+    pub fn arm_faults(&self) {
+        self.faults.arm();
     }
 
     /// Stops accepting calls, lets calls in flight finish for up to
@@ -154,6 +167,14 @@ impl RunningNode {
                 let _ = task.await;
             }
         }
+    }
+}
+
+impl std::fmt::Debug for RunningNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningNode")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 

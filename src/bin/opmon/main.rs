@@ -94,6 +94,7 @@ async fn serve_node(args: NodeArgs) -> anyhow::Result<()> {
     let config = NodeConfig {
         strict: args.strict,
         faults: args.faults.faults(),
+        hold_faults: false,
     };
     let node = EmbeddedNode::start_with(args.listen, config)
         .await

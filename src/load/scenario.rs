@@ -1,0 +1,415 @@
+//! What a benchmark does: which operations, in what proportions, on what
+//! data.
+//!
+//! A [`Scenario`] names the traffic; [`Workload::provision`] creates what
+//! it needs before the clock starts (the members to add, the groups to add
+//! them to, the addresses to look up), and [`Workload::next_op`] hands out
+//! one operation at a time. Provisioning goes through the plain client,
+//! not the measured layer, so it never appears in the results.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::distributions::{Distribution, WeightedIndex};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::client::{Client, ClientError, Identity, XmtpApi};
+use crate::layer::{Op, OpKind};
+
+use super::groups::{GroupLease, GroupPool};
+
+/// The traffic a benchmark sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scenario {
+    /// `identity.create` only.
+    Identity,
+    /// `group.create` with the configured initial size.
+    Group,
+    /// `group.add_members` into existing groups.
+    AddMembers,
+    /// `identity.lookup` of registered addresses: a cheap read.
+    Lookup,
+    /// Several operations, drawn at random in proportion to the weights.
+    Mix(Mix),
+}
+
+impl Scenario {
+    /// The names `--scenario` accepts.
+    pub const NAMES: [&'static str; 5] = ["identity", "group", "add-members", "lookup", "mix"];
+
+    /// The scenario's name as `--scenario` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Group => "group",
+            Self::AddMembers => "add-members",
+            Self::Lookup => "lookup",
+            Self::Mix(_) => "mix",
+        }
+    }
+
+    /// Operation weights: one operation at weight 1 for a single-operation
+    /// scenario.
+    pub fn weights(&self) -> Vec<(OpKind, u32)> {
+        match self {
+            Self::Identity => vec![(OpKind::IdentityCreate, 1)],
+            Self::Group => vec![(OpKind::GroupCreate, 1)],
+            Self::AddMembers => vec![(OpKind::GroupAddMembers, 1)],
+            Self::Lookup => vec![(OpKind::IdentityLookup, 1)],
+            Self::Mix(mix) => mix.0.clone(),
+        }
+    }
+
+    /// Reads a `--scenario` name, taking the weights of `mix` from `mix`.
+    pub fn parse(name: &str, mix: Option<Mix>) -> Result<Self, ScenarioError> {
+        match name {
+            "identity" => Ok(Self::Identity),
+            "group" => Ok(Self::Group),
+            "add-members" => Ok(Self::AddMembers),
+            "lookup" => Ok(Self::Lookup),
+            "mix" => Ok(Self::Mix(mix.unwrap_or_default())),
+            other => Err(ScenarioError(format!(
+                "unknown scenario `{other}` (expected one of {})",
+                Scenario::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// Operation weights for the `mix` scenario, e.g. `identity=2,group=1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix(Vec<(OpKind, u32)>);
+
+impl Default for Mix {
+    /// The three operations the monitor exists for, in equal parts.
+    fn default() -> Self {
+        Self(vec![
+            (OpKind::IdentityCreate, 1),
+            (OpKind::GroupCreate, 1),
+            (OpKind::GroupAddMembers, 1),
+        ])
+    }
+}
+
+impl fmt::Display for Mix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (kind, weight)) in self.0.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "," };
+            write!(f, "{separator}{}={weight}", mix_name(*kind))?;
+        }
+        Ok(())
+    }
+}
+
+/// The scenario name an operation goes by in `--mix`.
+fn mix_name(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::IdentityCreate => "identity",
+        OpKind::GroupCreate => "group",
+        OpKind::GroupAddMembers => "add-members",
+        _ => "lookup",
+    }
+}
+
+impl FromStr for Mix {
+    type Err = ScenarioError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let mut weights: Vec<(OpKind, u32)> = Vec::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = || {
+                ScenarioError(format!(
+                    "mix entry `{part}` is not NAME=WEIGHT with NAME one of identity, group, add-members, lookup and WEIGHT a whole number"
+                ))
+            };
+            let (name, weight) = part.split_once('=').ok_or_else(bad)?;
+            let kind = match name.trim() {
+                "identity" => OpKind::IdentityCreate,
+                "group" => OpKind::GroupCreate,
+                "add-members" => OpKind::GroupAddMembers,
+                "lookup" => OpKind::IdentityLookup,
+                _ => return Err(bad()),
+            };
+            let weight: u32 = weight.trim().parse().map_err(|_| bad())?;
+            if weights.iter().any(|(k, _)| *k == kind) {
+                return Err(ScenarioError(format!(
+                    "mix names `{}` twice",
+                    name.trim()
+                )));
+            }
+            if weight > 0 {
+                weights.push((kind, weight));
+            }
+        }
+        if weights.is_empty() {
+            return Err(ScenarioError(format!(
+                "mix `{spec}` gives no operation a weight above zero"
+            )));
+        }
+        Ok(Self(weights))
+    }
+}
+
+/// A scenario or mix that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScenarioError(String);
+
+/// What a workload is asked to do.
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    /// The traffic.
+    pub scenario: Scenario,
+    /// Members of a group at creation, the creator included (`group`), and
+    /// of the groups members are added to (`add-members`).
+    pub group_size: usize,
+    /// Inboxes added per `group.add_members`.
+    pub add: usize,
+    /// Groups kept ready for additions: at least the number of additions
+    /// that can run at once.
+    pub groups: usize,
+    /// Seeds the choice of operations and lookup addresses.
+    pub seed: u64,
+}
+
+/// How many additions a group takes before it is replaced, so groups stay
+/// near their configured size instead of growing for the whole run.
+pub(crate) const ADDS_PER_GROUP: usize = 4;
+
+/// Identities that lookups cycle through.
+const LOOKUP_ADDRESSES: usize = 16;
+
+/// What provisioning created, reported apart from the measurements.
+#[derive(Debug, Clone, Default)]
+pub struct Provisioning {
+    /// Identities created.
+    pub identities: usize,
+    /// Groups created.
+    pub groups: usize,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// The data a scenario works on, and the source of its operations.
+pub struct Workload {
+    choice: Mutex<(StdRng, WeightedIndex<u32>)>,
+    kinds: Vec<OpKind>,
+    owners: Vec<Arc<Identity>>,
+    /// Inbox ids: the first `group_size - 1` are a new group's members, the
+    /// rest are added to groups in turns.
+    members: Arc<Vec<String>>,
+    group_size: usize,
+    addresses: Vec<String>,
+    groups: Option<GroupPool>,
+    provisioning: Provisioning,
+}
+
+impl fmt::Debug for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workload")
+            .field("kinds", &self.kinds)
+            .field("provisioning", &self.provisioning)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One operation to run, with what must happen once it has.
+#[derive(Debug)]
+pub struct NextOp {
+    /// The operation.
+    pub op: Op,
+    /// A group on loan for the operation; give it back with
+    /// [`Workload::finish`].
+    pub lease: Option<GroupLease>,
+}
+
+impl Workload {
+    /// Creates everything `config` needs through `client`.
+    pub async fn provision<A: XmtpApi>(
+        client: &Client<A>,
+        config: &WorkloadConfig,
+    ) -> Result<Self, ClientError> {
+        let started = Instant::now();
+        let weights = config.scenario.weights();
+        let needs = |kind| weights.iter().any(|(k, _)| *k == kind);
+        let (creates, adds, lookups) = (
+            needs(OpKind::GroupCreate),
+            needs(OpKind::GroupAddMembers),
+            needs(OpKind::IdentityLookup),
+        );
+        let initial = config.group_size.saturating_sub(1);
+        let mut members = 0;
+        if creates || adds {
+            members = initial;
+        }
+        if adds {
+            members += config.add * ADDS_PER_GROUP;
+        }
+        let owners = if creates || adds { 4 } else { 0 };
+        let lookup_count = if lookups { LOOKUP_ADDRESSES } else { 0 };
+
+        let identities = create_identities(client, owners + members + lookup_count).await?;
+        let (owners, rest) = identities.split_at(owners);
+        let (member_ids, lookup_ids) = rest.split_at(members);
+        let members: Arc<Vec<String>> = Arc::new(
+            member_ids
+                .iter()
+                .map(|identity| identity.inbox_id().to_owned())
+                .collect(),
+        );
+        let groups = if adds {
+            Some(
+                GroupPool::fill(
+                    client.clone(),
+                    owners.to_vec(),
+                    members.clone(),
+                    initial,
+                    config.add,
+                    config.groups.max(1),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+
+        let kinds: Vec<OpKind> = weights.iter().map(|(kind, _)| *kind).collect();
+        let index = WeightedIndex::new(weights.iter().map(|(_, w)| *w))
+            .map_err(|e| ClientError::Usage(format!("operation weights: {e}")))?;
+        let provisioning = Provisioning {
+            identities: identities.len(),
+            groups: groups.as_ref().map_or(0, GroupPool::created),
+            duration: started.elapsed(),
+        };
+        Ok(Self {
+            choice: Mutex::new((StdRng::seed_from_u64(config.seed), index)),
+            kinds,
+            owners: owners.to_vec(),
+            members,
+            group_size: config.group_size,
+            addresses: lookup_ids
+                .iter()
+                .map(|identity| identity.address().to_owned())
+                .collect(),
+            groups,
+            provisioning,
+        })
+    }
+
+    /// What provisioning created.
+    pub fn provisioning(&self) -> Provisioning {
+        let mut report = self.provisioning.clone();
+        if let Some(groups) = &self.groups {
+            report.groups = groups.created();
+        }
+        report
+    }
+
+    /// The operation for the `ticket`-th slot of the run. Waits only when
+    /// an addition needs a group and every group is busy or being
+    /// replaced.
+    pub async fn next_op(&self, ticket: u64) -> NextOp {
+        let (kind, pick) = {
+            let mut choice = self.choice.lock().unwrap_or_else(|p| p.into_inner());
+            let (rng, index) = &mut *choice;
+            let kind = self.kinds[index.sample(rng)];
+            (kind, ticket as usize)
+        };
+        match kind {
+            OpKind::GroupCreate => NextOp {
+                op: Op::CreateGroup {
+                    owner: self.owners[pick % self.owners.len()].clone(),
+                    members: self.members[..self.group_size.saturating_sub(1)].to_vec(),
+                },
+                lease: None,
+            },
+            OpKind::GroupAddMembers => {
+                let pool = self
+                    .groups
+                    .as_ref()
+                    .expect("a workload with additions has a group pool");
+                let lease = pool.take().await;
+                NextOp {
+                    op: lease.op(),
+                    lease: Some(lease),
+                }
+            }
+            OpKind::IdentityLookup => NextOp {
+                op: Op::LookupIdentity {
+                    address: self.addresses[pick % self.addresses.len()].clone(),
+                },
+                lease: None,
+            },
+            _ => NextOp {
+                op: Op::CreateIdentity,
+                lease: None,
+            },
+        }
+    }
+
+    /// Returns a group on loan once its operation has ended.
+    pub fn finish(&self, lease: Option<GroupLease>, succeeded: bool) {
+        if let (Some(lease), Some(pool)) = (lease, &self.groups) {
+            pool.give_back(lease, succeeded);
+        }
+    }
+}
+
+/// How many provisioning calls run at once.
+const PROVISIONING_CONCURRENCY: usize = 8;
+
+/// Creates `count` identities, a few at a time, retrying transient
+/// failures.
+async fn create_identities<A: XmtpApi>(
+    client: &Client<A>,
+    count: usize,
+) -> Result<Vec<Arc<Identity>>, ClientError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(0..count)
+        .map(|_| retrying(|| client.create_identity()))
+        .buffered(PROVISIONING_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Runs `attempt` up to three times while it fails with a retryable class.
+pub(crate) async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(error) if error.class().retryable() && tries < 2 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(200 << tries)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_scenarios_and_mixes() {
+        assert_eq!(Scenario::parse("lookup", None).unwrap(), Scenario::Lookup);
+        let mix: Mix = "identity=2, group=1,add-members=0".parse().unwrap();
+        assert_eq!(mix.to_string(), "identity=2,group=1");
+        assert_eq!(
+            Scenario::parse("mix", Some(mix.clone())).unwrap(),
+            Scenario::Mix(mix)
+        );
+        let error = Scenario::parse("messages", None).unwrap_err().to_string();
+        assert!(error.contains("unknown scenario `messages`"), "{error}");
+        for bad in ["identity", "identity=x", "chat=1", "identity=0", "group=1,group=2"] {
+            assert!(bad.parse::<Mix>().is_err(), "{bad}");
+        }
+    }
+}

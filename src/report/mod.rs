@@ -1,0 +1,20 @@
+//! Run results: the `opmon.run.v1` model, its files, and the summary a
+//! person reads.
+//!
+//! [`RunResult`] is written as `run.json` (everything, including the HDR
+//! histograms) and `summary.csv` (one self-describing row per operation,
+//! for spreadsheets and quick A/B comparisons), and printed as a table.
+
+mod csv;
+mod json;
+mod run;
+mod table;
+
+pub use csv::{summary_csv, SUMMARY_FILE};
+pub use json::{ReportError, RUN_FILE};
+pub use run::{
+    decode_histogram, encode_histogram, Environment, Histograms, OperationReport, Parameters,
+    Percentiles, ProvisioningReport, ResourcePoint, Resources, RunResult, Target, ThresholdResult,
+    TimelinePoint, Window, RUN_SCHEMA,
+};
+pub use table::summary_table;

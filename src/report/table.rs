@@ -1,0 +1,124 @@
+//! The summary a person reads at the end of a run.
+
+use std::fmt::Write as _;
+
+use super::{OperationReport, RunResult};
+
+/// Milliseconds, in the unit that reads best.
+fn ms(value: f64) -> String {
+    if value >= 1000.0 {
+        format!("{:.2}s", value / 1000.0)
+    } else if value >= 100.0 {
+        format!("{value:.0}ms")
+    } else if value >= 10.0 {
+        format!("{value:.1}ms")
+    } else {
+        format!("{value:.2}ms")
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
+}
+
+fn row(table: &mut String, op: &OperationReport, response: bool) {
+    let p = if response {
+        &op.response_ms
+    } else {
+        &op.service_ms
+    };
+    let _ = writeln!(
+        table,
+        "  {:<18} {:>9} {:>9} {:>7.2} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10.1}",
+        op.operation,
+        op.attempts,
+        op.ok,
+        op.error_rate * 100.0,
+        ms(p.p50),
+        ms(p.p90),
+        ms(p.p99),
+        ms(p.p99_9),
+        ms(p.max),
+        op.throughput_per_s,
+    );
+}
+
+/// A plain-text summary of `run`: per operation the counts, error rate,
+/// response-time percentiles and throughput; errors by class; service
+/// time; resources.
+pub fn summary_table(run: &RunResult) -> String {
+    let p = &run.parameters;
+    let mut out = String::new();
+    let model = match (p.concurrency, p.rate) {
+        (_, Some(rate)) => format!("open {rate}/s"),
+        (Some(c), None) => format!("closed, concurrency {c}"),
+        _ => p.load_model.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "run {} · {} {} · {} · {} · {:.1}s measured after {:.1}s warm-up{}",
+        run.run_id,
+        p.api,
+        p.target.kind,
+        p.scenario,
+        model,
+        run.window.measured_s,
+        run.window.warmup_s,
+        if run.complete {
+            String::new()
+        } else {
+            format!(" · INCOMPLETE ({})", run.end_reason)
+        },
+    );
+    let header = |out: &mut String, title: &str| {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            title, "attempts", "ok", "err %", "p50", "p90", "p99", "p99.9", "max", "ok/s"
+        );
+    };
+    header(&mut out, "response time");
+    for op in &run.operations {
+        row(&mut out, op, true);
+    }
+    header(&mut out, "service time");
+    for op in &run.operations {
+        row(&mut out, op, false);
+    }
+    for op in run.operations.iter().filter(|op| !op.errors.is_empty()) {
+        let classes: Vec<String> = op
+            .errors
+            .iter()
+            .map(|(class, n)| format!("{class} {n}"))
+            .collect();
+        let _ = writeln!(out, "  errors {}: {}", op.operation, classes.join(", "));
+    }
+    let lag = run
+        .operations
+        .iter()
+        .map(|op| op.max_schedule_lag_ms)
+        .fold(0.0, f64::max);
+    if p.rate.is_some() {
+        let _ = writeln!(out, "  largest scheduling lag: {}", ms(lag));
+    }
+    let r = &run.resources;
+    for (name, summary) in [("client", &r.client), ("node", &r.node)] {
+        if let Some(s) = summary {
+            let _ = writeln!(
+                out,
+                "  {name:<6} cpu mean {:.0}% max {:.0}% (100% = one of {} cores) · rss peak {}",
+                s.mean_cpu_percent,
+                s.max_cpu_percent,
+                r.cores,
+                mib(s.peak_rss_bytes)
+            );
+        }
+    }
+    let v = &run.provisioning;
+    let _ = writeln!(
+        out,
+        "  provisioned {} identities and {} groups in {:.1}s (not measured)",
+        v.identities, v.groups, v.seconds
+    );
+    out
+}
