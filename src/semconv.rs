@@ -57,6 +57,10 @@ pub const XMTP_PHASE: &str = "xmtp.phase";
 pub const XMTP_API: &str = "xmtp.api";
 /// Where the traffic comes from: `real` (an app) or `synthetic` (a benchmark).
 pub const XMTP_TRAFFIC: &str = "xmtp.traffic";
+/// Resource attribute naming the benchmark run that produced the
+/// telemetry (the `run_id` of its `run.json`). Never a metric label: every
+/// run would be a new series.
+pub const XMTP_RUN_ID: &str = "xmtp.run.id";
 /// `ok` or `error`.
 pub const XMTP_OUTCOME: &str = "xmtp.outcome";
 /// The error class on failures (see [`crate::classify`]).

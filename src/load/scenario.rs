@@ -187,9 +187,11 @@ const LOOKUP_ADDRESSES: usize = 16;
 pub struct Provisioning {
     /// Identities created.
     pub identities: usize,
-    /// Groups created.
+    /// Groups created before the run.
     pub groups: usize,
-    /// How long it took.
+    /// Groups created during the run to replace used-up ones.
+    pub replacement_groups: usize,
+    /// How long provisioning took before the run.
     pub duration: Duration,
 }
 
@@ -282,6 +284,7 @@ impl Workload {
         let provisioning = Provisioning {
             identities: identities.len(),
             groups: groups.as_ref().map_or(0, GroupPool::created),
+            replacement_groups: 0,
             duration: started.elapsed(),
         };
         Ok(Self {
@@ -303,7 +306,7 @@ impl Workload {
     pub fn provisioning(&self) -> Provisioning {
         let mut report = self.provisioning.clone();
         if let Some(groups) = &self.groups {
-            report.groups = groups.created();
+            report.replacement_groups = groups.created() - report.groups;
         }
         report
     }

@@ -115,8 +115,11 @@ pub struct Environment {
 pub struct ProvisioningReport {
     /// Identities created.
     pub identities: usize,
-    /// Groups created, replacements during the run included.
+    /// Groups created before the run.
     pub groups: usize,
+    /// Groups created during the run to replace used-up ones (outside the
+    /// measured operations, but on the same machine).
+    pub replacement_groups: usize,
     /// Seconds spent before the run started.
     pub seconds: f64,
 }

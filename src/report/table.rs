@@ -81,9 +81,13 @@ pub fn summary_table(run: &RunResult) -> String {
     for op in &run.operations {
         row(&mut out, op, true);
     }
-    header(&mut out, "service time");
-    for op in &run.operations {
-        row(&mut out, op, false);
+    // In the closed model every operation starts when it is meant to, so
+    // service time is response time and one table says it all.
+    if p.rate.is_some() {
+        header(&mut out, "service time");
+        for op in &run.operations {
+            row(&mut out, op, false);
+        }
     }
     for op in run.operations.iter().filter(|op| !op.errors.is_empty()) {
         let classes: Vec<String> = op
@@ -117,8 +121,8 @@ pub fn summary_table(run: &RunResult) -> String {
     let v = &run.provisioning;
     let _ = writeln!(
         out,
-        "  provisioned {} identities and {} groups in {:.1}s (not measured)",
-        v.identities, v.groups, v.seconds
+        "  provisioned {} identities and {} groups in {:.2}s, and {} replacement groups during the run (not measured)",
+        v.identities, v.groups, v.seconds, v.replacement_groups
     );
     out
 }

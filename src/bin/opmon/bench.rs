@@ -1,0 +1,575 @@
+//! `opmon bench`: synthetic traffic through the production layers.
+//!
+//! The run, in order: check the flags and the output directory; start
+//! telemetry export if asked; start the embedded node (or resolve the
+//! target); provision the scenario's data; arm the node's faults; drive
+//! the operations while a monitor samples CPU and memory; then write
+//! `run.json` and `summary.csv`, print the summary, check thresholds and
+//! flush telemetry. An interruption at any point still writes what was
+//! measured, marked incomplete.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use tokio::sync::watch;
+use tower::ServiceBuilder;
+use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
+use xmtp_opmon::layer::{OpKind, OpObserver, OpTelemetryLayer, Traffic};
+use xmtp_opmon::load::{
+    cores, drive, evaluate, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario,
+    Schedule, Stop, Threshold, Workload, WorkloadConfig,
+};
+use xmtp_opmon::report::{
+    Environment, OperationReport, Parameters, ProvisioningReport, Resources, RunResult,
+    ThresholdResult, Window, RUN_SCHEMA,
+};
+use xmtp_opmon::semconv::XMTP_RUN_ID;
+use xmtp_opmon::telemetry::{TelemetryBuilder, TelemetryGuard};
+
+use crate::faults::FaultArgs;
+use crate::monitor::{Monitor, Progress};
+use crate::signal::shutdown_signal;
+use crate::target::{Env, NodeProcess, Target};
+
+/// Exit code of an interrupted run (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code of a run that breached a threshold (as k6).
+const EXIT_THRESHOLD: u8 = 99;
+
+/// How long operations in flight may finish after the schedule ends: the
+/// client's own deadlines (10 s per call, 10 s for visibility) bound them
+/// well within it.
+const DRAIN: Duration = Duration::from_secs(30);
+/// Operations in flight at most in the open model.
+const MAX_IN_FLIGHT: usize = 10_000;
+/// The measured duration when neither `--duration` nor `--ops` is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+/// What `opmon bench` accepts.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// A published XMTP environment instead of the embedded node.
+    #[arg(long, value_enum, conflicts_with_all = ["node", "gateway"])]
+    env: Option<Env>,
+    /// Node URL for reads (with --gateway) instead of the embedded node.
+    #[arg(long, value_name = "URL", requires = "gateway")]
+    node: Option<String>,
+    /// Gateway URL for writes (with --node).
+    #[arg(long, value_name = "URL", requires = "node")]
+    gateway: Option<String>,
+    /// Network generation.
+    #[arg(long, default_value = "v4", value_parser = ["v4", "v3"])]
+    api: String,
+    /// Traffic to send [default: mix].
+    #[arg(long, value_parser = Scenario::NAMES)]
+    scenario: Option<String>,
+    /// Weights for the mix scenario, e.g. identity=2,group=1,add-members=1,lookup=0.
+    #[arg(long, value_name = "WEIGHTS", value_parser = |s: &str| s.parse::<Mix>())]
+    mix: Option<Mix>,
+    /// Members of a new group, creator included (also the size of the groups members are added to).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    group_size: u16,
+    /// Inboxes added per group.add_members.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    add: u16,
+    /// Closed model: operations in flight, each started when the previous one ends [default: 1].
+    #[arg(long, conflicts_with = "rate", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    concurrency: Option<u32>,
+    /// Open model: operations started per second on a fixed schedule, e.g. 50 or 50/s.
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    rate: Option<f64>,
+    /// Measured duration, after the warm-up [default: 10s].
+    #[arg(long, conflicts_with = "ops", value_parser = parse_span)]
+    duration: Option<Duration>,
+    /// Measured operations, after the warm-up.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    ops: Option<u64>,
+    /// Time at the start whose operations are left out of the results.
+    #[arg(long, default_value = "2s", value_parser = parse_span)]
+    warmup: Duration,
+    /// Directory for run.json and summary.csv [default: opmon-results/RUN_ID].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// A label recorded with the run, KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Export spans and metrics over OTLP/gRPC [URL default: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4317].
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    otlp: Option<String>,
+    /// Push metrics to a Prometheus Pushgateway.
+    #[arg(long, value_name = "URL")]
+    pushgateway: Option<String>,
+    /// A pass/fail rule, OP:pNN<DURATION or OP:error_rate<PCT (repeatable); a breach exits 99.
+    #[arg(long = "threshold", value_name = "RULE", value_parser = |s: &str| s.parse::<Threshold>())]
+    thresholds: Vec<Threshold>,
+    /// Fail (exit 99) when more than PCT of all operations fail, e.g. 1%.
+    #[arg(long, value_name = "PCT", value_parser = parse_max_error_rate)]
+    max_error_rate: Option<Threshold>,
+    /// Also write samples.csv, one row per operation attempt.
+    #[arg(long)]
+    samples: bool,
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+    /// Seed for the choice of operations [default: random, recorded in run.json].
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    faults: FaultArgs,
+}
+
+fn parse_span(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration like 500ms, 30s or 2m ({e})"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches("/s");
+    match number.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a rate between 0 and 1000000 operations per second, like 50 or 50/s"
+        )),
+    }
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+/// A new run id: the UTC start time and a random suffix, e.g.
+/// `20261126T231000Z-3f9a`.
+fn new_run_id() -> String {
+    let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!("{stamp}-{:04x}", rand::random::<u16>())
+}
+
+/// Makes sure results can be written before anything is measured.
+fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    let fail = |e: std::io::Error| anyhow::anyhow!("cannot write results to {}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".opmon-write-check");
+    File::create(&probe).map_err(fail)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Resolves when the user asks the run to stop (Ctrl-C or SIGTERM).
+#[derive(Clone)]
+struct Interrupt(watch::Receiver<bool>);
+
+impl Interrupt {
+    fn listen() -> Self {
+        let (raised, seen) = watch::channel(false);
+        tokio::spawn(async move {
+            if shutdown_signal().await.is_ok() {
+                let _ = raised.send(true);
+            }
+        });
+        Self(seen)
+    }
+
+    async fn wait(mut self) {
+        let _ = self.0.wait_for(|raised| *raised).await;
+    }
+}
+
+/// The validated configuration of a run.
+struct Plan {
+    scenario: Scenario,
+    schedule: Schedule,
+    workload: WorkloadConfig,
+    thresholds: Vec<Threshold>,
+    parameters: Parameters,
+}
+
+impl Plan {
+    fn new(args: &BenchArgs, target: &Target) -> anyhow::Result<Self> {
+        if args.faults.any() && target.kind != "embedded" {
+            bail!("fault flags apply only to the embedded node, not to --env or --node targets");
+        }
+        let scenario = match (&args.scenario, &args.mix) {
+            (Some(name), Some(_)) if name != "mix" => {
+                bail!("--mix applies only to --scenario mix, not to --scenario {name}")
+            }
+            (name, mix) => Scenario::parse(name.as_deref().unwrap_or("mix"), mix.clone())?,
+        };
+        let model = match args.rate {
+            Some(rate) => LoadModel::Open {
+                rate,
+                max_in_flight: MAX_IN_FLIGHT,
+            },
+            None => LoadModel::Closed {
+                concurrency: args.concurrency.unwrap_or(1) as usize,
+            },
+        };
+        let stop = match (args.ops, args.duration) {
+            (Some(ops), _) => Stop::Ops(ops),
+            (None, duration) => Stop::After(duration.unwrap_or(DEFAULT_DURATION)),
+        };
+        // 32 bits are plenty, and stay exact in any JSON reader.
+        let seed = args.seed.unwrap_or_else(|| rand::random::<u32>().into());
+        let groups = match model {
+            LoadModel::Closed { concurrency } => concurrency + 2,
+            // Enough for the additions a second of the schedule starts.
+            LoadModel::Open { rate, .. } => (rate.ceil() as usize).clamp(4, 256),
+        };
+        let workload = WorkloadConfig {
+            scenario: scenario.clone(),
+            group_size: args.group_size as usize,
+            add: args.add as usize,
+            groups,
+            seed,
+        };
+        let mut thresholds = args.thresholds.clone();
+        thresholds.extend(args.max_error_rate.clone());
+        let parameters = Parameters {
+            api: args.api.clone(),
+            target: xmtp_opmon::report::Target {
+                kind: target.kind.to_owned(),
+                env: target.env.map(|e| e.name().to_owned()),
+                node: target.node.clone(),
+                gateway: target.gateway.clone(),
+            },
+            scenario: scenario.name().to_owned(),
+            weights: scenario
+                .weights()
+                .into_iter()
+                .map(|(kind, weight)| (kind.as_str().to_owned(), weight))
+                .collect(),
+            group_size: workload.group_size,
+            add: workload.add,
+            load_model: match model {
+                LoadModel::Closed { .. } => "closed",
+                LoadModel::Open { .. } => "open",
+            }
+            .to_owned(),
+            concurrency: match model {
+                LoadModel::Closed { concurrency } => Some(concurrency),
+                LoadModel::Open { .. } => None,
+            },
+            rate: args.rate,
+            duration_s: match stop {
+                Stop::After(d) => Some(d.as_secs_f64()),
+                Stop::Ops(_) => None,
+            },
+            ops: args.ops,
+            warmup_s: args.warmup.as_secs_f64(),
+            seed,
+            tags: args.tags.iter().cloned().collect(),
+            faults: args.faults.recorded(),
+        };
+        Ok(Self {
+            scenario,
+            schedule: Schedule {
+                model,
+                warmup: args.warmup,
+                stop,
+                drain: DRAIN,
+            },
+            workload,
+            thresholds,
+            parameters,
+        })
+    }
+
+    fn describe_stop(&self) -> String {
+        match self.schedule.stop {
+            Stop::After(d) => humantime::format_duration(d).to_string(),
+            Stop::Ops(n) => format!("{n} ops"),
+        }
+    }
+}
+
+async fn resolve_target(args: &BenchArgs) -> anyhow::Result<Target> {
+    Ok(match (&args.env, &args.node, &args.gateway) {
+        (Some(env), _, _) => {
+            let (node, gateway) = env.urls();
+            Target {
+                kind: "env",
+                env: Some(*env),
+                node: node.to_owned(),
+                gateway: gateway.to_owned(),
+                child: None,
+            }
+        }
+        (None, Some(node), Some(gateway)) => Target {
+            kind: "explicit",
+            env: None,
+            node: node.clone(),
+            gateway: gateway.clone(),
+            child: None,
+        },
+        _ => {
+            let (child, url) = NodeProcess::start(&args.faults).await?;
+            Target {
+                kind: "embedded",
+                env: None,
+                node: url.clone(),
+                gateway: url,
+                child: Some(child),
+            }
+        }
+    })
+}
+
+fn start_telemetry(args: &BenchArgs, run_id: &str) -> anyhow::Result<Option<TelemetryGuard>> {
+    if args.otlp.is_none() && args.pushgateway.is_none() {
+        return Ok(None);
+    }
+    let mut builder = TelemetryBuilder::from_env()
+        .service_name("opmon")
+        .resource_attribute(XMTP_RUN_ID, run_id);
+    if let Some(url) = args.otlp.as_deref() {
+        let url = if url.is_empty() {
+            std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .unwrap_or_else(|_| "http://localhost:4317".into())
+        } else {
+            url.to_owned()
+        };
+        builder = builder.otlp_endpoint(url);
+    }
+    if let Some(url) = &args.pushgateway {
+        builder = builder.pushgateway(url.clone());
+    }
+    Ok(Some(builder.init().context("cannot start telemetry export")?))
+}
+
+/// How the run ended.
+enum Ending {
+    Finished(RunEnd),
+    Interrupted(Option<RunEnd>),
+    Failed(String),
+}
+
+/// Runs a benchmark; the exit code says how it went.
+pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let run_id = new_run_id();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("opmon-results").join(&run_id));
+    // Flags that need no target are checked before a node is started.
+    if args.api == "v3" {
+        bail!("--api v3 is not built yet: the V3 backend is planned; use --api v4");
+    }
+    check_writable(&out)?;
+    let interrupt = Interrupt::listen();
+    let telemetry = start_telemetry(&args, &run_id)?;
+    let started_at = SystemTime::now();
+    let mut target = resolve_target(&args).await?;
+    let plan = match Plan::new(&args, &target) {
+        Ok(plan) => plan,
+        Err(error) => {
+            if let Some(child) = target.child.take() {
+                child.stop().await;
+            }
+            return Err(error);
+        }
+    };
+    let client = V4Client::connect_traced(&target.gateway, &target.node, ClientConfig::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut recorder = Recorder::new();
+    if args.samples {
+        let path = out.join("samples.csv");
+        let file = File::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        recorder = recorder.with_samples(Box::new(BufWriter::new(file)))?;
+    }
+    let recorder = Arc::new(recorder);
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+
+    let provisioning_started = Instant::now();
+    let provisioned = tokio::select! {
+        result = Workload::provision(&client, &plan.workload) => Some(result),
+        () = interrupt.clone().wait() => None,
+    };
+    let mut provisioning = ProvisioningReport {
+        seconds: provisioning_started.elapsed().as_secs_f64(),
+        ..ProvisioningReport::default()
+    };
+    let mut monitor_resources = Resources::default();
+    let ending = match provisioned {
+        None => Ending::Interrupted(None),
+        Some(Err(error)) => Ending::Failed(format!(
+            "cannot provision the {} scenario on {} ({}): {error}",
+            plan.scenario.name(),
+            target.gateway,
+            error.class()
+        )),
+        Some(Ok(workload)) => {
+            let workload = Arc::new(workload);
+            if let Some(child) = target.child.as_mut() {
+                child.arm().await?;
+            }
+            let service = ServiceBuilder::new()
+                .layer(
+                    OpTelemetryLayer::new(ApiVersion::V4)
+                        .traffic(Traffic::Synthetic)
+                        .observe_shared(recorder.clone() as Arc<dyn OpObserver>),
+                )
+                .service(client.clone());
+            let progress = show_progress.then(|| Progress {
+                window_start: Instant::now() + plan.schedule.warmup,
+                plan: plan.describe_stop(),
+            });
+            let node_pid = target.child.as_ref().and_then(NodeProcess::pid);
+            let monitor = Monitor::start(recorder.clone(), node_pid, progress, !args.quiet);
+            let end = drive(
+                plan.schedule,
+                workload.clone(),
+                service,
+                &recorder,
+                interrupt.clone().wait(),
+            )
+            .await;
+            monitor_resources = monitor.finish().await;
+            let report = workload.provisioning();
+            provisioning.identities = report.identities;
+            provisioning.groups = report.groups;
+            provisioning.replacement_groups = report.replacement_groups;
+            provisioning.seconds = report.duration.as_secs_f64();
+            if end.interrupted {
+                Ending::Interrupted(Some(end))
+            } else {
+                Ending::Finished(end)
+            }
+        }
+    };
+    if let Some(child) = target.child.take() {
+        child.stop().await;
+    }
+    let _ = recorder.flush_samples();
+
+    let stats = recorder.snapshot();
+    let breaches = evaluate(&plan.thresholds, &stats);
+    let end = match &ending {
+        Ending::Finished(end) | Ending::Interrupted(Some(end)) => Some(*end),
+        _ => None,
+    };
+    let measured_s = end.map_or(0.0, |end| {
+        end.ended
+            .saturating_duration_since(end.window_start)
+            .as_secs_f64()
+    });
+    let run = RunResult {
+        schema: RUN_SCHEMA.to_owned(),
+        run_id: run_id.clone(),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        finished_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        complete: matches!(ending, Ending::Finished(_)),
+        end_reason: match &ending {
+            Ending::Finished(_) => "finished".to_owned(),
+            Ending::Interrupted(_) => "interrupted".to_owned(),
+            Ending::Failed(reason) => reason.clone(),
+        },
+        parameters: plan.parameters.clone(),
+        environment: Environment {
+            opmon_version: env!("CARGO_PKG_VERSION").to_owned(),
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            cores: cores(),
+        },
+        provisioning,
+        window: Window {
+            warmup_s: plan.schedule.warmup.as_secs_f64(),
+            measured_s,
+            warmup_ops: recorder.warmup_ops(),
+            started_ops: end.map_or(0, |end| end.started),
+            abandoned_ops: end.map_or(0, |end| end.abandoned),
+        },
+        operations: OpKind::ALL
+            .iter()
+            .filter_map(|kind| {
+                stats
+                    .get(kind)
+                    .map(|s| OperationReport::from_stats(kind.as_str(), s, measured_s))
+            })
+            .collect(),
+        resources: monitor_resources,
+        thresholds: plan
+            .thresholds
+            .iter()
+            .map(|threshold| {
+                let breach = breaches.iter().find(|b| &b.threshold == threshold);
+                ThresholdResult {
+                    threshold: threshold.to_string(),
+                    passed: breach.is_none(),
+                    observed: breach.map(|b| b.observed.clone()),
+                }
+            })
+            .collect(),
+    };
+    let written = run.write_json(&out).and_then(|_| run.write_csv(&out));
+
+    println!("{}", xmtp_opmon::report::summary_table(&run));
+    match &written {
+        Ok(_) => println!("results: {}", out.display()),
+        Err(error) => eprintln!("opmon: {error}"),
+    }
+    if !plan.thresholds.is_empty() {
+        println!(
+            "thresholds: {} passed, {} breached",
+            plan.thresholds.len() - breaches.len(),
+            breaches.len()
+        );
+        for breach in &breaches {
+            println!("  {breach}");
+        }
+    }
+    if let Some(telemetry) = telemetry {
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    }
+
+    let totals = stats
+        .values()
+        .fold((0, 0), |(attempts, ok), s| (attempts + s.attempts, ok + s.ok));
+    Ok(match ending {
+        Ending::Interrupted(_) => {
+            eprintln!("opmon: interrupted; partial results are marked incomplete");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Ending::Failed(reason) => {
+            eprintln!("opmon: {reason}");
+            ExitCode::FAILURE
+        }
+        Ending::Finished(_) if written.is_err() => ExitCode::FAILURE,
+        Ending::Finished(_) if totals.0 > 0 && totals.1 == 0 => {
+            eprintln!("opmon: every operation failed ({})", error_summary(&run));
+            ExitCode::FAILURE
+        }
+        Ending::Finished(_) if !breaches.is_empty() => ExitCode::from(EXIT_THRESHOLD),
+        Ending::Finished(_) => ExitCode::SUCCESS,
+    })
+}
+
+/// `connect 12, timeout 1` over all operations.
+fn error_summary(run: &RunResult) -> String {
+    let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
+    for op in &run.operations {
+        for (class, count) in &op.errors {
+            *classes.entry(class).or_default() += count;
+        }
+    }
+    classes
+        .iter()
+        .map(|(class, count)| format!("{class} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,136 @@
+//! Once a second during a run: sample CPU and memory of the client and
+//! the embedded node, warn when the load generator saturates its machine,
+//! and redraw the progress line on a terminal.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use xmtp_opmon::load::{cores, saturated, ProcessProbe, Recorder, ResourceSampler};
+use xmtp_opmon::report::{ResourcePoint, Resources};
+
+/// What the progress line says about the plan.
+pub struct Progress {
+    /// When the measured window opens.
+    pub window_start: Instant,
+    /// `30s` or `1000 ops`.
+    pub plan: String,
+}
+
+/// The running monitor.
+pub struct Monitor {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Resources>,
+}
+
+impl Monitor {
+    /// Starts sampling. `progress` is drawn on stderr when given.
+    pub fn start(
+        recorder: Arc<Recorder>,
+        node_pid: Option<u32>,
+        progress: Option<Progress>,
+        warn: bool,
+    ) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(watch(recorder, node_pid, progress, warn, stopped));
+        Self { stop, task }
+    }
+
+    /// Stops sampling and returns what was seen.
+    pub async fn finish(self) -> Resources {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn watch(
+    recorder: Arc<Recorder>,
+    node_pid: Option<u32>,
+    progress: Option<Progress>,
+    warn: bool,
+    mut stopped: oneshot::Receiver<()>,
+) -> Resources {
+    let started = Instant::now();
+    let mut client = ResourceSampler::new(ProcessProbe::current());
+    let mut node = node_pid.map(|pid| ResourceSampler::new(ProcessProbe::pid(pid)));
+    let mut resources = Resources {
+        cores: cores(),
+        ..Resources::default()
+    };
+    let mut warned = (false, false);
+    let mut last_done = 0;
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stopped => break,
+        }
+        let Some(own) = client.sample() else { continue };
+        let theirs = node.as_mut().and_then(ResourceSampler::sample);
+        resources.samples.push(ResourcePoint {
+            t_s: started.elapsed().as_secs_f64(),
+            client_cpu_percent: own.cpu_percent,
+            client_rss_bytes: own.rss_bytes,
+            node_cpu_percent: theirs.map(|s| s.cpu_percent),
+            node_rss_bytes: theirs.map(|s| s.rss_bytes),
+        });
+        if saturated(own.cpu_percent) {
+            resources.client_saturated = true;
+            if warn && !warned.0 {
+                warned.0 = true;
+                eprintln!(
+                    "\rwarning: opmon uses {:.0}% CPU (100% = one of {} cores): from here on, the figures describe the load generator's limit, not the target's",
+                    own.cpu_percent,
+                    cores()
+                );
+            }
+        } else if let Some(theirs) = theirs {
+            let both = own.cpu_percent + theirs.cpu_percent;
+            if saturated(both) && warn && !warned.1 {
+                warned.1 = true;
+                eprintln!(
+                    "\rwarning: opmon and the embedded node together use {both:.0}% CPU of {} cores: they compete for the machine, so the figures describe it rather than the node",
+                    cores()
+                );
+            }
+        }
+        if let Some(progress) = &progress {
+            last_done = draw(&recorder, progress, own.cpu_percent, last_done);
+        }
+    }
+    if progress.is_some() {
+        // Clear the progress line before the summary.
+        eprint!("\r{:width$}\r", "", width = 100);
+    }
+    resources.client = Some(client.summary());
+    resources.node = node.map(|n| n.summary());
+    resources
+}
+
+/// Draws one progress line; returns the operations done so far.
+fn draw(recorder: &Recorder, progress: &Progress, cpu: f64, last_done: u64) -> u64 {
+    let (done, failed, p99_ms) = recorder.inspect(|stats| {
+        stats.values().fold((0, 0, 0.0f64), |(done, failed, p99), s| {
+            let worst = s.response_us.value_at_quantile(0.99) as f64 / 1000.0;
+            (done + s.attempts, failed + s.attempts - s.ok, p99.max(worst))
+        })
+    });
+    let now = Instant::now();
+    let phase = if now < progress.window_start {
+        "warm-up".to_owned()
+    } else {
+        format!("{:.0}s", (now - progress.window_start).as_secs_f64())
+    };
+    eprint!(
+        "\r  {phase:>7} of {}  ops {done:>8}  errors {failed:>6}  {:>7}/s  worst p99 {p99_ms:>9.2}ms  cpu {cpu:>4.0}%   ",
+        progress.plan,
+        done.saturating_sub(last_done),
+    );
+    let _ = std::io::stderr().flush();
+    done
+}

@@ -1,0 +1,64 @@
+//! `opmon node`: the embedded node on its own.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use tokio::io::AsyncBufReadExt;
+use xmtp_opmon::node::{EmbeddedNode, NodeConfig};
+
+use crate::faults::FaultArgs;
+use crate::signal::shutdown_signal;
+
+/// What `opmon node` accepts.
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:5050")]
+    listen: SocketAddr,
+    /// Refuse invalid identity updates at publish instead of dropping them silently.
+    #[arg(long)]
+    strict: bool,
+    /// Run under `opmon bench`: faults wait for a line `arm` on stdin, and
+    /// the node stops when stdin closes (so it never outlives its parent).
+    #[arg(long, hide = true)]
+    supervised: bool,
+    #[command(flatten)]
+    faults: FaultArgs,
+}
+
+/// The line a supervising parent sends to let faults apply.
+pub const ARM: &str = "arm";
+
+pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
+    let config = NodeConfig {
+        strict: args.strict,
+        faults: args.faults.faults()?,
+        hold_faults: args.supervised,
+    };
+    let node = EmbeddedNode::start_with(args.listen, config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    // One line on stdout, so a parent process can read the bound address.
+    println!("listening on {}", node.url());
+    if args.supervised {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) if line.trim() == ARM => node.arm_faults(),
+                    Ok(Some(_)) => {}
+                    // The parent is gone (or closed the pipe to stop us).
+                    Ok(None) | Err(_) => break,
+                },
+                result = shutdown_signal() => {
+                    result?;
+                    break;
+                }
+            }
+        }
+    } else {
+        shutdown_signal().await?;
+    }
+    node.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! What a benchmark measures: the embedded node in a child process, a
+//! published XMTP environment, or URLs given on the command line.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::ValueEnum;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+use crate::faults::FaultArgs;
+use crate::node::ARM;
+
+/// XMTP's published V4 environments (hosts as libxmtp configures them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Env {
+    /// A node on this machine: node :5050, gateway :5052.
+    Local,
+    /// The testnet-dev network.
+    Dev,
+    /// The testnet-staging network.
+    Staging,
+    /// The production testnet.
+    Production,
+}
+
+impl Env {
+    /// Node (reads) and gateway (writes) URLs.
+    pub fn urls(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Local => ("http://localhost:5050", "http://localhost:5052"),
+            Self::Dev => (
+                "https://grpc.testnet-dev.xmtp.network:443",
+                "https://payer.testnet-dev.xmtp.network:443",
+            ),
+            Self::Staging => (
+                "https://grpc.testnet-staging.xmtp.network:443",
+                "https://payer.testnet-staging.xmtp.network:443",
+            ),
+            Self::Production => (
+                "https://grpc.testnet.xmtp.network:443",
+                "https://payer.testnet.xmtp.network:443",
+            ),
+        }
+    }
+
+    /// The name `--env` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Where a run sends its operations.
+pub struct Target {
+    /// `embedded`, `env` or `explicit`.
+    pub kind: &'static str,
+    /// The preset, for `env`.
+    pub env: Option<Env>,
+    /// Reads go here.
+    pub node: String,
+    /// Writes go here.
+    pub gateway: String,
+    /// The embedded node's process, when there is one.
+    pub child: Option<NodeProcess>,
+}
+
+/// How long the embedded node may take to print its address.
+const NODE_START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the embedded node gets to stop once asked.
+const NODE_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `opmon node` running as a child of this process, so the client's CPU
+/// and memory figures are its own.
+pub struct NodeProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pid: Option<u32>,
+}
+
+impl NodeProcess {
+    /// Starts the node on a free loopback port, with `faults` held until
+    /// [`arm`](Self::arm); returns it with its URL.
+    pub async fn start(faults: &FaultArgs) -> anyhow::Result<(Self, String)> {
+        let exe = std::env::current_exe().context("cannot find the opmon executable")?;
+        let mut command = Command::new(exe);
+        command
+            .args(["node", "--listen", "127.0.0.1:0", "--supervised"])
+            .args(faults.to_args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        // Its own process group: Ctrl-C in a terminal interrupts the
+        // benchmark, which then stops the node itself once the operations
+        // in flight are done.
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command
+            .spawn()
+            .context("cannot start the embedded node")?;
+        let pid = child.id();
+        let stdout = child.stdout.take().context("no pipe from the embedded node")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(NODE_START_TIMEOUT, lines.next_line())
+            .await
+            .context("the embedded node did not start in time")?
+            .context("cannot read from the embedded node")?;
+        let Some(url) = line.as_deref().and_then(|l| l.strip_prefix("listening on ")) else {
+            bail!("the embedded node failed to start");
+        };
+        let url = url.trim().to_owned();
+        Ok((
+            Self {
+                stdin: child.stdin.take(),
+                child,
+                pid,
+            },
+            url,
+        ))
+    }
+
+    /// The node's process id, for resource sampling.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Lets the injected faults apply from now on.
+    pub async fn arm(&mut self) -> anyhow::Result<()> {
+        let stdin = self.stdin.as_mut().context("the embedded node is stopped")?;
+        stdin
+            .write_all(format!("{ARM}\n").as_bytes())
+            .await
+            .and(stdin.flush().await)
+            .context("cannot reach the embedded node")
+    }
+
+    /// Stops the node: closing its stdin asks it to shut down; if it does
+    /// not, it is killed.
+    pub async fn stop(mut self) {
+        drop(self.stdin.take());
+        if tokio::time::timeout(NODE_STOP_TIMEOUT, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
