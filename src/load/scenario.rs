@@ -135,10 +135,7 @@ impl FromStr for Mix {
             };
             let weight: u32 = weight.trim().parse().map_err(|_| bad())?;
             if weights.iter().any(|(k, _)| *k == kind) {
-                return Err(ScenarioError(format!(
-                    "mix names `{}` twice",
-                    name.trim()
-                )));
+                return Err(ScenarioError(format!("mix names `{}` twice", name.trim())));
             }
             if weight > 0 {
                 weights.push((kind, weight));
@@ -411,7 +408,13 @@ mod tests {
         );
         let error = Scenario::parse("messages", None).unwrap_err().to_string();
         assert!(error.contains("unknown scenario `messages`"), "{error}");
-        for bad in ["identity", "identity=x", "chat=1", "identity=0", "group=1,group=2"] {
+        for bad in [
+            "identity",
+            "identity=x",
+            "chat=1",
+            "identity=0",
+            "group=1,group=2",
+        ] {
             assert!(bad.parse::<Mix>().is_err(), "{bad}");
         }
     }

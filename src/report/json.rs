@@ -79,7 +79,11 @@ impl RunResult {
             serde_json::from_slice(&text).map_err(|e| not_a_run(format!("invalid JSON ({e})")))?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(RUN_SCHEMA) => {}
-            Some(other) => return Err(not_a_run(format!("schema `{other}`, expected `{RUN_SCHEMA}`"))),
+            Some(other) => {
+                return Err(not_a_run(format!(
+                    "schema `{other}`, expected `{RUN_SCHEMA}`"
+                )))
+            }
             None => return Err(not_a_run("no `schema` field".into())),
         }
         serde_json::from_value(value).map_err(|e| not_a_run(e.to_string()))

@@ -362,7 +362,10 @@ mod tests {
         let back = decode_histogram(&encode_histogram(&histogram)).unwrap();
         assert_eq!(back.len(), 5);
         assert_eq!(back.max(), histogram.max());
-        assert_eq!(back.value_at_quantile(0.5), histogram.value_at_quantile(0.5));
+        assert_eq!(
+            back.value_at_quantile(0.5),
+            histogram.value_at_quantile(0.5)
+        );
         assert!(decode_histogram("not base64!").is_err());
         assert!(decode_histogram("aGVsbG8=").is_err());
     }

@@ -56,7 +56,7 @@ pub fn summary_table(run: &RunResult) -> String {
     };
     let _ = writeln!(
         out,
-        "run {} · {} {} · {} · {} · {:.1}s measured after {:.1}s warm-up{}",
+        "run {} · {} {} · {} · {} · {:.2}s measured after {:.1}s warm-up{}",
         run.run_id,
         p.api,
         p.target.kind,
@@ -107,7 +107,12 @@ pub fn summary_table(run: &RunResult) -> String {
     }
     let r = &run.resources;
     for (name, summary) in [("client", &r.client), ("node", &r.node)] {
-        if let Some(s) = summary {
+        if summary.as_ref().is_some_and(|s| s.samples == 0) {
+            let _ = writeln!(
+                out,
+                "  {name:<6} cpu and memory: the run was too short to sample"
+            );
+        } else if let Some(s) = summary {
             let _ = writeln!(
                 out,
                 "  {name:<6} cpu mean {:.0}% max {:.0}% (100% = one of {} cores) · rss peak {}",

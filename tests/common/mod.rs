@@ -33,6 +33,7 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
         },
     )
 }
+pub mod bench;
 pub mod fake_server;
 pub mod otlp;
 

@@ -83,7 +83,7 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "rate", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     concurrency: Option<u32>,
     /// Open model: operations started per second on a fixed schedule, e.g. 50 or 50/s.
-    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     rate: Option<f64>,
     /// Measured duration, after the warm-up [default: 10s].
     #[arg(long, conflicts_with = "ops", value_parser = parse_span)]
@@ -162,7 +162,8 @@ fn new_run_id() -> String {
 
 /// Makes sure results can be written before anything is measured.
 fn check_writable(dir: &Path) -> anyhow::Result<()> {
-    let fail = |e: std::io::Error| anyhow::anyhow!("cannot write results to {}: {e}", dir.display());
+    let fail =
+        |e: std::io::Error| anyhow::anyhow!("cannot write results to {}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(".opmon-write-check");
     File::create(&probe).map_err(fail)?;
@@ -348,7 +349,9 @@ fn start_telemetry(args: &BenchArgs, run_id: &str) -> anyhow::Result<Option<Tele
     if let Some(url) = &args.pushgateway {
         builder = builder.pushgateway(url.clone());
     }
-    Ok(Some(builder.init().context("cannot start telemetry export")?))
+    Ok(Some(
+        builder.init().context("cannot start telemetry export")?,
+    ))
 }
 
 /// How the run ended.
@@ -388,8 +391,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut recorder = Recorder::new();
     if args.samples {
         let path = out.join("samples.csv");
-        let file = File::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let file =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
         recorder = recorder.with_samples(Box::new(BufWriter::new(file)))?;
     }
     let recorder = Arc::new(recorder);
@@ -537,9 +540,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     }
 
-    let totals = stats
-        .values()
-        .fold((0, 0), |(attempts, ok), s| (attempts + s.attempts, ok + s.ok));
+    let totals = stats.values().fold((0, 0), |(attempts, ok), s| {
+        (attempts + s.attempts, ok + s.ok)
+    });
     Ok(match ending {
         Ending::Interrupted(_) => {
             eprintln!("opmon: interrupted; partial results are marked incomplete");

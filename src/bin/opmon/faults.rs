@@ -12,7 +12,11 @@ use xmtp_opmon::node::{parse_duration, parse_errors, Faults, Latency, Stall};
 fn checked<T, E: std::fmt::Display>(
     parse: impl Fn(&str) -> Result<T, E> + Clone,
 ) -> impl Fn(&str) -> Result<String, String> + Clone {
-    move |text| parse(text).map(|_| text.to_owned()).map_err(|e| e.to_string())
+    move |text| {
+        parse(text)
+            .map(|_| text.to_owned())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Faults the embedded node injects.

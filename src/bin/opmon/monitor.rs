@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use xmtp_opmon::load::{cores, saturated, ProcessProbe, Recorder, ResourceSampler};
+use xmtp_opmon::load::{cores, saturated, ProcessProbe, Recorder, ResourceSample, ResourceSampler};
 use xmtp_opmon::report::{ResourcePoint, Resources};
 
 /// What the progress line says about the plan.
@@ -70,15 +70,9 @@ async fn watch(
             _ = tick.tick() => {}
             _ = &mut stopped => break,
         }
-        let Some(own) = client.sample() else { continue };
-        let theirs = node.as_mut().and_then(ResourceSampler::sample);
-        resources.samples.push(ResourcePoint {
-            t_s: started.elapsed().as_secs_f64(),
-            client_cpu_percent: own.cpu_percent,
-            client_rss_bytes: own.rss_bytes,
-            node_cpu_percent: theirs.map(|s| s.cpu_percent),
-            node_rss_bytes: theirs.map(|s| s.rss_bytes),
-        });
+        let Some((own, theirs)) = sample(&mut client, &mut node, started, &mut resources) else {
+            continue;
+        };
         if saturated(own.cpu_percent) {
             resources.client_saturated = true;
             if warn && !warned.0 {
@@ -103,6 +97,16 @@ async fn watch(
             last_done = draw(&recorder, progress, own.cpu_percent, last_done);
         }
     }
+    // A last sample covering the end of the run, unless too short to mean
+    // anything: CPU time moves in 10 ms ticks.
+    let since_last = resources.samples.last().map_or(started.elapsed(), |last| {
+        started
+            .elapsed()
+            .saturating_sub(Duration::from_secs_f64(last.t_s))
+    });
+    if since_last >= Duration::from_millis(250) {
+        sample(&mut client, &mut node, started, &mut resources);
+    }
     if progress.is_some() {
         // Clear the progress line before the summary.
         eprint!("\r{:width$}\r", "", width = 100);
@@ -112,13 +116,38 @@ async fn watch(
     resources
 }
 
+/// Samples both processes and records the point.
+fn sample(
+    client: &mut ResourceSampler,
+    node: &mut Option<ResourceSampler>,
+    started: Instant,
+    resources: &mut Resources,
+) -> Option<(ResourceSample, Option<ResourceSample>)> {
+    let own = client.sample()?;
+    let theirs = node.as_mut().and_then(ResourceSampler::sample);
+    resources.samples.push(ResourcePoint {
+        t_s: started.elapsed().as_secs_f64(),
+        client_cpu_percent: own.cpu_percent,
+        client_rss_bytes: own.rss_bytes,
+        node_cpu_percent: theirs.map(|s| s.cpu_percent),
+        node_rss_bytes: theirs.map(|s| s.rss_bytes),
+    });
+    Some((own, theirs))
+}
+
 /// Draws one progress line; returns the operations done so far.
 fn draw(recorder: &Recorder, progress: &Progress, cpu: f64, last_done: u64) -> u64 {
     let (done, failed, p99_ms) = recorder.inspect(|stats| {
-        stats.values().fold((0, 0, 0.0f64), |(done, failed, p99), s| {
-            let worst = s.response_us.value_at_quantile(0.99) as f64 / 1000.0;
-            (done + s.attempts, failed + s.attempts - s.ok, p99.max(worst))
-        })
+        stats
+            .values()
+            .fold((0, 0, 0.0f64), |(done, failed, p99), s| {
+                let worst = s.response_us.value_at_quantile(0.99) as f64 / 1000.0;
+                (
+                    done + s.attempts,
+                    failed + s.attempts - s.ok,
+                    p99.max(worst),
+                )
+            })
     });
     let now = Instant::now();
     let phase = if now < progress.window_start {

@@ -101,17 +101,21 @@ impl NodeProcess {
         // in flight are done.
         #[cfg(unix)]
         command.process_group(0);
-        let mut child = command
-            .spawn()
-            .context("cannot start the embedded node")?;
+        let mut child = command.spawn().context("cannot start the embedded node")?;
         let pid = child.id();
-        let stdout = child.stdout.take().context("no pipe from the embedded node")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("no pipe from the embedded node")?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(NODE_START_TIMEOUT, lines.next_line())
             .await
             .context("the embedded node did not start in time")?
             .context("cannot read from the embedded node")?;
-        let Some(url) = line.as_deref().and_then(|l| l.strip_prefix("listening on ")) else {
+        let Some(url) = line
+            .as_deref()
+            .and_then(|l| l.strip_prefix("listening on "))
+        else {
             bail!("the embedded node failed to start");
         };
         let url = url.trim().to_owned();
@@ -132,7 +136,10 @@ impl NodeProcess {
 
     /// Lets the injected faults apply from now on.
     pub async fn arm(&mut self) -> anyhow::Result<()> {
-        let stdin = self.stdin.as_mut().context("the embedded node is stopped")?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("the embedded node is stopped")?;
         stdin
             .write_all(format!("{ARM}\n").as_bytes())
             .await
