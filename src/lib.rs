@@ -38,6 +38,13 @@
 //!   one machine;
 //! - [`identity`] and [`mls`]: the XMTP identity rules and MLS conventions
 //!   the client and the node both use;
+//! - [`load`]: synthetic traffic through the same layers — scenarios,
+//!   closed and open load models with response time measured from the
+//!   intended start (the correction for coordinated omission), HDR
+//!   recording, resource sampling and thresholds; `opmon bench` is built
+//!   from it;
+//! - [`report`]: a run's results (`run.json`, `summary.csv`, the summary
+//!   table);
 //! - [`semconv`]: every telemetry name, in one place.
 //!
 //! ## Example
