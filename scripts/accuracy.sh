@@ -6,17 +6,12 @@
 # closed loop at the same pace — what a closed-loop tool would report.
 #
 #   scripts/accuracy.sh [RATE] [SECONDS] [LATENCY_MS] [STALL_MS] [EVERY_S]
-set -euo pipefail
+source "$(dirname "$0")/common.sh"
 rate=${1:-50}
 seconds=${2:-30}
 latency_ms=${3:-20}
 stall_ms=${4:-500}
 every_s=${5:-5}
-cd "$(dirname "$0")/.."
-cargo build --release --quiet
-opmon=target/release/opmon
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 faults=(--inject-latency "fixed:${latency_ms}ms" --stall "${stall_ms}ms/${every_s}s")
 
 echo "== open model: --rate $rate --duration ${seconds}s ${faults[*]}"

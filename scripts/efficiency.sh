@@ -5,18 +5,14 @@
 # opmon's client uses). Needs h2load (Debian: nghttp2-client).
 #
 #   scripts/efficiency.sh [CONCURRENCY] [SECONDS]
-set -euo pipefail
+source "$(dirname "$0")/common.sh"
 concurrency=${1:-32}
 seconds=${2:-20}
-cd "$(dirname "$0")/.."
 command -v h2load >/dev/null || { echo "efficiency.sh: h2load is missing (apt-get install nghttp2-client)" >&2; exit 1; }
-cargo build --release --quiet
-opmon=target/release/opmon
-work=$(mktemp -d)
-trap 'kill "$node" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 "$opmon" node --listen 127.0.0.1:0 >"$work/node.out" &
 node=$!
+cleanup="kill $node 2>/dev/null || true"
 for _ in $(seq 50); do grep -q listening "$work/node.out" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$work/node.out")
 

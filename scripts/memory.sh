@@ -4,17 +4,13 @@
 # second into run.json). Needs python3 to read run.json.
 #
 #   scripts/memory.sh [OPS] [CONCURRENCY]
-set -euo pipefail
+source "$(dirname "$0")/common.sh"
 ops=${1:-1000000}
 concurrency=${2:-32}
-cd "$(dirname "$0")/.."
 command -v python3 >/dev/null || { echo "memory.sh: python3 is needed to read run.json" >&2; exit 1; }
-cargo build --release --quiet
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 echo "== opmon bench --scenario lookup --ops $ops --concurrency $concurrency"
-target/release/opmon bench --scenario lookup --ops "$ops" --concurrency "$concurrency" \
+"$opmon" bench --scenario lookup --ops "$ops" --concurrency "$concurrency" \
   --warmup 0s --quiet --out "$work/run"
 python3 - "$work/run/run.json" <<'PY'
 import json, sys

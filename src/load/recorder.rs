@@ -239,28 +239,15 @@ impl OpObserver for Recorder {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
-    use crate::client::ApiVersion;
-    use crate::layer::{OpFailure, Traffic};
 
     fn outcome(ms: u64, late_ms: u64, error: Option<ErrorClass>) -> Outcome {
-        let started = Instant::now();
-        Outcome {
-            operation: OpKind::IdentityLookup,
-            api: ApiVersion::V4,
-            traffic: Traffic::Synthetic,
-            started,
-            intended_start: started.checked_sub(Duration::from_millis(late_ms)),
-            duration: Duration::from_millis(ms),
-            error: error.map(|class| OpFailure {
-                class,
-                error_type: class.as_str(),
-            }),
-            group_size: None,
-            members_added: None,
-        }
+        Outcome::for_test(
+            OpKind::IdentityLookup,
+            Duration::from_millis(ms),
+            Duration::from_millis(late_ms),
+            error,
+        )
     }
 
     #[test]
@@ -285,5 +272,47 @@ mod tests {
         assert!(within(stats.response_us.max(), 510_000));
         assert!(within(stats.response_us.value_at_quantile(0.5), 10_000));
         assert_eq!(stats.response_us.len(), 100, "failures are not timed");
+    }
+
+    /// A sink the test can read after the recorder has written to it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn leaves_out_the_warm_up_and_keeps_a_timeline_and_samples() {
+        let sink = Shared::default();
+        let recorder = Recorder::new()
+            .with_samples(Box::new(sink.clone()))
+            .unwrap();
+        // Scheduled 50 ms ago, before the window opened 20 ms ago: warm-up.
+        recorder.start_window(Instant::now() - Duration::from_millis(20));
+        recorder.record(&outcome(5, 50, None));
+        recorder.record(&outcome(5, 0, None));
+        recorder.record(&outcome(5, 0, Some(ErrorClass::Timeout)));
+
+        assert_eq!(recorder.warmup_ops(), 1);
+        let stats = &recorder.snapshot()[&OpKind::IdentityLookup];
+        assert_eq!((stats.attempts, stats.ok), (2, 1));
+        assert_eq!(stats.timeline.len(), 1);
+        assert_eq!((stats.timeline[0].ok, stats.timeline[0].errors), (1, 1));
+        let samples = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let rows: Vec<&str> = samples.lines().collect();
+        assert_eq!(rows[0], SAMPLES_HEADER);
+        assert_eq!(rows.len(), 3, "{samples}");
+        assert!(rows[1].contains(",identity.lookup,ok,,"), "{samples}");
+        assert!(
+            rows[2].contains(",identity.lookup,error,timeout,"),
+            "{samples}"
+        );
     }
 }

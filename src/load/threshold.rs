@@ -375,30 +375,13 @@ impl fmt::Display for Micros {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
     use crate::classify::ErrorClass;
-    use crate::client::ApiVersion;
-    use crate::layer::{OpFailure, Outcome, Traffic};
+    use crate::layer::Outcome;
     use crate::load::Recorder;
 
     fn outcome(operation: OpKind, ms: u64, error: Option<ErrorClass>) -> Outcome {
-        let started = Instant::now();
-        Outcome {
-            operation,
-            api: ApiVersion::V4,
-            traffic: Traffic::Synthetic,
-            started,
-            intended_start: Some(started),
-            duration: Duration::from_millis(ms),
-            error: error.map(|class| OpFailure {
-                class,
-                error_type: class.as_str(),
-            }),
-            group_size: None,
-            members_added: None,
-        }
+        Outcome::for_test(operation, Duration::from_millis(ms), Duration::ZERO, error)
     }
 
     fn parse(text: &str) -> Threshold {

@@ -74,3 +74,31 @@ where
         self(outcome)
     }
 }
+
+#[cfg(test)]
+impl Outcome {
+    /// An outcome for unit tests: a synthetic `operation` that started now,
+    /// `late` after its intended start, and took `duration`.
+    pub(crate) fn for_test(
+        operation: OpKind,
+        duration: Duration,
+        late: Duration,
+        error: Option<ErrorClass>,
+    ) -> Self {
+        let started = Instant::now();
+        Self {
+            operation,
+            api: ApiVersion::V4,
+            traffic: Traffic::Synthetic,
+            started,
+            intended_start: started.checked_sub(late),
+            duration,
+            error: error.map(|class| OpFailure {
+                class,
+                error_type: class.as_str(),
+            }),
+            group_size: None,
+            members_added: None,
+        }
+    }
+}
