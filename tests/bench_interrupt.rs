@@ -10,20 +10,16 @@ use std::time::{Duration, Instant};
 use common::bench::{command, out_dir};
 use xmtp_opmon::report::RunResult;
 
-#[test]
-fn sigint_writes_partial_results_and_exits_130() {
-    let dir = out_dir("interrupt");
-    let mut child = command(
-        &dir,
-        &["--scenario", "lookup", "--rate", "50", "--duration", "10m"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    // Past provisioning and the two-second warm-up, into the measured window.
-    std::thread::sleep(Duration::from_secs(4));
-    let sent = Instant::now();
+/// Starts `opmon bench ARGS`, interrupts it after `after`, and returns
+/// what it wrote, once it has exited with 130.
+fn interrupt(name: &str, args: &[&str], after: Duration) -> RunResult {
+    let dir = out_dir(name);
+    let mut child = command(&dir, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -37,16 +33,59 @@ fn sigint_writes_partial_results_and_exits_130() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(sent.elapsed() < Duration::from_secs(60), "the run stopped");
     assert!(stderr.contains("interrupted"), "{stderr}");
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert!(
+        summary
+            .lines()
+            .skip(1)
+            .all(|row| row.contains(",false,v4,")),
+        "rows say the run is incomplete: {summary}"
+    );
+    RunResult::read(&dir).unwrap()
+}
 
-    let run = RunResult::read(&dir).unwrap();
+#[test]
+fn sigint_writes_partial_results_and_exits_130() {
+    // Past provisioning and the two-second warm-up, into the measured window.
+    let run = interrupt(
+        "interrupt",
+        &["--scenario", "lookup", "--rate", "50", "--duration", "10m"],
+        Duration::from_secs(4),
+    );
     assert!(!run.complete);
     assert_eq!(run.end_reason, "interrupted");
     let lookups = &run.operations[0];
     assert_eq!(lookups.operation, "identity.lookup");
     assert!(lookups.ok > 0, "measured operations are kept: {lookups:?}");
-    assert!(std::fs::read_to_string(dir.join("summary.csv"))
-        .unwrap()
-        .contains(",false,v4,"));
+    assert_eq!(run.window.abandoned_ops, 0);
+}
+
+#[test]
+fn operations_stuck_in_flight_are_waited_for_a_bounded_time_then_cancelled() {
+    // The node stalls for a minute as soon as the run starts: both workers'
+    // lookups hang until the interrupt's grace period runs out.
+    let sent = Instant::now();
+    let run = interrupt(
+        "stuck",
+        &[
+            "--scenario",
+            "lookup",
+            "--concurrency",
+            "2",
+            "--duration",
+            "10m",
+            "--warmup",
+            "0s",
+            "--stall",
+            "60s/120s",
+        ],
+        Duration::from_secs(2),
+    );
+    assert!(sent.elapsed() < Duration::from_secs(30), "bounded wait");
+    assert!(!run.complete);
+    assert_eq!(run.window.abandoned_ops, 2);
+    let lookups = &run.operations[0];
+    assert_eq!(lookups.attempts, 2);
+    assert_eq!(lookups.errors.get("cancelled"), Some(&2), "{lookups:?}");
 }

@@ -19,6 +19,9 @@ use crate::layer::{Op, SharedGroup};
 
 use super::scenario::{retrying, ADDS_PER_GROUP};
 
+/// How long an addition waits for a group before it is skipped.
+pub(crate) const GROUP_WAIT: Duration = Duration::from_secs(30);
+
 /// The groups a workload adds members to.
 pub(crate) struct GroupPool {
     shared: Arc<Shared>,
@@ -107,8 +110,16 @@ impl GroupPool {
         self.shared.created.load(Ordering::Relaxed)
     }
 
-    /// Borrows a group, waiting for one if all are busy.
-    pub(crate) async fn take(&self) -> GroupLease {
+    /// Borrows a group, waiting for one if all are busy — but not
+    /// forever: if no group frees up within [`GROUP_WAIT`] (replacements
+    /// keep failing), `None`.
+    pub(crate) async fn take(&self) -> Option<GroupLease> {
+        tokio::time::timeout(GROUP_WAIT, self.wait_for_group())
+            .await
+            .ok()
+    }
+
+    async fn wait_for_group(&self) -> GroupLease {
         loop {
             let notified = self.shared.available.notified();
             let next = self.shared.lock().pop_front();

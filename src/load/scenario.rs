@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -203,6 +204,7 @@ pub struct Workload {
     group_size: usize,
     addresses: Vec<String>,
     groups: Option<GroupPool>,
+    skipped: AtomicU64,
     provisioning: Provisioning,
 }
 
@@ -295,6 +297,7 @@ impl Workload {
                 .map(|identity| identity.address().to_owned())
                 .collect(),
             groups,
+            skipped: AtomicU64::new(0),
             provisioning,
         })
     }
@@ -310,15 +313,15 @@ impl Workload {
 
     /// The operation for the `ticket`-th slot of the run. Waits only when
     /// an addition needs a group and every group is busy or being
-    /// replaced.
-    pub async fn next_op(&self, ticket: u64) -> NextOp {
+    /// replaced; `None` if none came (see [`skipped`](Self::skipped)).
+    pub async fn next_op(&self, ticket: u64) -> Option<NextOp> {
         let (kind, pick) = {
             let mut choice = self.choice.lock().unwrap_or_else(|p| p.into_inner());
             let (rng, index) = &mut *choice;
             let kind = self.kinds[index.sample(rng)];
             (kind, ticket as usize)
         };
-        match kind {
+        Some(match kind {
             OpKind::GroupCreate => NextOp {
                 op: Op::CreateGroup {
                     owner: self.owners[pick % self.owners.len()].clone(),
@@ -327,11 +330,19 @@ impl Workload {
                 lease: None,
             },
             OpKind::GroupAddMembers => {
-                let pool = self
-                    .groups
-                    .as_ref()
-                    .expect("a workload with additions has a group pool");
-                let lease = pool.take().await;
+                let lease = match &self.groups {
+                    Some(pool) => pool.take().await,
+                    None => None,
+                };
+                let Some(lease) = lease else {
+                    if self.skipped.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(
+                            "an addition found no group to add to within {:?}: replacement groups are failing; such additions are skipped and counted",
+                            super::groups::GROUP_WAIT
+                        );
+                    }
+                    return None;
+                };
                 NextOp {
                     op: lease.op(),
                     lease: Some(lease),
@@ -347,7 +358,12 @@ impl Workload {
                 op: Op::CreateIdentity,
                 lease: None,
             },
-        }
+        })
+    }
+
+    /// Additions skipped because no group became available in time.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
     }
 
     /// Returns a group on loan once its operation has ended.

@@ -171,13 +171,26 @@ where
     };
     tickets.stopping.store(true, Ordering::Relaxed);
     let last_start = Instant::now();
-    let grace = if interrupted {
-        schedule.drain.min(INTERRUPT_GRACE)
-    } else {
-        schedule.drain
+    // Operations in flight get the drain time, or only the interrupt grace
+    // once the user has asked to stop (even during the drain).
+    let now = tokio::time::Instant::now();
+    let mut deadline = now + schedule.drain;
+    if interrupted {
+        deadline = deadline.min(now + INTERRUPT_GRACE);
+    }
+    // The interrupt future is polled only until it first resolves.
+    let mut asked = interrupted;
+    let drained = loop {
+        tokio::select! {
+            () = wait_all(&mut running) => break true,
+            () = tokio::time::sleep_until(deadline) => break false,
+            () = &mut interrupt, if !asked => {
+                asked = true;
+                deadline = deadline.min(tokio::time::Instant::now() + INTERRUPT_GRACE);
+            }
+        }
     };
-    let drained = tokio::time::timeout(grace, wait_all(&mut running)).await;
-    let abandoned = if drained.is_err() { running.len() } else { 0 };
+    let abandoned = if drained { 0 } else { running.len() };
     // Dropping an operation's future records it as cancelled.
     running.shutdown().await;
     RunEnd {
@@ -199,7 +212,9 @@ async fn perform<S>(workload: &Workload, service: S, ticket: u64)
 where
     S: Service<Op, Response = OpResult>,
 {
-    let next = workload.next_op(ticket).await;
+    let Some(next) = workload.next_op(ticket).await else {
+        return;
+    };
     let succeeded = service.oneshot(next.op).await.is_ok();
     workload.finish(next.lease, succeeded);
 }

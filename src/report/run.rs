@@ -138,6 +138,9 @@ pub struct Window {
     /// Operations still running when the run stopped waiting (recorded as
     /// `cancelled`).
     pub abandoned_ops: usize,
+    /// Additions not attempted because no group to add to became
+    /// available in time (replacement groups kept failing).
+    pub skipped_ops: u64,
 }
 
 /// One operation's figures.

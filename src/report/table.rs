@@ -105,6 +105,14 @@ pub fn summary_table(run: &RunResult) -> String {
     if p.rate.is_some() {
         let _ = writeln!(out, "  largest scheduling lag: {}", ms(lag));
     }
+    let w = &run.window;
+    if w.skipped_ops > 0 || w.abandoned_ops > 0 {
+        let _ = writeln!(
+            out,
+            "  not measured: {} additions skipped (no group available), {} operations still running at the end (recorded as cancelled)",
+            w.skipped_ops, w.abandoned_ops
+        );
+    }
     let r = &run.resources;
     for (name, summary) in [("client", &r.client), ("node", &r.node)] {
         if summary.as_ref().is_some_and(|s| s.samples == 0) {

@@ -408,6 +408,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ..ProvisioningReport::default()
     };
     let mut monitor_resources = Resources::default();
+    let mut skipped_ops = 0;
     let ending = match provisioned {
         None => Ending::Interrupted(None),
         Some(Err(error)) => Ending::Failed(format!(
@@ -447,6 +448,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             provisioning.identities = report.identities;
             provisioning.groups = report.groups;
             provisioning.replacement_groups = report.replacement_groups;
+            skipped_ops = workload.skipped();
             provisioning.seconds = report.duration.as_secs_f64();
             if end.interrupted {
                 Ending::Interrupted(Some(end))
@@ -496,6 +498,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             warmup_ops: recorder.warmup_ops(),
             started_ops: end.map_or(0, |end| end.started),
             abandoned_ops: end.map_or(0, |end| end.abandoned),
+            skipped_ops,
         },
         operations: OpKind::ALL
             .iter()
