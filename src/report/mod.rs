@@ -14,7 +14,7 @@ pub use csv::{summary_csv, SUMMARY_FILE};
 pub use json::{ReportError, RUN_FILE};
 pub use run::{
     decode_histogram, encode_histogram, Environment, Histograms, OperationReport, Parameters,
-    Percentiles, ProvisioningReport, ResourcePoint, Resources, RunResult, Target, ThresholdResult,
-    TimelinePoint, Window, RUN_SCHEMA,
+    Percentiles, ProvisioningReport, ResourcePoint, Resources, RunPart, RunResult, Target,
+    ThresholdResult, TimelinePoint, Window, RUN_SCHEMA,
 };
 pub use table::summary_table;

@@ -29,6 +29,9 @@ pub struct RunResult {
     pub started_at: String,
     /// When it ended (RFC 3339, UTC).
     pub finished_at: String,
+    /// When the measured window opened (RFC 3339, UTC): second 0 of every
+    /// timeline, for aligning runs made at the same time.
+    pub window_started_at: String,
     /// False when the run was interrupted or failed before its planned end.
     pub complete: bool,
     /// `finished`, `interrupted`, or what went wrong.
@@ -47,6 +50,25 @@ pub struct RunResult {
     pub resources: Resources,
     /// The thresholds checked, passed or not.
     pub thresholds: Vec<ThresholdResult>,
+    /// For a merged run, the runs it combines (each machine's own
+    /// environment, window and resources); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<RunPart>,
+}
+
+/// One of the runs a merged run combines.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunPart {
+    /// The part's own run id.
+    pub run_id: String,
+    /// When the part's measured window opened (RFC 3339, UTC).
+    pub window_started_at: String,
+    /// Where it ran.
+    pub environment: Environment,
+    /// Its measured window.
+    pub window: Window,
+    /// Its machine's CPU and memory.
+    pub resources: Resources,
 }
 
 /// How a run was configured.

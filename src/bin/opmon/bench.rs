@@ -473,11 +473,17 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .saturating_duration_since(end.window_start)
             .as_secs_f64()
     });
+    // Second 0 of the timelines, on the wall clock.
+    let window_started_at = end.map_or(started_at, |end| {
+        let ago = Instant::now().saturating_duration_since(end.window_start);
+        SystemTime::now() - ago
+    });
     let run = RunResult {
         schema: RUN_SCHEMA.to_owned(),
         run_id: run_id.clone(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         finished_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        window_started_at: humantime::format_rfc3339_millis(window_started_at).to_string(),
         complete: matches!(ending, Ending::Finished(_)),
         end_reason: match &ending {
             Ending::Finished(_) => "finished".to_owned(),
@@ -521,6 +527,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 }
             })
             .collect(),
+        merged_from: Vec::new(),
     };
     let written = run.write_json(&out).and_then(|_| run.write_csv(&out));
 

@@ -2,9 +2,12 @@
 //! that production apps use, or serve the embedded XMTP V4 node.
 
 mod bench;
+mod compare;
 mod faults;
+mod merge;
 mod monitor;
 mod node;
+mod report;
 mod signal;
 mod target;
 
@@ -27,6 +30,12 @@ struct Cli {
 enum Command {
     /// Measure identity creation, group creation, member addition and lookups under load.
     Bench(Box<bench::BenchArgs>),
+    /// Compare runs: per operation and figure, the change, its confidence interval and a verdict.
+    Compare(compare::CompareArgs),
+    /// Combine runs made on several machines at the same time into one exact result.
+    Merge(merge::MergeArgs),
+    /// Write a run as a self-contained HTML page with plots.
+    Report(report::ReportArgs),
     /// Serve the embedded V4 node (gateway and node on one listener).
     Node(node::NodeArgs),
 }
@@ -54,6 +63,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Bench(args) => bench::bench(*args).await,
+            Command::Compare(args) => compare::compare(args),
+            Command::Merge(args) => merge::merge(args),
+            Command::Report(args) => report::report(args),
             Command::Node(args) => node::serve(args).await.map(|()| ExitCode::SUCCESS),
         }
     });
