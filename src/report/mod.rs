@@ -5,6 +5,7 @@
 //! histograms) and `summary.csv` (one self-describing row per operation,
 //! for spreadsheets and quick A/B comparisons), and printed as a table.
 
+pub mod compare;
 mod csv;
 mod json;
 mod run;

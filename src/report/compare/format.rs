@@ -1,0 +1,161 @@
+//! A comparison as a terminal table, CSV, JSON or Markdown.
+
+use std::fmt::Write as _;
+
+use super::{Comparison, Figure, Row};
+
+fn value(row: &Row, value: f64) -> String {
+    match row.figure {
+        Figure::ErrorRate => format!("{value:.2}%"),
+        Figure::Throughput => format!("{value:.1}/s"),
+        _ if value >= 100.0 => format!("{value:.0}ms"),
+        _ if value >= 10.0 => format!("{value:.1}ms"),
+        _ => format!("{value:.2}ms"),
+    }
+}
+
+/// A change on the row's scale: `+12.3%`, or `+0.40pp` for error rates.
+fn delta(row: &Row, change: f64) -> String {
+    if row.figure == Figure::ErrorRate {
+        format!("{change:+.2}pp")
+    } else {
+        format!("{:+.1}%", change * 100.0)
+    }
+}
+
+fn change_text(row: &Row) -> String {
+    row.change
+        .map(|c| delta(row, c))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn interval_text(row: &Row) -> String {
+    row.interval
+        .map(|(low, high)| format!("[{}, {}]", delta(row, low), delta(row, high)))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn ratio_text(row: &Row) -> String {
+    row.ratio
+        .map(|r| format!("{r:.2}x"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn p_text(row: &Row) -> String {
+    if row.p_value < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{:.3}", row.p_value)
+    }
+}
+
+fn sides(comparison: &Comparison) -> String {
+    let side = |runs: &[String]| match runs {
+        [one] => format!("run {one}"),
+        many => format!("{} runs", many.len()),
+    };
+    let mut text = format!(
+        "base: {} · candidate: {} · noise threshold {:.1}% · significant at p < {}",
+        side(&comparison.base_runs),
+        side(&comparison.candidate_runs),
+        comparison.threshold * 100.0,
+        super::ALPHA
+    );
+    if comparison.rows.iter().any(|row| row.method == "bootstrap") {
+        text.push_str(&format!(
+            "\nnote: with fewer than {} runs a side, intervals reflect the sampling noise within the runs, not the variation from run to run; repeat each side {} times or more for a rank test",
+            super::stats::MIN_RUNS_FOR_RANK_TEST,
+            super::stats::MIN_RUNS_FOR_RANK_TEST
+        ));
+    }
+    text
+}
+
+/// The comparison as an aligned table for a terminal.
+pub fn to_table(comparison: &Comparison) -> String {
+    let mut out = sides(comparison);
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "  {:<18} {:<10} {:>10} {:>10} {:>9} {:>22} {:>8} {:>7}  verdict",
+        "operation", "figure", "base", "candidate", "change", "95% CI", "ratio", "p"
+    );
+    for row in &comparison.rows {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:<10} {:>10} {:>10} {:>9} {:>22} {:>8} {:>7}  {}",
+            row.operation,
+            row.figure.name(),
+            value(row, row.base),
+            value(row, row.candidate),
+            change_text(row),
+            interval_text(row),
+            ratio_text(row),
+            p_text(row),
+            row.verdict.as_str()
+        );
+    }
+    out
+}
+
+/// The comparison as Markdown, for pull requests and reports.
+pub fn to_markdown(comparison: &Comparison) -> String {
+    let mut out = format!("{}\n\n", sides(comparison));
+    out.push_str(
+        "| operation | figure | base | candidate | change | 95% CI | ratio | p | verdict |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for row in &comparison.rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.operation,
+            row.figure.name(),
+            value(row, row.base),
+            value(row, row.candidate),
+            change_text(row),
+            interval_text(row),
+            ratio_text(row),
+            p_text(row),
+            if row.verdict == super::Verdict::Same {
+                "~".to_owned()
+            } else {
+                format!("**{}**", row.verdict.as_str())
+            }
+        );
+    }
+    out
+}
+
+/// The comparison as CSV with raw numbers: one row per operation and figure.
+pub fn to_csv(comparison: &Comparison) -> String {
+    let mut out = String::from(
+        "operation,figure,unit,base,candidate,change,ci_low,ci_high,ratio,p_value,method,verdict\n",
+    );
+    let number = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    for row in &comparison.rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            row.operation,
+            row.figure.name(),
+            row.unit,
+            row.base,
+            row.candidate,
+            number(row.change),
+            number(row.interval.map(|i| i.0)),
+            number(row.interval.map(|i| i.1)),
+            number(row.ratio),
+            row.p_value,
+            row.method,
+            row.verdict.as_str()
+        );
+    }
+    out
+}
+
+/// The comparison as JSON.
+pub fn to_json(comparison: &Comparison) -> String {
+    // Serializing plain numbers and strings cannot fail.
+    serde_json::to_string_pretty(comparison).unwrap_or_default()
+}

@@ -1,0 +1,159 @@
+//! `opmon compare` tells a real slowdown from noise: a run against itself
+//! is `~` everywhere; injected latency is `worse`, significantly, and
+//! fails CI with exit code 98 under `--fail-on-regression`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::bench::bench_ok;
+
+fn lookups(name: &str, ops: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec!["--scenario", "lookup", "--ops", ops, "--warmup", "0s"];
+    args.extend_from_slice(extra);
+    bench_ok(name, &args).dir
+}
+
+fn compare(base: &[&PathBuf], candidate: &[&PathBuf], extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("compare")
+        .args(base)
+        .arg("--vs")
+        .args(candidate)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn rows_of(output: &Output) -> Vec<serde_json::Value> {
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    json["rows"].as_array().unwrap().clone()
+}
+
+fn verdict<'a>(rows: &'a [serde_json::Value], figure: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|row| row["figure"] == figure)
+        .unwrap_or_else(|| panic!("no {figure} in {rows:?}"))
+}
+
+#[test]
+fn a_run_compared_with_itself_shows_no_change() {
+    let run = lookups("self", "200", &[]);
+    let output = compare(
+        &[&run],
+        &[&run],
+        &["--format", "json", "--fail-on-regression"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let rows = rows_of(&output);
+    assert_eq!(rows.len(), 7, "seven figures for one operation");
+    for row in &rows {
+        assert_eq!(row["verdict"], "~", "{row}");
+        assert_eq!(row["change"], 0.0, "{row}");
+    }
+}
+
+#[test]
+fn injected_latency_is_a_significant_regression() {
+    let base = lookups("fast", "200", &[]);
+    let slow = lookups("slow", "200", &["--inject-latency", "fixed:20ms"]);
+    let output = compare(
+        &[&base],
+        &[&slow],
+        &["--format", "json", "--fail-on-regression"],
+    );
+    assert_eq!(output.status.code(), Some(98));
+    let rows = rows_of(&output);
+    for figure in ["p50", "p99", "mean"] {
+        let row = verdict(&rows, figure);
+        assert_eq!(row["verdict"], "worse", "{row}");
+        assert!(row["p_value"].as_f64().unwrap() < 0.05, "{row}");
+        assert!(row["ratio"].as_f64().unwrap() > 2.0, "{row}");
+        assert_eq!(row["method"], "bootstrap");
+    }
+    // Read the other way round, the same change is an improvement.
+    let output = compare(&[&slow], &[&base], &["--format", "json"]);
+    assert_eq!(verdict(&rows_of(&output), "p50")["verdict"], "better");
+
+    // The other formats carry the same verdicts.
+    let table = compare(&[&base], &[&slow], &[]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("worse") && table.contains("95% CI"),
+        "{table}"
+    );
+    let markdown = compare(&[&base], &[&slow], &["--format", "markdown"]);
+    assert!(String::from_utf8_lossy(&markdown.stdout).contains("| identity.lookup | p50 |"));
+    let csv = compare(&[&base], &[&slow], &["--format", "csv"]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.starts_with("operation,figure,unit,base,candidate,change"));
+    assert_eq!(csv.lines().count(), 8);
+}
+
+#[test]
+fn four_runs_a_side_use_the_rank_test() {
+    let base: Vec<PathBuf> = (0..4)
+        .map(|i| lookups(&format!("b{i}"), "40", &[]))
+        .collect();
+    let slow: Vec<PathBuf> = (0..4)
+        .map(|i| lookups(&format!("c{i}"), "40", &["--inject-latency", "fixed:20ms"]))
+        .collect();
+    let output = compare(
+        &base.iter().collect::<Vec<_>>(),
+        &slow.iter().collect::<Vec<_>>(),
+        &["--format", "json"],
+    );
+    let rows = rows_of(&output);
+    let p50 = verdict(&rows, "p50");
+    assert_eq!(p50["method"], "mann-whitney");
+    assert_eq!(p50["verdict"], "worse", "{p50}");
+    // Four runs against four, fully separated: the exact p-value is 2/70.
+    assert!((p50["p_value"].as_f64().unwrap() - 2.0 / 70.0).abs() < 1e-9);
+}
+
+#[test]
+fn runs_of_different_scenarios_are_refused_unless_forced() {
+    let run = lookups("lookups", "5", &[]);
+    let identities = bench_ok(
+        "identities",
+        &["--scenario", "identity", "--ops", "5", "--warmup", "0s"],
+    )
+    .dir;
+    let output = compare(&[&run], &[&identities], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot compare: run"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    // Forced, they still share no operation.
+    let output = compare(&[&run], &[&identities], &["--force"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no operation in common"), "{stderr}");
+}
+
+#[test]
+fn unreadable_run_files_get_one_sentence() {
+    let run = lookups("good", "5", &[]);
+    let dir = common::bench::out_dir("bad-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("truncated.json", "{\"schema\":\"opmon.run.v1\",\"run_id\":"),
+        ("future.json", "{\"schema\":\"opmon.run.v9\"}"),
+        ("other.json", "[1, 2, 3]"),
+        ("garbage.json", "\u{0}\u{1}not json"),
+    ];
+    for (name, text) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = compare(&[&run], &[&path], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let missing = dir.join("missing.json");
+    let output = compare(&[&missing], &[&run], &[]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+}
