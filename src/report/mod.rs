@@ -4,15 +4,19 @@
 //! [`RunResult`] is written as `run.json` (everything, including the HDR
 //! histograms) and `summary.csv` (one self-describing row per operation,
 //! for spreadsheets and quick A/B comparisons), and printed as a table.
+//! [`merge_runs`] combines runs made on several machines at the same time
+//! into one exact result.
 
 pub mod compare;
 mod csv;
 mod json;
+mod merge;
 mod run;
 mod table;
 
 pub use csv::{summary_csv, SUMMARY_FILE};
 pub use json::{ReportError, RUN_FILE};
+pub use merge::{merge_runs, MergeError};
 pub use run::{
     decode_histogram, encode_histogram, Environment, Histograms, OperationReport, Parameters,
     Percentiles, ProvisioningReport, ResourcePoint, Resources, RunPart, RunResult, Target,
