@@ -3,14 +3,17 @@
 //!
 //! [`RunResult`] is written as `run.json` (everything, including the HDR
 //! histograms) and `summary.csv` (one self-describing row per operation,
-//! for spreadsheets and quick A/B comparisons), and printed as a table.
+//! for spreadsheets and quick A/B comparisons), and printed as a table;
+//! [`html`] draws it as a self-contained page with plots.
 
 mod csv;
+pub mod html;
 mod json;
 mod run;
 mod table;
 
 pub use csv::{summary_csv, SUMMARY_FILE};
+pub use html::{run_page, spectrum_svg};
 pub use json::{ReportError, RUN_FILE};
 pub use run::{
     decode_histogram, encode_histogram, Environment, Histograms, OperationReport, Parameters,
