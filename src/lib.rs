@@ -44,7 +44,7 @@
 //!   recording, resource sampling and thresholds; `opmon bench` is built
 //!   from it;
 //! - [`report`]: a run's results (`run.json`, `summary.csv`, the summary
-//!   table);
+//!   table, and the HTML page with plots);
 //! - [`semconv`]: every telemetry name, in one place.
 //!
 //! ## Example

@@ -3,18 +3,22 @@
 //!
 //! [`RunResult`] is written as `run.json` (everything, including the HDR
 //! histograms) and `summary.csv` (one self-describing row per operation,
-//! for spreadsheets and quick A/B comparisons), and printed as a table.
-//! [`merge_runs`] combines runs made on several machines at the same time
-//! into one exact result.
+//! for spreadsheets and quick A/B comparisons), and printed as a table;
+//! [`html`] draws it as a self-contained page with plots. [`compare`]
+//! tells whether one set of runs is better, worse or the same as another,
+//! and [`merge_runs`] combines runs made on several machines at the same
+//! time into one exact result.
 
 pub mod compare;
 mod csv;
+pub mod html;
 mod json;
 mod merge;
 mod run;
 mod table;
 
 pub use csv::{summary_csv, SUMMARY_FILE};
+pub use html::{run_page, spectrum_svg};
 pub use json::{ReportError, RUN_FILE};
 pub use merge::{merge_runs, MergeError};
 pub use run::{

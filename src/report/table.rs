@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::{OperationReport, RunResult};
+use super::{OperationReport, Parameters, RunResult};
 
 /// Milliseconds, in the unit that reads best.
-fn ms(value: f64) -> String {
+pub(super) fn ms(value: f64) -> String {
     if value >= 1000.0 {
         format!("{:.2}s", value / 1000.0)
     } else if value >= 100.0 {
@@ -17,8 +17,17 @@ fn ms(value: f64) -> String {
     }
 }
 
-fn mib(bytes: u64) -> String {
+pub(super) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1048576.0)
+}
+
+/// The load model in a few words: `open 50/s` or `closed, concurrency 4`.
+pub(super) fn load_model(p: &Parameters) -> String {
+    match (p.concurrency, p.rate) {
+        (_, Some(rate)) => format!("open {rate}/s"),
+        (Some(c), None) => format!("closed, concurrency {c}"),
+        _ => p.load_model.clone(),
+    }
 }
 
 fn row(table: &mut String, op: &OperationReport, response: bool) {
@@ -49,11 +58,7 @@ fn row(table: &mut String, op: &OperationReport, response: bool) {
 pub fn summary_table(run: &RunResult) -> String {
     let p = &run.parameters;
     let mut out = String::new();
-    let model = match (p.concurrency, p.rate) {
-        (_, Some(rate)) => format!("open {rate}/s"),
-        (Some(c), None) => format!("closed, concurrency {c}"),
-        _ => p.load_model.clone(),
-    };
+    let model = load_model(p);
     let _ = writeln!(
         out,
         "run {} · {} {} · {} · {} · {:.2}s measured after {:.1}s warm-up{}",

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
+use xmtp_opmon::report::{run_page, RunResult};
 
 /// What `opmon report` accepts.
 #[derive(Args, Debug)]
@@ -16,6 +18,10 @@ pub struct ReportArgs {
 }
 
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let _ = (args.run, args.html);
-    anyhow::bail!("opmon report is not built yet")
+    let run = RunResult::read(&args.run)?;
+    let page = run_page(&run);
+    std::fs::write(&args.html, page)
+        .with_context(|| format!("cannot write the report to {}", args.html.display()))?;
+    println!("report: {}", args.html.display());
+    Ok(ExitCode::SUCCESS)
 }

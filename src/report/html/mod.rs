@@ -1,0 +1,68 @@
+//! A run as one self-contained HTML page.
+//!
+//! The page is meant to be read by a person who wants to know, at a
+//! glance, whether a run was healthy: did it finish, how slow was it, how
+//! often did it fail and why, did it keep up its pace, and was the load
+//! generator itself the bottleneck. It answers with a header, a table, and
+//! a handful of plots.
+//!
+//! Everything is in the one file. The plots are inline SVG drawn here in
+//! Rust, the style sheet is inline, and nothing refers to the network:
+//! no scripts, fonts or images to fetch, so the page opens the same way
+//! offline, from an archive, or as a CI artifact years later.
+//!
+//! The pieces:
+//!
+//! - [`svg`]: generic charts (line charts with linear or percentile axes,
+//!   horizontal bar charts, legends), knowing nothing about runs, so a
+//!   comparison page can draw with them too;
+//! - [`spectrum_svg`]: latency by percentile, HdrHistogram style, for one
+//!   or several histograms overlaid (a base and a candidate, say);
+//! - [`run_page`]: the page for one [`RunResult`](super::RunResult).
+//!
+//! All text that reaches the page goes through [`escape`]: tags, faults
+//! and error classes come from the command line or the network, and must
+//! show up as text, never as markup.
+
+mod page;
+mod plots;
+mod spectrum;
+pub mod svg;
+
+pub use page::run_page;
+pub use spectrum::{spectrum_chart, spectrum_svg, SpectrumLine};
+
+/// `text` made safe to place in HTML or SVG, as element content or inside
+/// a quoted attribute value.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escaping_turns_markup_into_text() {
+        assert_eq!(escape("plain text"), "plain text");
+        assert_eq!(
+            escape(r#"<script>alert("x" & 'y')</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
+        );
+        // Escaping twice shows the first escape literally, as it should.
+        assert_eq!(escape("&amp;"), "&amp;amp;");
+        assert_eq!(escape("café · 5%"), "café · 5%");
+        assert_eq!(escape(""), "");
+    }
+}
