@@ -18,8 +18,9 @@ pub struct NodeArgs {
     /// Refuse invalid identity updates at publish instead of dropping them silently.
     #[arg(long)]
     strict: bool,
-    /// Run under `opmon bench`: faults wait for a line `arm` on stdin, and
-    /// the node stops when stdin closes (so it never outlives its parent).
+    /// Run under `opmon bench`: faults wait for a line `arm` on stdin (and
+    /// `armed` on stdout confirms them), and the node stops when stdin
+    /// closes (so it never outlives its parent).
     #[arg(long, hide = true)]
     supervised: bool,
     #[command(flatten)]
@@ -28,6 +29,8 @@ pub struct NodeArgs {
 
 /// The line a supervising parent sends to let faults apply.
 pub const ARM: &str = "arm";
+/// The node's answer once they do.
+pub const ARMED: &str = "armed";
 
 pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
     let config = NodeConfig {
@@ -45,7 +48,11 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         loop {
             tokio::select! {
                 line = lines.next_line() => match line {
-                    Ok(Some(line)) if line.trim() == ARM => node.arm_faults(),
+                    Ok(Some(line)) if line.trim() == ARM => {
+                        node.arm_faults();
+                        // The parent waits for this before it starts measuring.
+                        println!("{ARMED}");
+                    }
                     Ok(Some(_)) => {}
                     // The parent is gone (or closed the pipe to stop us).
                     Ok(None) | Err(_) => break,

@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::faults::FaultArgs;
-use crate::node::ARM;
+use crate::node::{ARM, ARMED};
 
 /// XMTP's published V4 environments (hosts as libxmtp configures them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +80,7 @@ const NODE_STOP_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct NodeProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
     pid: Option<u32>,
 }
 
@@ -122,6 +123,7 @@ impl NodeProcess {
         Ok((
             Self {
                 stdin: child.stdin.take(),
+                stdout: lines,
                 child,
                 pid,
             },
@@ -134,7 +136,8 @@ impl NodeProcess {
         self.pid
     }
 
-    /// Lets the injected faults apply from now on.
+    /// Lets the injected faults apply from now on, and returns once the
+    /// node confirms they do, so the first measured call is faulted too.
     pub async fn arm(&mut self) -> anyhow::Result<()> {
         let stdin = self
             .stdin
@@ -144,7 +147,15 @@ impl NodeProcess {
             .write_all(format!("{ARM}\n").as_bytes())
             .await
             .and(stdin.flush().await)
-            .context("cannot reach the embedded node")
+            .context("cannot reach the embedded node")?;
+        let answer = tokio::time::timeout(NODE_START_TIMEOUT, self.stdout.next_line())
+            .await
+            .context("the embedded node did not confirm its faults in time")?
+            .context("cannot read from the embedded node")?;
+        match answer.as_deref().map(str::trim) {
+            Some(ARMED) => Ok(()),
+            _ => bail!("the embedded node did not confirm its faults"),
+        }
     }
 
     /// Stops the node: closing its stdin asks it to shut down; if it does
