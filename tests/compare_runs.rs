@@ -90,6 +90,20 @@ fn injected_latency_is_a_significant_regression() {
     let csv = String::from_utf8_lossy(&csv.stdout);
     assert!(csv.starts_with("operation,figure,unit,base,candidate,change"));
     assert_eq!(csv.lines().count(), 8);
+
+    // The page overlays the two spectra and needs nothing from outside.
+    let page = base.join("comparison.html");
+    let output = compare(&[&base], &[&slow], &["--html", page.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        html.matches("<svg class=\"plot\"").count(),
+        1,
+        "one operation"
+    );
+    assert!(html.contains("identity.lookup: base and candidate"));
+    assert!(html.contains(">worse<"));
+    assert!(!html.contains("<script") && !html.contains("src="));
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub struct CompareArgs {
     /// Compare runs even if their scenario, load model or operations differ.
     #[arg(long)]
     force: bool,
+    /// Also write the comparison as a self-contained HTML page with the spectra overlaid.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {
@@ -73,6 +76,12 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         Format::Markdown => compare::to_markdown(&comparison),
     };
     println!("{}", text.trim_end());
+    if let Some(path) = &args.html {
+        let page = xmtp_opmon::report::html::comparison_page(&comparison, &base, &candidate);
+        std::fs::write(path, page)
+            .map_err(|e| anyhow::anyhow!("cannot write the page to {}: {e}", path.display()))?;
+        eprintln!("report: {}", path.display());
+    }
     Ok(if args.fail_on_regression && comparison.has_regression() {
         eprintln!("opmon: a figure is significantly worse than the base");
         ExitCode::from(EXIT_REGRESSION)

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Comparison, Figure, Row};
 
-fn value(row: &Row, value: f64) -> String {
+pub(crate) fn value(row: &Row, value: f64) -> String {
     match row.figure {
         Figure::ErrorRate => format!("{value:.2}%"),
         Figure::Throughput => format!("{value:.1}/s"),
@@ -23,25 +23,25 @@ fn delta(row: &Row, change: f64) -> String {
     }
 }
 
-fn change_text(row: &Row) -> String {
+pub(crate) fn change_text(row: &Row) -> String {
     row.change
         .map(|c| delta(row, c))
         .unwrap_or_else(|| "n/a".into())
 }
 
-fn interval_text(row: &Row) -> String {
+pub(crate) fn interval_text(row: &Row) -> String {
     row.interval
         .map(|(low, high)| format!("[{}, {}]", delta(row, low), delta(row, high)))
         .unwrap_or_else(|| "n/a".into())
 }
 
-fn ratio_text(row: &Row) -> String {
+pub(crate) fn ratio_text(row: &Row) -> String {
     row.ratio
         .map(|r| format!("{r:.2}x"))
         .unwrap_or_else(|| "n/a".into())
 }
 
-fn p_text(row: &Row) -> String {
+pub(crate) fn p_text(row: &Row) -> String {
     if row.p_value < 0.001 {
         "<0.001".into()
     } else {
@@ -49,7 +49,7 @@ fn p_text(row: &Row) -> String {
     }
 }
 
-fn sides(comparison: &Comparison) -> String {
+pub(crate) fn sides(comparison: &Comparison) -> String {
     let side = |runs: &[String]| match runs {
         [one] => format!("run {one}"),
         many => format!("{} runs", many.len()),

@@ -15,7 +15,7 @@
 
 pub mod stats;
 
-mod format;
+pub(crate) mod format;
 
 use std::collections::BTreeSet;
 

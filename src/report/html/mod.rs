@@ -18,17 +18,21 @@
 //!   comparison page can draw with them too;
 //! - [`spectrum_svg`]: latency by percentile, HdrHistogram style, for one
 //!   or several histograms overlaid (a base and a candidate, say);
-//! - [`run_page`]: the page for one [`RunResult`](super::RunResult).
+//! - [`run_page`]: the page for one [`RunResult`](super::RunResult);
+//! - [`comparison_page`]: a comparison's verdicts with base and candidate
+//!   spectra overlaid.
 //!
 //! All text that reaches the page goes through [`escape`]: tags, faults
 //! and error classes come from the command line or the network, and must
 //! show up as text, never as markup.
 
+mod comparison;
 mod page;
 mod plots;
 mod spectrum;
 pub mod svg;
 
+pub use comparison::comparison_page;
 pub use page::run_page;
 pub use spectrum::{spectrum_chart, spectrum_svg, SpectrumLine};
 

@@ -14,7 +14,7 @@ use crate::report::table::{load_model, mib, ms};
 use crate::report::{OperationReport, RunResult};
 
 /// The style sheet, inline so that the page needs nothing else.
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 body { margin: 0; background: #f6f7f9; color: #222;
   font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; }
 main { max-width: 1240px; margin: 0 auto; padding: 20px 28px 48px; }

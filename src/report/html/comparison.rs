@@ -1,0 +1,141 @@
+//! The page for a comparison: the verdicts, then base and candidate
+//! spectra overlaid per operation, so a reader sees where the
+//! distributions part — at the median, or only in the tail.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+
+use super::page::STYLE;
+use super::spectrum::{spectrum_chart, SpectrumLine};
+use super::{escape, svg::colour};
+use crate::report::compare::format::{
+    change_text, interval_text, p_text, ratio_text, sides, value,
+};
+use crate::report::compare::{Comparison, Verdict};
+use crate::report::{decode_histogram, RunResult};
+
+/// All runs' response times for `operation`, in one histogram
+/// (unreadable histograms are skipped: the comparison itself has already
+/// refused them).
+fn pooled(runs: &[RunResult], operation: &str) -> Histogram<u64> {
+    let mut all = crate::load::new_histogram();
+    for op in runs
+        .iter()
+        .flat_map(|run| run.operations.iter())
+        .filter(|op| op.operation == operation)
+    {
+        if let Ok(histogram) = decode_histogram(&op.histograms.response_us) {
+            let _ = all.add(&histogram);
+        }
+    }
+    all
+}
+
+/// The page for `comparison` of `base` and `candidate` runs.
+pub fn comparison_page(
+    comparison: &Comparison,
+    base: &[RunResult],
+    candidate: &[RunResult],
+) -> String {
+    let mut html = String::with_capacity(64 * 1024);
+    let _ = write!(
+        html,
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>opmon comparison</title>
+<style>{STYLE}</style></head>
+<body><main>
+<h1>opmon comparison</h1>
+"#
+    );
+    let count = |verdict| {
+        comparison
+            .rows
+            .iter()
+            .filter(|r| r.verdict == verdict)
+            .count()
+    };
+    let (worse, better) = (count(Verdict::Worse), count(Verdict::Better));
+    let _ = writeln!(
+        html,
+        r#"<div class="badges"><span class="badge {}">{worse} worse</span><span class="badge {}">{better} better</span><span class="badge good">{} unchanged</span></div>"#,
+        if worse > 0 { "bad" } else { "good" },
+        if better > 0 { "good" } else { "warn" },
+        comparison.rows.len() - worse - better,
+    );
+    for line in sides(comparison).lines() {
+        let _ = writeln!(html, "<p class=\"caption\">{}</p>", escape(line));
+    }
+    let list = |runs: &[String]| escape(&runs.join(", "));
+    let _ = writeln!(
+        html,
+        "<dl class=\"facts\"><dt>base</dt><dd>{}</dd><dt>candidate</dt><dd>{}</dd></dl>",
+        list(&comparison.base_runs),
+        list(&comparison.candidate_runs)
+    );
+
+    html.push_str("<h2>Figures</h2>\n<table><tr><th>operation</th><th>figure</th><th>base</th><th>candidate</th><th>change</th><th>95% CI</th><th>ratio</th><th>p</th><th>verdict</th></tr>\n");
+    for row in &comparison.rows {
+        let class = match row.verdict {
+            Verdict::Worse => " class=\"bad\"",
+            _ => "",
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{class}>{}</td></tr>",
+            escape(&row.operation),
+            row.figure.name(),
+            value(row, row.base),
+            value(row, row.candidate),
+            change_text(row),
+            interval_text(row),
+            ratio_text(row),
+            p_text(row),
+            row.verdict.as_str()
+        );
+    }
+    html.push_str("</table>\n<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
+    let mut operations: Vec<&str> = comparison
+        .rows
+        .iter()
+        .map(|r| r.operation.as_str())
+        .collect();
+    operations.dedup();
+    for operation in operations {
+        let (a, b) = (pooled(base, operation), pooled(candidate, operation));
+        let lines = [
+            SpectrumLine {
+                label: "base".into(),
+                histogram: &a,
+                colour: colour(0),
+                dashed: true,
+            },
+            SpectrumLine {
+                label: "candidate".into(),
+                histogram: &b,
+                colour: colour(1),
+                dashed: false,
+            },
+        ];
+        match spectrum_chart(&format!("{operation}: base and candidate"), &lines) {
+            Some(chart) => html.push_str(&chart.render()),
+            None => {
+                let _ = write!(
+                    html,
+                    "<p class=\"note\">{}: no successful operations on either side.</p>",
+                    escape(operation)
+                );
+            }
+        }
+        html.push('\n');
+    }
+    html.push_str(
+        "</div>\n<p class=\"caption\">Response time of all runs of a side pooled; base dashed, \
+         candidate solid. Where the lines part shows where the change is: everywhere, or only in \
+         the tail.</p>\n<footer>Written by opmon. Self-contained: no scripts, fonts or images are \
+         loaded.</footer>\n</main></body></html>\n",
+    );
+    html
+}
