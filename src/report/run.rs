@@ -299,13 +299,7 @@ pub struct ThresholdResult {
 impl OperationReport {
     /// The report of one operation's statistics over `measured_s` seconds.
     pub fn from_stats(operation: &str, stats: &OpStats, measured_s: f64) -> Self {
-        let per_second = |count: u64| {
-            if measured_s > 0.0 {
-                count as f64 / measured_s
-            } else {
-                0.0
-            }
-        };
+        let per_second = |count| per_second(count, measured_s);
         Self {
             operation: operation.to_owned(),
             attempts: stats.attempts,
@@ -332,6 +326,15 @@ impl OperationReport {
                 .map(|(second, point)| timeline_point(second as u64, point))
                 .collect(),
         }
+    }
+}
+
+/// `count` per second over `seconds` (0 over an empty window).
+pub(crate) fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
     }
 }
 

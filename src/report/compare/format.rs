@@ -49,6 +49,35 @@ pub(crate) fn p_text(row: &Row) -> String {
     }
 }
 
+/// A row's nine display cells: operation, figure, base, candidate,
+/// change, 95% CI, ratio, p and verdict.
+pub(crate) fn cells(row: &Row) -> [String; 9] {
+    [
+        row.operation.clone(),
+        row.figure.name().to_owned(),
+        value(row, row.base),
+        value(row, row.candidate),
+        change_text(row),
+        interval_text(row),
+        ratio_text(row),
+        p_text(row),
+        row.verdict.as_str().to_owned(),
+    ]
+}
+
+/// The header of [`cells`].
+pub(crate) const HEADER: [&str; 9] = [
+    "operation",
+    "figure",
+    "base",
+    "candidate",
+    "change",
+    "95% CI",
+    "ratio",
+    "p",
+    "verdict",
+];
+
 pub(crate) fn sides(comparison: &Comparison) -> String {
     let side = |runs: &[String]| match runs {
         [one] => format!("run {one}"),
@@ -75,25 +104,17 @@ pub(crate) fn sides(comparison: &Comparison) -> String {
 pub fn to_table(comparison: &Comparison) -> String {
     let mut out = sides(comparison);
     out.push('\n');
-    let _ = writeln!(
-        out,
-        "  {:<18} {:<10} {:>10} {:>10} {:>9} {:>22} {:>8} {:>7}  verdict",
-        "operation", "figure", "base", "candidate", "change", "95% CI", "ratio", "p"
-    );
-    for row in &comparison.rows {
+    let line = |out: &mut String, c: &[&str; 9]| {
         let _ = writeln!(
             out,
             "  {:<18} {:<10} {:>10} {:>10} {:>9} {:>22} {:>8} {:>7}  {}",
-            row.operation,
-            row.figure.name(),
-            value(row, row.base),
-            value(row, row.candidate),
-            change_text(row),
-            interval_text(row),
-            ratio_text(row),
-            p_text(row),
-            row.verdict.as_str()
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
         );
+    };
+    line(&mut out, &HEADER);
+    for row in &comparison.rows {
+        let cells = cells(row);
+        line(&mut out, &cells.each_ref().map(String::as_str));
     }
     out
 }
@@ -106,23 +127,11 @@ pub fn to_markdown(comparison: &Comparison) -> String {
     );
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
     for row in &comparison.rows {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            row.operation,
-            row.figure.name(),
-            value(row, row.base),
-            value(row, row.candidate),
-            change_text(row),
-            interval_text(row),
-            ratio_text(row),
-            p_text(row),
-            if row.verdict == super::Verdict::Same {
-                "~".to_owned()
-            } else {
-                format!("**{}**", row.verdict.as_str())
-            }
-        );
+        let mut cells = cells(row);
+        if row.verdict != super::Verdict::Same {
+            cells[8] = format!("**{}**", cells[8]);
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }

@@ -6,12 +6,10 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
-use super::page::STYLE;
+use super::page::head;
 use super::spectrum::{spectrum_chart, SpectrumLine};
 use super::{escape, svg::colour};
-use crate::report::compare::format::{
-    change_text, interval_text, p_text, ratio_text, sides, value,
-};
+use crate::report::compare::format::{cells, sides, HEADER};
 use crate::report::compare::{Comparison, Verdict};
 use crate::report::{decode_histogram, RunResult};
 
@@ -39,17 +37,8 @@ pub fn comparison_page(
     candidate: &[RunResult],
 ) -> String {
     let mut html = String::with_capacity(64 * 1024);
-    let _ = write!(
-        html,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>opmon comparison</title>
-<style>{STYLE}</style></head>
-<body><main>
-<h1>opmon comparison</h1>
-"#
-    );
+    html.push_str(&head("opmon comparison"));
+    html.push_str("<h1>opmon comparison</h1>\n");
     let count = |verdict| {
         comparison
             .rows
@@ -76,25 +65,20 @@ pub fn comparison_page(
         list(&comparison.candidate_runs)
     );
 
-    html.push_str("<h2>Figures</h2>\n<table><tr><th>operation</th><th>figure</th><th>base</th><th>candidate</th><th>change</th><th>95% CI</th><th>ratio</th><th>p</th><th>verdict</th></tr>\n");
+    html.push_str("<h2>Figures</h2>\n<table><tr>");
+    for title in HEADER {
+        let _ = write!(html, "<th>{title}</th>");
+    }
+    html.push_str("</tr>\n");
     for row in &comparison.rows {
-        let class = match row.verdict {
-            Verdict::Worse => " class=\"bad\"",
-            _ => "",
-        };
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{class}>{}</td></tr>",
-            escape(&row.operation),
-            row.figure.name(),
-            value(row, row.base),
-            value(row, row.candidate),
-            change_text(row),
-            interval_text(row),
-            ratio_text(row),
-            p_text(row),
-            row.verdict.as_str()
-        );
+        let cells = cells(row);
+        html.push_str("<tr>");
+        for (i, cell) in cells.iter().enumerate() {
+            let bad = i == cells.len() - 1 && row.verdict == Verdict::Worse;
+            let class = if bad { " class=\"bad\"" } else { "" };
+            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
+        }
+        html.push_str("</tr>\n");
     }
     html.push_str("</table>\n<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
     let mut operations: Vec<&str> = comparison

@@ -14,7 +14,7 @@ use crate::report::table::{load_model, mib, ms};
 use crate::report::{OperationReport, RunResult};
 
 /// The style sheet, inline so that the page needs nothing else.
-pub(super) const STYLE: &str = "
+const STYLE: &str = "
 body { margin: 0; background: #f6f7f9; color: #222;
   font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; }
 main { max-width: 1240px; margin: 0 auto; padding: 20px 28px 48px; }
@@ -47,21 +47,22 @@ p.note { margin: 6px 0; padding: 10px 14px; background: #fff; border: 1px dashed
 footer { margin-top: 36px; color: #8a9099; font-size: 12px; }
 ";
 
+/// The start of a page titled `title` (already escaped), up to the
+/// opening of its main content.
+pub(super) fn head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>{STYLE}</style></head>\n<body><main>\n"
+    )
+}
+
 /// The whole page for `run`, as one self-contained HTML document.
 pub fn run_page(run: &RunResult) -> String {
     let mut html = String::with_capacity(64 * 1024);
-    let _ = write!(
-        html,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>opmon run {id}</title>
-<style>{STYLE}</style></head>
-<body><main>
-<h1>opmon run <code>{id}</code></h1>
-"#,
-        id = escape(&run.run_id),
-    );
+    let id = escape(&run.run_id);
+    html.push_str(&head(&format!("opmon run {id}")));
+    let _ = writeln!(html, "<h1>opmon run <code>{id}</code></h1>");
     badges(&mut html, run);
     facts(&mut html, run);
 

@@ -100,13 +100,7 @@ impl Sum {
     }
 
     fn report(self, span_s: f64) -> OperationReport {
-        let per_second = |count: u64| {
-            if span_s > 0.0 {
-                count as f64 / span_s
-            } else {
-                0.0
-            }
-        };
+        let per_second = |count| crate::report::run::per_second(count, span_s);
         OperationReport {
             error_rate: if self.attempts == 0 {
                 0.0
