@@ -44,6 +44,7 @@ pub mod xmtp {
         pub mod api {
             pub mod v1 {
                 tonic::include_proto!("xmtp.mls.api.v1");
+                include!(concat!(env!("OUT_DIR"), "/server/xmtp.mls.api.v1.rs"));
             }
         }
         pub mod message_contents {
