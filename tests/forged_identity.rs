@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ed25519_dalek::Signer as _;
 use xmtp_opmon::classify::ErrorClass;
-use xmtp_opmon::client::{ClientError, V4Client, XmtpApi};
+use xmtp_opmon::client::{Client, ClientError, V4Client, XmtpApi};
 use xmtp_opmon::identity::{inbox_id, new_inbox_update, signature_text, InstallationKey, Wallet};
 use xmtp_opmon::node::NodeConfig;
 use xmtp_opmon::proto::associations::{
@@ -62,7 +62,7 @@ fn keys() -> (Wallet, InstallationKey, [u8; 32]) {
 
 /// The four forgeries: a wrong wallet, a plain Ed25519 installation
 /// signature, a wrong inbox id, and a second CreateInbox.
-async fn forgeries(client: &V4Client) -> Vec<(&'static str, IdentityUpdate)> {
+async fn forgeries<A: XmtpApi>(client: &Client<A>) -> Vec<(&'static str, IdentityUpdate)> {
     let mut forged = Vec::new();
 
     let (wallet, installation, _) = keys();
@@ -159,8 +159,18 @@ async fn strict_node_refuses_forged_updates() {
         ..NodeConfig::default()
     })
     .await;
-    let client = common::client(&node);
-    for (what, update) in forgeries(&client).await {
+    refused(&common::client(&node)).await;
+}
+
+/// V3 validates identity updates before it writes them, strict or not.
+#[tokio::test]
+async fn v3_refuses_forged_updates() {
+    let node = common::node().await;
+    refused(&common::v3_client(&node)).await;
+}
+
+async fn refused<A: XmtpApi>(client: &Client<A>) {
+    for (what, update) in forgeries(client).await {
         let error = client
             .api()
             .publish_identity_update(update)

@@ -6,9 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use xmtp_opmon::client::{Group, Identity, V4Client};
+use xmtp_opmon::client::{Client, Group, Identity, XmtpApi};
 
-async fn identities(client: &V4Client, n: usize) -> Vec<Arc<Identity>> {
+async fn identities<A: XmtpApi>(client: &Client<A>, n: usize) -> Vec<Arc<Identity>> {
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(client.create_identity().await.unwrap());
@@ -23,10 +23,13 @@ fn assert_same_view(a: &Group, b: &Group) {
     assert_eq!(a.membership().unwrap(), b.membership().unwrap());
 }
 
-#[tokio::test]
-async fn group_with_three_members_is_joined_by_each_through_its_welcome() {
-    let node = common::node().await;
-    let client = common::client(&node);
+over_both_apis!(
+    group_with_three_members_is_joined_by_each_through_its_welcome,
+    group_with_three_members_is_joined_by_each_through_its_welcome_over_v3,
+    joined_through_welcomes
+);
+
+async fn joined_through_welcomes<A: XmtpApi>(client: Client<A>) {
     let people = identities(&client, 4).await;
     let (creator, members) = (&people[0], &people[1..]);
     let member_ids: Vec<String> = members.iter().map(|m| m.inbox_id().to_owned()).collect();
@@ -44,10 +47,13 @@ async fn group_with_three_members_is_joined_by_each_through_its_welcome() {
     }
 }
 
-#[tokio::test]
-async fn added_member_is_applied_by_existing_members_and_joins() {
-    let node = common::node().await;
-    let client = common::client(&node);
+over_both_apis!(
+    added_member_is_applied_by_existing_members_and_joins,
+    added_member_is_applied_by_existing_members_and_joins_over_v3,
+    applied_and_joined
+);
+
+async fn applied_and_joined<A: XmtpApi>(client: Client<A>) {
     let people = identities(&client, 3).await;
     let (alice, bob, carol) = (&people[0], &people[1], &people[2]);
 

@@ -2,13 +2,15 @@
 
 mod common;
 
-use xmtp_opmon::client::XmtpApi;
+use xmtp_opmon::client::{Client, XmtpApi};
 
-#[tokio::test]
-async fn created_identity_is_readable_and_found_by_address() {
-    let node = common::node().await;
-    let client = common::client(&node);
+over_both_apis!(
+    created_identity_is_readable_and_found_by_address,
+    created_identity_is_readable_and_found_by_address_over_v3,
+    readable_and_found
+);
 
+async fn readable_and_found<A: XmtpApi>(client: Client<A>) {
     let alice = client.create_identity().await.expect("identity created");
 
     assert_eq!(alice.inbox_id().len(), 64);
@@ -35,10 +37,13 @@ async fn created_identity_is_readable_and_found_by_address() {
     assert_eq!(unknown, None);
 }
 
-#[tokio::test]
-async fn key_package_is_published_under_the_installation() {
-    let node = common::node().await;
-    let client = common::client(&node);
+over_both_apis!(
+    key_package_is_published_under_the_installation,
+    key_package_is_published_under_the_installation_over_v3,
+    key_package_published
+);
+
+async fn key_package_published<A: XmtpApi>(client: Client<A>) {
     let alice = client.create_identity().await.unwrap();
 
     let fetched = client

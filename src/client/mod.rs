@@ -32,6 +32,7 @@ mod parallel;
 pub mod phase;
 mod service;
 mod transport;
+pub mod v3;
 mod v4;
 mod visibility;
 
@@ -44,6 +45,7 @@ pub use group::{AddReport, Group};
 pub use inbox::Identity;
 pub use phase::Phase;
 pub use transport::{channel, traced, BoxedService, EndpointError, Transport, TransportError};
+pub use v3::V3Api;
 pub use v4::{methods, V4Api};
 
 /// Deadlines and choices of a client.
@@ -85,6 +87,32 @@ impl<A> Clone for Client<A> {
 
 /// A client of the V4 network.
 pub type V4Client = Client<V4Api>;
+
+/// A client of the V3 (centralized) network.
+pub type V3Client = Client<V3Api>;
+
+impl V3Client {
+    /// A V3 client of the node at `url` (`http://` or `https://`), with
+    /// the default configuration. Connects lazily.
+    pub fn connect(url: &str) -> Result<Self, EndpointError> {
+        Ok(Self::from_transport(
+            Transport::new(channel(url)?),
+            ClientConfig::default(),
+        ))
+    }
+
+    /// A V3 client whose calls are traced and measured by the
+    /// [`RpcTelemetryLayer`](crate::layer::RpcTelemetryLayer).
+    pub fn connect_traced(url: &str, config: ClientConfig) -> Result<Self, EndpointError> {
+        Ok(Self::from_transport(traced(url)?, config))
+    }
+
+    /// A V3 client over a transport of your own.
+    pub fn from_transport(node: Transport, config: ClientConfig) -> Self {
+        let api = V3Api::new(node, config.rpc_timeout);
+        Self::new(api, config)
+    }
+}
 
 impl<A: XmtpApi> Client<A> {
     /// A client calling `api`.

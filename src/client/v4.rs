@@ -69,6 +69,19 @@ pub mod methods {
     pub const PUBLISH_LEGACY: &str = "/xmtp.xmtpv4.payer_api.PayerApi/PublishClientEnvelopes";
 }
 
+/// Runs one gRPC `call` to `method` within `timeout`.
+pub(crate) async fn timed<T>(
+    method: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(timeout, call).await {
+        Err(_) => Err(ClientError::Timeout { method, timeout }),
+        Ok(Err(status)) => Err(ClientError::Rpc { method, status }),
+        Ok(Ok(response)) => Ok(response.into_inner()),
+    }
+}
+
 /// One boxed gRPC call.
 type Call<T> = Pin<Box<dyn Future<Output = Result<tonic::Response<T>, tonic::Status>> + Send>>;
 
@@ -102,14 +115,7 @@ impl V4Api {
         method: &'static str,
         call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, ClientError> {
-        match tokio::time::timeout(self.rpc_timeout, call).await {
-            Err(_) => Err(ClientError::Timeout {
-                method,
-                timeout: self.rpc_timeout,
-            }),
-            Ok(Err(status)) => Err(ClientError::Rpc { method, status }),
-            Ok(Ok(response)) => Ok(response.into_inner()),
-        }
+        timed(method, self.rpc_timeout, call).await
     }
 
     /// Calls the new service name, or the legacy one once a peer has said

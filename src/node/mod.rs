@@ -2,7 +2,9 @@
 //!
 //! It serves what a client needs on a single listener — the gateway's
 //! write API (`PayerApi` and `GatewayApi`), the node's read API
-//! (`ReplicationApi` and `QueryApi`) and gRPC health — over plain HTTP/2.
+//! (`ReplicationApi` and `QueryApi`), the V3 API (`MlsApi` and
+//! `IdentityApi`, over the same store) and gRPC health — over plain
+//! HTTP/2.
 //! Storage is in memory. It validates like xmtpd: envelopes are checked at
 //! publish, key packages with openmls, identity updates for real against
 //! the inbox's log, and, as on the real network, an invalid identity update
@@ -22,6 +24,7 @@ mod faults;
 mod service;
 mod sign;
 mod store;
+mod v3;
 mod validate;
 
 use std::net::SocketAddr;
@@ -37,6 +40,8 @@ use crate::proto::gateway_api::gateway_api_server::GatewayApiServer;
 use crate::proto::message_api::query_api_server::QueryApiServer;
 use crate::proto::message_api::replication_api_server::ReplicationApiServer;
 use crate::proto::payer_api::payer_api_server::PayerApiServer;
+use crate::proto::xmtp::identity::api::v1::identity_api_server::IdentityApiServer;
+use crate::proto::xmtp::mls::api::v1::mls_api_server::MlsApiServer;
 
 pub use faults::{
     parse_duration, parse_errors, FaultSpecError, Faults, InjectedError, Latency, Stall,
@@ -103,7 +108,9 @@ impl EmbeddedNode {
             )
             .add_service(QueryApiServer::new(service.clone()).max_decoding_message_size(limit))
             .add_service(PayerApiServer::new(service.clone()).max_decoding_message_size(limit))
-            .add_service(GatewayApiServer::new(service).max_decoding_message_size(limit));
+            .add_service(GatewayApiServer::new(service.clone()).max_decoding_message_size(limit))
+            .add_service(MlsApiServer::new(service.clone()).max_decoding_message_size(limit))
+            .add_service(IdentityApiServer::new(service).max_decoding_message_size(limit));
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stopped = async {

@@ -39,6 +39,16 @@ const MAX_PAGE: usize = 1_000;
 /// payer envelope as the gateway would.
 const RETENTION_DAYS: u32 = 90;
 
+/// Which network generation a write came through: V4 writes on the chain
+/// path wait for the indexer and invalid identity updates are dropped
+/// silently; V3 (a centralized database) makes writes readable at once
+/// and refuses invalid identity updates outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Generation {
+    V4,
+    V3,
+}
+
 /// Shared state behind every service name.
 pub(crate) struct NodeState {
     pub(crate) store: Store,
@@ -68,12 +78,13 @@ impl NodeState {
     /// that can be tens of kilobytes), so it runs on the blocking pool:
     /// left on an async worker, it would stall the connections that worker
     /// drives, including the next request's upload.
-    async fn publish(
+    pub(crate) async fn publish(
         self: &Arc<Self>,
         request: PublishClientEnvelopesRequest,
+        generation: Generation,
     ) -> Result<PublishClientEnvelopesResponse, Status> {
         let state = Arc::clone(self);
-        tokio::task::spawn_blocking(move || state.publish_now(request))
+        tokio::task::spawn_blocking(move || state.publish_now(request, generation))
             .await
             .map_err(|_| Status::internal("the node's publish worker stopped"))?
     }
@@ -81,6 +92,7 @@ impl NodeState {
     fn publish_now(
         &self,
         request: PublishClientEnvelopesRequest,
+        generation: Generation,
     ) -> Result<PublishClientEnvelopesResponse, Status> {
         // Check every envelope before storing any, so a bad request has no
         // effect at all.
@@ -93,8 +105,12 @@ impl NodeState {
         for (envelope, (topic, route)) in request.envelopes.into_iter().zip(checked) {
             let stored = match route {
                 Route::Node => self.originate(&envelope, topic),
-                Route::Commit => self.through_chain(COMMITS_ORIGINATOR, &envelope, topic),
-                Route::IdentityUpdate(update) => self.index_identity(&envelope, topic, update)?,
+                Route::Commit => {
+                    self.through_chain(COMMITS_ORIGINATOR, &envelope, topic, generation)
+                }
+                Route::IdentityUpdate(update) => {
+                    self.index_identity(&envelope, topic, update, generation)?
+                }
             };
             originator_envelopes.push(stored);
         }
@@ -139,10 +155,11 @@ impl NodeState {
         originator: u32,
         envelope: &ClientEnvelope,
         topic: Vec<u8>,
+        generation: Generation,
     ) -> OriginatorEnvelope {
         let (key, stored) = self.chain_envelope(originator, envelope);
         self.store
-            .insert(key, topic, stored.clone(), self.indexed_at());
+            .insert(key, topic, stored.clone(), self.indexed_at(generation));
         stored
     }
 
@@ -166,27 +183,32 @@ impl NodeState {
         ((originator, sequence_id), stored)
     }
 
-    /// When a chain write made now becomes readable.
-    fn indexed_at(&self) -> Instant {
-        Instant::now() + self.indexer_lag
+    /// When a chain write made now becomes readable: after the indexer
+    /// lag on V4, at once on V3, which has no chain.
+    fn indexed_at(&self, generation: Generation) -> Instant {
+        match generation {
+            Generation::V4 => Instant::now() + self.indexer_lag,
+            Generation::V3 => Instant::now(),
+        }
     }
 
     /// Identity updates go through the chain, then the indexer checks them
     /// against the inbox's log. Like xmtpd, an update that fails is still
-    /// acknowledged and then silently dropped; in strict mode it is
-    /// refused instead.
+    /// acknowledged and then silently dropped; in strict mode (and always
+    /// on V3, which validates before it writes) it is refused instead.
     fn index_identity(
         &self,
         envelope: &ClientEnvelope,
         topic: Vec<u8>,
         update: crate::proto::associations::IdentityUpdate,
+        generation: Generation,
     ) -> Result<OriginatorEnvelope, Status> {
         // A poisoned lock only means another indexing call panicked; the
         // store itself is consistent, so indexing can go on.
         let _indexing = self.indexer.lock().unwrap_or_else(|p| p.into_inner());
         let previous = self.store.inbox(&update.inbox_id);
         let verdict = apply_update(previous.as_ref().map(|record| &record.state), &update);
-        if self.strict {
+        if self.strict || generation == Generation::V3 {
             if let Err(error) = &verdict {
                 return Err(invalid(format!("identity update rejected: {error}")));
             }
@@ -194,7 +216,7 @@ impl NodeState {
         let (key, stored) = self.chain_envelope(IDENTITY_ORIGINATOR, envelope);
         match verdict {
             Ok(state) => {
-                let visible_at = self.indexed_at();
+                let visible_at = self.indexed_at(generation);
                 self.store.insert(key, topic, stored.clone(), visible_at);
                 self.store.set_inbox(state, visible_at);
             }
@@ -205,7 +227,10 @@ impl NodeState {
         Ok(stored)
     }
 
-    fn query(&self, request: QueryEnvelopesRequest) -> Result<QueryEnvelopesResponse, Status> {
+    pub(crate) fn query(
+        &self,
+        request: QueryEnvelopesRequest,
+    ) -> Result<QueryEnvelopesResponse, Status> {
         let query = request.query.unwrap_or_default();
         if !query.topics.is_empty() && !query.originator_node_ids.is_empty() {
             return Err(invalid("query by topics or by originators, not both"));
@@ -241,7 +266,7 @@ impl NodeState {
         Ok(QueryEnvelopesResponse { envelopes })
     }
 
-    fn newest(
+    pub(crate) fn newest(
         &self,
         request: GetNewestEnvelopeRequest,
     ) -> Result<GetNewestEnvelopeResponse, Status> {
@@ -258,7 +283,10 @@ impl NodeState {
         Ok(GetNewestEnvelopeResponse { results })
     }
 
-    fn inbox_ids(&self, request: GetInboxIdsRequest) -> Result<GetInboxIdsResponse, Status> {
+    pub(crate) fn inbox_ids(
+        &self,
+        request: GetInboxIdsRequest,
+    ) -> Result<GetInboxIdsResponse, Status> {
         if request.requests.len() > MAX_INBOX_ID_REQUESTS {
             return Err(invalid(format!(
                 "at most {MAX_INBOX_ID_REQUESTS} identifiers per request"
@@ -344,7 +372,7 @@ macro_rules! write_api {
                 request: Request<PublishClientEnvelopesRequest>,
             ) -> Result<Response<PublishClientEnvelopesResponse>, Status> {
                 self.state
-                    .publish(request.into_inner())
+                    .publish(request.into_inner(), Generation::V4)
                     .await
                     .map(Response::new)
             }

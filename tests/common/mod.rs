@@ -21,6 +21,30 @@ pub fn client(node: &RunningNode) -> V4Client {
     V4Client::connect(node.url(), node.url()).expect("valid url")
 }
 
+/// A client of the same node over the V3 API.
+pub fn v3_client(node: &RunningNode) -> xmtp_opmon::client::V3Client {
+    xmtp_opmon::client::V3Client::connect(node.url()).expect("valid url")
+}
+
+/// Defines two tests running `body(client)`: one over V4, one over V3,
+/// each against a node of its own.
+#[macro_export]
+macro_rules! over_both_apis {
+    ($v4:ident, $v3:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $v4() {
+            let node = common::node().await;
+            $body(common::client(&node)).await;
+        }
+
+        #[tokio::test]
+        async fn $v3() {
+            let node = common::node().await;
+            $body(common::v3_client(&node)).await;
+        }
+    };
+}
+
 /// A client that gives up waiting for visibility after `wait`.
 pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
     let transport = Transport::new(xmtp_opmon::client::channel(node.url()).unwrap());
