@@ -60,7 +60,7 @@ fn bad_flags_are_refused_in_one_sentence() {
         &["--rate", "5", "--concurrency", "2"],
         "cannot be used with",
     );
-    refused("v3", &["--api", "v3"], "--api v3 is not built yet");
+    refused("api", &["--api", "v5"], "invalid value 'v5'");
     refused(
         "faults-remote",
         &[

@@ -107,3 +107,33 @@ fn a_mix_draws_operations_by_weight_and_samples_every_attempt() {
     assert_eq!(rows.len(), 41, "one row per attempt");
     assert!(rows[1..].iter().all(|row| row.contains(",ok,")));
 }
+
+#[test]
+fn every_operation_runs_over_v3_too() {
+    let ran = bench_ok(
+        "v3",
+        &[
+            "--api",
+            "v3",
+            "--scenario",
+            "mix",
+            "--mix",
+            "identity=1,group=1,add-members=1,lookup=1",
+            "--group-size",
+            "3",
+            "--ops",
+            "24",
+            "--warmup",
+            "0s",
+            "--seed",
+            "3",
+        ],
+    );
+    let run = ran.run();
+    assert_eq!(run.parameters.api, "v3");
+    assert_eq!(run.operations.len(), 4, "{:?}", run.operations);
+    for op in &run.operations {
+        assert_eq!(op.attempts, op.ok, "{}: {:?}", op.operation, op.errors);
+    }
+    assert_eq!(run.operations.iter().map(|op| op.attempts).sum::<u64>(), 24);
+}

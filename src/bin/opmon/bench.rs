@@ -20,7 +20,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
-use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
+use xmtp_opmon::client::{
+    ApiVersion, Client, ClientConfig, EndpointError, V3Client, V4Client, XmtpApi,
+};
 use xmtp_opmon::layer::{OpKind, OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::{
     cores, drive, evaluate, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario,
@@ -58,13 +60,13 @@ pub struct BenchArgs {
     /// A published XMTP environment instead of the embedded node.
     #[arg(long, value_enum, conflicts_with_all = ["node", "gateway"])]
     env: Option<Env>,
-    /// Node URL for reads (with --gateway) instead of the embedded node.
-    #[arg(long, value_name = "URL", requires = "gateway")]
+    /// Node URL for reads instead of the embedded node (with --api v3, the V3 node).
+    #[arg(long, value_name = "URL")]
     node: Option<String>,
-    /// Gateway URL for writes (with --node).
+    /// Gateway URL for V4 writes [default: the --node URL].
     #[arg(long, value_name = "URL", requires = "node")]
     gateway: Option<String>,
-    /// Network generation.
+    /// Network generation: v4 (d14n) or v3 (the centralized network).
     #[arg(long, default_value = "v4", value_parser = ["v4", "v3"])]
     api: String,
     /// Traffic to send [default: mix].
@@ -193,6 +195,7 @@ impl Interrupt {
 
 /// The validated configuration of a run.
 struct Plan {
+    api: ApiVersion,
     scenario: Scenario,
     schedule: Schedule,
     workload: WorkloadConfig,
@@ -277,6 +280,11 @@ impl Plan {
             faults: args.faults.recorded(),
         };
         Ok(Self {
+            api: if args.api == "v3" {
+                ApiVersion::V3
+            } else {
+                ApiVersion::V4
+            },
             scenario,
             schedule: Schedule {
                 model,
@@ -301,7 +309,11 @@ impl Plan {
 async fn resolve_target(args: &BenchArgs) -> anyhow::Result<Target> {
     Ok(match (&args.env, &args.node, &args.gateway) {
         (Some(env), _, _) => {
-            let (node, gateway) = env.urls();
+            let (node, gateway) = if args.api == "v3" {
+                (env.v3_url(), env.v3_url())
+            } else {
+                env.urls()
+            };
             Target {
                 kind: "env",
                 env: Some(*env),
@@ -310,11 +322,11 @@ async fn resolve_target(args: &BenchArgs) -> anyhow::Result<Target> {
                 child: None,
             }
         }
-        (None, Some(node), Some(gateway)) => Target {
+        (None, Some(node), gateway) => Target {
             kind: "explicit",
             env: None,
             node: node.clone(),
-            gateway: gateway.clone(),
+            gateway: gateway.clone().unwrap_or_else(|| node.clone()),
             child: None,
         },
         _ => {
@@ -361,6 +373,98 @@ enum Ending {
     Failed(String),
 }
 
+/// What a run needs besides its client and target.
+struct RunContext<'a> {
+    plan: &'a Plan,
+    recorder: &'a Arc<Recorder>,
+    interrupt: &'a Interrupt,
+    show_progress: bool,
+    warn: bool,
+}
+
+/// What measuring produced.
+struct Measured {
+    ending: Ending,
+    provisioning: ProvisioningReport,
+    resources: Resources,
+    skipped_ops: u64,
+}
+
+/// Provisions the scenario through `client`, arms the node's faults, and
+/// drives the schedule through the operation layer, for either API.
+async fn measure<A: XmtpApi>(
+    client: Client<A>,
+    target: &mut Target,
+    context: RunContext<'_>,
+) -> anyhow::Result<Measured> {
+    let provisioning_started = Instant::now();
+    let provisioned = tokio::select! {
+        result = Workload::provision(&client, &context.plan.workload) => Some(result),
+        () = context.interrupt.clone().wait() => None,
+    };
+    let mut provisioning = ProvisioningReport {
+        seconds: provisioning_started.elapsed().as_secs_f64(),
+        ..ProvisioningReport::default()
+    };
+    let mut resources = Resources::default();
+    let mut skipped_ops = 0;
+    let ending = match provisioned {
+        None => Ending::Interrupted(None),
+        Some(Err(error)) => Ending::Failed(format!(
+            "cannot provision the {} scenario on {} ({}): {error}",
+            context.plan.scenario.name(),
+            target.gateway,
+            error.class()
+        )),
+        Some(Ok(workload)) => {
+            let workload = Arc::new(workload);
+            if let Some(child) = target.child.as_mut() {
+                child.arm().await?;
+            }
+            let service = ServiceBuilder::new()
+                .layer(
+                    OpTelemetryLayer::new(context.plan.api)
+                        .traffic(Traffic::Synthetic)
+                        .observe_shared(context.recorder.clone() as Arc<dyn OpObserver>),
+                )
+                .service(client.clone());
+            let progress = context.show_progress.then(|| Progress {
+                window_start: Instant::now() + context.plan.schedule.warmup,
+                plan: context.plan.describe_stop(),
+            });
+            let node_pid = target.child.as_ref().and_then(NodeProcess::pid);
+            let monitor =
+                Monitor::start(context.recorder.clone(), node_pid, progress, context.warn);
+            let end = drive(
+                context.plan.schedule,
+                workload.clone(),
+                service,
+                context.recorder,
+                context.interrupt.clone().wait(),
+            )
+            .await;
+            resources = monitor.finish().await;
+            let report = workload.provisioning();
+            provisioning.identities = report.identities;
+            provisioning.groups = report.groups;
+            provisioning.replacement_groups = report.replacement_groups;
+            skipped_ops = workload.skipped();
+            provisioning.seconds = report.duration.as_secs_f64();
+            if end.interrupted {
+                Ending::Interrupted(Some(end))
+            } else {
+                Ending::Finished(end)
+            }
+        }
+    };
+    Ok(Measured {
+        ending,
+        provisioning,
+        resources,
+        skipped_ops,
+    })
+}
+
 /// Runs a benchmark; the exit code says how it went.
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let run_id = new_run_id();
@@ -368,10 +472,6 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("opmon-results").join(&run_id));
-    // Flags that need no target are checked before a node is started.
-    if args.api == "v3" {
-        bail!("--api v3 is not built yet: the V3 backend is planned; use --api v4");
-    }
     check_writable(&out)?;
     let interrupt = Interrupt::listen();
     let telemetry = start_telemetry(&args, &run_id)?;
@@ -386,8 +486,6 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             return Err(error);
         }
     };
-    let client = V4Client::connect_traced(&target.gateway, &target.node, ClientConfig::default())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut recorder = Recorder::new();
     if args.samples {
         let path = out.join("samples.csv");
@@ -398,65 +496,32 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let recorder = Arc::new(recorder);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
-    let provisioning_started = Instant::now();
-    let provisioned = tokio::select! {
-        result = Workload::provision(&client, &plan.workload) => Some(result),
-        () = interrupt.clone().wait() => None,
+    let context = RunContext {
+        plan: &plan,
+        recorder: &recorder,
+        interrupt: &interrupt,
+        show_progress,
+        warn: !args.quiet,
     };
-    let mut provisioning = ProvisioningReport {
-        seconds: provisioning_started.elapsed().as_secs_f64(),
-        ..ProvisioningReport::default()
-    };
-    let mut monitor_resources = Resources::default();
-    let mut skipped_ops = 0;
-    let ending = match provisioned {
-        None => Ending::Interrupted(None),
-        Some(Err(error)) => Ending::Failed(format!(
-            "cannot provision the {} scenario on {} ({}): {error}",
-            plan.scenario.name(),
-            target.gateway,
-            error.class()
-        )),
-        Some(Ok(workload)) => {
-            let workload = Arc::new(workload);
-            if let Some(child) = target.child.as_mut() {
-                child.arm().await?;
-            }
-            let service = ServiceBuilder::new()
-                .layer(
-                    OpTelemetryLayer::new(ApiVersion::V4)
-                        .traffic(Traffic::Synthetic)
-                        .observe_shared(recorder.clone() as Arc<dyn OpObserver>),
-                )
-                .service(client.clone());
-            let progress = show_progress.then(|| Progress {
-                window_start: Instant::now() + plan.schedule.warmup,
-                plan: plan.describe_stop(),
-            });
-            let node_pid = target.child.as_ref().and_then(NodeProcess::pid);
-            let monitor = Monitor::start(recorder.clone(), node_pid, progress, !args.quiet);
-            let end = drive(
-                plan.schedule,
-                workload.clone(),
-                service,
-                &recorder,
-                interrupt.clone().wait(),
-            )
-            .await;
-            monitor_resources = monitor.finish().await;
-            let report = workload.provisioning();
-            provisioning.identities = report.identities;
-            provisioning.groups = report.groups;
-            provisioning.replacement_groups = report.replacement_groups;
-            skipped_ops = workload.skipped();
-            provisioning.seconds = report.duration.as_secs_f64();
-            if end.interrupted {
-                Ending::Interrupted(Some(end))
-            } else {
-                Ending::Finished(end)
-            }
+    let config = ClientConfig::default();
+    let endpoint = |e: EndpointError| anyhow::anyhow!("{e}");
+    let measured = match plan.api {
+        ApiVersion::V4 => {
+            let client = V4Client::connect_traced(&target.gateway, &target.node, config)
+                .map_err(endpoint)?;
+            measure(client, &mut target, context).await?
+        }
+        ApiVersion::V3 => {
+            let client = V3Client::connect_traced(&target.node, config).map_err(endpoint)?;
+            measure(client, &mut target, context).await?
         }
     };
+    let Measured {
+        ending,
+        provisioning,
+        resources: monitor_resources,
+        skipped_ops,
+    } = measured;
     if let Some(child) = target.child.take() {
         child.stop().await;
     }

@@ -45,6 +45,16 @@ impl Env {
         }
     }
 
+    /// The V3 node of the same environment (V3 has one URL for reads and
+    /// writes; dev and staging share XMTP's dev network).
+    pub fn v3_url(self) -> &'static str {
+        match self {
+            Self::Local => "http://localhost:5556",
+            Self::Dev | Self::Staging => "https://grpc.dev.xmtp.network:443",
+            Self::Production => "https://grpc.production.xmtp.network:443",
+        }
+    }
+
     /// The name `--env` takes.
     pub fn name(self) -> &'static str {
         match self {
