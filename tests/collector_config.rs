@@ -56,7 +56,8 @@ fn json(path: &Path) -> Json {
 /// `value[a][b]...`, or `Null` when any step is missing.
 fn at<'a>(value: &'a Yaml, path: &[&str]) -> &'a Yaml {
     static NULL: Yaml = Yaml::Null;
-    path.iter().fold(value, |v, key| v.get(*key).unwrap_or(&NULL))
+    path.iter()
+        .fold(value, |v, key| v.get(*key).unwrap_or(&NULL))
 }
 
 fn str_at<'a>(value: &'a Yaml, path: &[&str]) -> &'a str {
@@ -68,14 +69,22 @@ fn str_at<'a>(value: &'a Yaml, path: &[&str]) -> &'a str {
 fn keys(value: &Yaml) -> BTreeSet<String> {
     value
         .as_mapping()
-        .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn strings(value: &Yaml) -> Vec<String> {
     value
         .as_sequence()
-        .map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -201,7 +210,10 @@ fn every_yaml_and_json_file_parses() {
             _ => {}
         }
     }
-    assert!(checked >= 12, "expected the whole stack, parsed {checked} files");
+    assert!(
+        checked >= 12,
+        "expected the whole stack, parsed {checked} files"
+    );
 }
 
 // --- the Collector ---------------------------------------------------------
@@ -264,8 +276,14 @@ fn pipelines_name_only_defined_components() {
 #[test]
 fn receiver_ports_match_opmon_and_exporters_name_their_backends() {
     let config = otelcol();
-    let grpc = str_at(&config, &["receivers", "otlp", "protocols", "grpc", "endpoint"]);
-    let http = str_at(&config, &["receivers", "otlp", "protocols", "http", "endpoint"]);
+    let grpc = str_at(
+        &config,
+        &["receivers", "otlp", "protocols", "grpc", "endpoint"],
+    );
+    let http = str_at(
+        &config,
+        &["receivers", "otlp", "protocols", "http", "endpoint"],
+    );
     assert_eq!(port_of(grpc), 4317);
     assert_eq!(port_of(http), 4318);
 
@@ -292,7 +310,16 @@ fn receiver_ports_match_opmon_and_exporters_name_their_backends() {
     );
     assert_eq!(port_of(jaeger), 4317);
     assert_eq!(
-        at(&compose, &["services", "jaeger", "environment", "COLLECTOR_OTLP_ENABLED"]).as_str(),
+        at(
+            &compose,
+            &[
+                "services",
+                "jaeger",
+                "environment",
+                "COLLECTOR_OTLP_ENABLED"
+            ]
+        )
+        .as_str(),
         Some("true")
     );
 
@@ -304,7 +331,11 @@ fn receiver_ports_match_opmon_and_exporters_name_their_backends() {
             continue;
         }
         honeycomb += 1;
-        assert_eq!(str_at(spec, &["endpoint"]), "api.honeycomb.io:443", "{name}");
+        assert_eq!(
+            str_at(spec, &["endpoint"]),
+            "api.honeycomb.io:443",
+            "{name}"
+        );
         assert!(
             at(spec, &["tls", "insecure"]).as_bool() != Some(true),
             "{name} must use TLS"
@@ -317,7 +348,9 @@ fn receiver_ports_match_opmon_and_exporters_name_their_backends() {
         );
         if name.contains("metrics") {
             assert!(
-                at(spec, &["headers", "x-honeycomb-dataset"]).as_str().is_some(),
+                at(spec, &["headers", "x-honeycomb-dataset"])
+                    .as_str()
+                    .is_some(),
                 "{name}: metrics need x-honeycomb-dataset"
             );
         }
@@ -342,7 +375,10 @@ fn receiver_ports_match_opmon_and_exporters_name_their_backends() {
         strings(at(&passthrough, &["processors", "batch", "metadata_keys"])),
         ["x-honeycomb-team"]
     );
-    let setter = &at(&passthrough, &["extensions", "headers_setter/honeycomb", "headers"])[0];
+    let setter = &at(
+        &passthrough,
+        &["extensions", "headers_setter/honeycomb", "headers"],
+    )[0];
     assert_eq!(str_at(setter, &["from_context"]), "x-honeycomb-team");
 }
 
@@ -358,7 +394,12 @@ fn prometheus_scrapes_the_collector_exporter_and_the_pushgateway() {
         .as_sequence()
         .expect("scrape_configs")
         .iter()
-        .flat_map(|job| at(job, &["static_configs"]).as_sequence().cloned().unwrap_or_default())
+        .flat_map(|job| {
+            at(job, &["static_configs"])
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
         .flat_map(|sc| strings(at(&sc, &["targets"])))
         .collect();
     let collector_target = format!("{collector_name}:{exporter_port}");
@@ -374,12 +415,18 @@ fn prometheus_scrapes_the_collector_exporter_and_the_pushgateway() {
     // The Pushgateway: its default port, published, scraped with honor_labels.
     let pushgateway = at(&compose, &["services", "pushgateway"]);
     assert!(published_ports(pushgateway).contains(&9091));
-    assert!(targets.contains(&"pushgateway:9091".to_owned()), "{targets:?}");
+    assert!(
+        targets.contains(&"pushgateway:9091".to_owned()),
+        "{targets:?}"
+    );
     let push_job = at(&prometheus, &["scrape_configs"])
         .as_sequence()
         .unwrap()
         .iter()
-        .find(|job| strings(at(job, &["static_configs"])[0].get("targets").unwrap()).contains(&"pushgateway:9091".to_owned()))
+        .find(|job| {
+            strings(at(job, &["static_configs"])[0].get("targets").unwrap())
+                .contains(&"pushgateway:9091".to_owned())
+        })
         .expect("a pushgateway scrape job");
     assert_eq!(at(push_job, &["honor_labels"]).as_bool(), Some(true));
 
@@ -400,7 +447,7 @@ fn published_ports(service: &Yaml) -> Vec<u16> {
 fn promtool_accepts_prometheus_yml() {
     let file = collector_dir().join("prometheus.yml");
     match Command::new("promtool")
-        .args(["check", "config", "--syntax-only"])
+        .args(["check", "config"])
         .arg(&file)
         .output()
     {
@@ -424,7 +471,10 @@ fn compose_has_the_stack_and_mounts_files_that_exist() {
     let compose = compose();
     let services = keys(at(&compose, &["services"]));
     for needed in ["jaeger", "prometheus", "pushgateway", "grafana"] {
-        assert!(services.contains(needed), "no `{needed}` service: {services:?}");
+        assert!(
+            services.contains(needed),
+            "no `{needed}` service: {services:?}"
+        );
     }
     let (_, collector) = collector_service(&compose);
     assert!(str_at(&collector, &["image"]).contains("opentelemetry-collector-contrib"));
@@ -437,12 +487,18 @@ fn compose_has_the_stack_and_mounts_files_that_exist() {
             let (source, target) = (parts.next().unwrap(), parts.next().unwrap_or(""));
             if source.starts_with('.') {
                 let path = collector_dir().join(source);
-                assert!(path.exists(), "{service} mounts {source}, which does not exist");
+                assert!(
+                    path.exists(),
+                    "{service} mounts {source}, which does not exist"
+                );
                 mounted.insert(target.to_owned(), path);
             }
         }
         for dependency in strings(at(spec, &["depends_on"])) {
-            assert!(services.contains(&dependency), "{service} depends on unknown {dependency}");
+            assert!(
+                services.contains(&dependency),
+                "{service} depends on unknown {dependency}"
+            );
         }
     }
 
@@ -452,16 +508,30 @@ fn compose_has_the_stack_and_mounts_files_that_exist() {
         .into_iter()
         .filter_map(|arg| arg.strip_prefix("--config=").map(str::to_owned))
         .collect();
-    assert!(configs.len() >= 2, "base config and an overlay: {configs:?}");
+    assert!(
+        configs.len() >= 2,
+        "base config and an overlay: {configs:?}"
+    );
     for config in configs {
         let resolved = match (config.find("${"), config.find(":-")) {
             (Some(start), Some(dash)) => {
-                let end = config[dash..].find('}').map(|e| e + dash).expect("closing brace");
-                format!("{}{}{}", &config[..start], &config[dash + 2..end], &config[end + 1..])
+                let end = config[dash..]
+                    .find('}')
+                    .map(|e| e + dash)
+                    .expect("closing brace");
+                format!(
+                    "{}{}{}",
+                    &config[..start],
+                    &config[dash + 2..end],
+                    &config[end + 1..]
+                )
             }
             _ => config.clone(),
         };
-        assert!(mounted.contains_key(&resolved), "{resolved} is not mounted into the Collector");
+        assert!(
+            mounted.contains_key(&resolved),
+            "{resolved} is not mounted into the Collector"
+        );
     }
     // Every overlay is mounted, so OTELCOL_OVERLAY can name any of them.
     for entry in std::fs::read_dir(collector_dir()).unwrap() {
@@ -492,7 +562,8 @@ fn compose_has_the_stack_and_mounts_files_that_exist() {
 #[test]
 fn grafana_provisioning_points_at_prometheus_and_the_dashboard() {
     let compose = compose();
-    let datasources = yaml(&collector_dir().join("grafana/provisioning/datasources/prometheus.yaml"));
+    let datasources =
+        yaml(&collector_dir().join("grafana/provisioning/datasources/prometheus.yaml"));
     let source = &at(&datasources, &["datasources"])[0];
     assert_eq!(str_at(source, &["type"]), "prometheus");
     let url = str_at(source, &["url"]);
@@ -567,7 +638,13 @@ fn expected_series() -> BTreeMap<String, BTreeSet<String>> {
         ERROR_TYPE,
         XMTP_GROUP_SIZE_BUCKET,
     ];
-    let phase_labels = [XMTP_PHASE, XMTP_OPERATION, XMTP_API, XMTP_TRAFFIC, XMTP_OUTCOME];
+    let phase_labels = [
+        XMTP_PHASE,
+        XMTP_OPERATION,
+        XMTP_API,
+        XMTP_TRAFFIC,
+        XMTP_OUTCOME,
+    ];
     let active_labels = [XMTP_OPERATION, XMTP_API, XMTP_TRAFFIC];
     let rpc_labels = [
         RPC_SYSTEM_NAME,
@@ -652,7 +729,10 @@ fn dashboard_queries_only_names_the_code_emits() {
     let mut queries: Vec<(String, String)> = Vec::new();
     walk_json(&dashboard, &mut |_, value| {
         if let Some(expr) = value.get("expr").and_then(Json::as_str) {
-            let legend = value.get("legendFormat").and_then(Json::as_str).unwrap_or("");
+            let legend = value
+                .get("legendFormat")
+                .and_then(Json::as_str)
+                .unwrap_or("");
             queries.push((expr.to_owned(), legend.to_owned()));
         }
         if value.get("type").and_then(Json::as_str) == Some("query") {
@@ -671,7 +751,11 @@ fn dashboard_queries_only_names_the_code_emits() {
             .filter(|id| id.starts_with("xmtp_") || id.starts_with("rpc_"))
             .collect();
         let metrics: Vec<&String> = names.iter().filter(|n| series.contains_key(*n)).collect();
-        assert!(!metrics.is_empty(), "`{expr}` queries none of {:?}", series.keys());
+        assert!(
+            !metrics.is_empty(),
+            "`{expr}` queries none of {:?}",
+            series.keys()
+        );
         let labels: BTreeSet<&String> = metrics.iter().flat_map(|m| &series[*m]).collect();
         for name in &names {
             assert!(
@@ -681,7 +765,10 @@ fn dashboard_queries_only_names_the_code_emits() {
             used.insert(name.clone());
         }
         if expr.contains("histogram_quantile") {
-            assert!(expr.contains("_bucket") && identifiers(expr).iter().any(|i| i == "le"), "{expr}");
+            assert!(
+                expr.contains("_bucket") && identifiers(expr).iter().any(|i| i == "le"),
+                "{expr}"
+            );
         }
     }
 
@@ -734,16 +821,36 @@ fn check_pod_spec(file: &str, pod: &Yaml, claims: &BTreeSet<String>) {
         .map(|v| str_at(v, &["name"]).to_owned())
         .collect();
     for container in containers {
-        assert!(!str_at(container, &["name"]).is_empty(), "{file}: container name");
-        assert!(!str_at(container, &["image"]).is_empty(), "{file}: container image");
-        for mount in at(container, &["volumeMounts"]).as_sequence().cloned().unwrap_or_default() {
+        assert!(
+            !str_at(container, &["name"]).is_empty(),
+            "{file}: container name"
+        );
+        assert!(
+            !str_at(container, &["image"]).is_empty(),
+            "{file}: container image"
+        );
+        for mount in at(container, &["volumeMounts"])
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default()
+        {
             let name = str_at(&mount, &["name"]);
-            assert!(volumes.contains(name), "{file}: mount of unknown volume {name}");
+            assert!(
+                volumes.contains(name),
+                "{file}: mount of unknown volume {name}"
+            );
         }
     }
-    for volume in at(pod, &["volumes"]).as_sequence().cloned().unwrap_or_default() {
+    for volume in at(pod, &["volumes"])
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default()
+    {
         if let Some(claim) = at(&volume, &["persistentVolumeClaim", "claimName"]).as_str() {
-            assert!(claims.contains(claim), "{file}: claim {claim} has no manifest");
+            assert!(
+                claims.contains(claim),
+                "{file}: claim {claim} has no manifest"
+            );
         }
     }
 }
@@ -759,15 +866,24 @@ fn kubernetes_manifests_are_valid_objects() {
     let mut kinds = BTreeSet::new();
     for (file, doc) in &docs {
         let kind = str_at(doc, &["kind"]);
-        assert!(!str_at(doc, &["apiVersion"]).is_empty(), "{file}: apiVersion");
-        assert!(!str_at(doc, &["metadata", "name"]).is_empty(), "{file}: metadata.name");
+        assert!(
+            !str_at(doc, &["apiVersion"]).is_empty(),
+            "{file}: apiVersion"
+        );
+        assert!(
+            !str_at(doc, &["metadata", "name"]).is_empty(),
+            "{file}: metadata.name"
+        );
         kinds.insert(kind.to_owned());
         match kind {
             "Job" => {
                 assert_eq!(str_at(doc, &["apiVersion"]), "batch/v1");
                 let pod = at(doc, &["spec", "template", "spec"]);
                 let restart = str_at(pod, &["restartPolicy"]);
-                assert!(matches!(restart, "Never" | "OnFailure"), "{file}: restartPolicy {restart}");
+                assert!(
+                    matches!(restart, "Never" | "OnFailure"),
+                    "{file}: restartPolicy {restart}"
+                );
                 check_pod_spec(file, pod, &claims);
             }
             "Deployment" => {
@@ -776,7 +892,11 @@ fn kubernetes_manifests_are_valid_objects() {
                 let labels = at(doc, &["spec", "template", "metadata", "labels"]);
                 assert!(!keys(selector).is_empty(), "{file}: empty selector");
                 for key in keys(selector) {
-                    assert_eq!(selector[key.as_str()], labels[key.as_str()], "{file}: selector {key}");
+                    assert_eq!(
+                        selector[key.as_str()],
+                        labels[key.as_str()],
+                        "{file}: selector {key}"
+                    );
                 }
                 check_pod_spec(file, at(doc, &["spec", "template", "spec"]), &claims);
             }
@@ -784,14 +904,25 @@ fn kubernetes_manifests_are_valid_objects() {
                 let ports = at(doc, &["spec", "ports"]).as_sequence().expect("ports");
                 assert!(!ports.is_empty(), "{file}: a Service needs ports");
                 for port in ports {
-                    assert!(at(port, &["port"]).as_u64().is_some(), "{file}: port number");
+                    assert!(
+                        at(port, &["port"]).as_u64().is_some(),
+                        "{file}: port number"
+                    );
                 }
-                assert!(!keys(at(doc, &["spec", "selector"])).is_empty(), "{file}: selector");
+                assert!(
+                    !keys(at(doc, &["spec", "selector"])).is_empty(),
+                    "{file}: selector"
+                );
             }
             "PersistentVolumeClaim" => {
-                assert!(!strings(at(doc, &["spec", "accessModes"])).is_empty(), "{file}: accessModes");
                 assert!(
-                    at(doc, &["spec", "resources", "requests", "storage"]).as_str().is_some(),
+                    !strings(at(doc, &["spec", "accessModes"])).is_empty(),
+                    "{file}: accessModes"
+                );
+                assert!(
+                    at(doc, &["spec", "resources", "requests", "storage"])
+                        .as_str()
+                        .is_some(),
                     "{file}: storage request"
                 );
             }
@@ -804,10 +935,16 @@ fn kubernetes_manifests_are_valid_objects() {
     }
     // The Collector's Service selects the Deployment's pods.
     let service = docs.iter().find(|(_, d)| d["kind"] == "Service").unwrap();
-    let deployment = docs.iter().find(|(_, d)| d["kind"] == "Deployment").unwrap();
+    let deployment = docs
+        .iter()
+        .find(|(_, d)| d["kind"] == "Deployment")
+        .unwrap();
     let pod_labels = at(&deployment.1, &["spec", "template", "metadata", "labels"]);
     for key in keys(at(&service.1, &["spec", "selector"])) {
-        assert_eq!(at(&service.1, &["spec", "selector"])[key.as_str()], pod_labels[key.as_str()]);
+        assert_eq!(
+            at(&service.1, &["spec", "selector"])[key.as_str()],
+            pod_labels[key.as_str()]
+        );
     }
 }
 
@@ -821,7 +958,11 @@ fn command_line(container: &Yaml) -> Vec<String> {
 #[test]
 fn the_jobs_run_real_opmon_commands() {
     let docs = manifests();
-    let jobs: Vec<&Yaml> = docs.iter().map(|(_, d)| d).filter(|d| d["kind"] == "Job").collect();
+    let jobs: Vec<&Yaml> = docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| d["kind"] == "Job")
+        .collect();
     let container = |job: &Yaml| at(job, &["spec", "template", "spec", "containers"])[0].clone();
     let line = |job: &Yaml| command_line(&container(job));
     let bench = jobs
@@ -841,7 +982,10 @@ fn the_jobs_run_real_opmon_commands() {
     let args = line(bench);
     let known = long_flags(&opmon_help("bench"));
     for flag in args.iter().filter(|a| a.starts_with("--")) {
-        assert!(known.contains(flag.as_str()), "`opmon bench` has no {flag} (it has {known:?})");
+        assert!(
+            known.contains(flag.as_str()),
+            "`opmon bench` has no {flag} (it has {known:?})"
+        );
     }
     let value = |flag: &str| {
         let at = args.iter().position(|a| a == flag)?;
@@ -865,7 +1009,10 @@ fn the_jobs_run_real_opmon_commands() {
         .iter()
         .filter_map(|p| at(p, &["port"]).as_u64())
         .collect();
-    assert!(ports.contains(&u64::from(port_of(&otlp))), "{otlp} vs {ports:?}");
+    assert!(
+        ports.contains(&u64::from(port_of(&otlp))),
+        "{otlp} vs {ports:?}"
+    );
     assert_eq!(port_of(&otlp), 4317);
 
     // --out is per pod, on the shared volume the merge Job reads.
@@ -887,7 +1034,10 @@ fn the_jobs_run_real_opmon_commands() {
     let (bench_path, bench_claim) = mount(bench);
     let (merge_path, merge_claim) = mount(merge);
     assert_eq!(bench_claim, merge_claim, "both Jobs use one results volume");
-    assert!(out.starts_with(&format!("{bench_path}/")), "{out} is not under {bench_path}");
+    assert!(
+        out.starts_with(&format!("{bench_path}/")),
+        "{out} is not under {bench_path}"
+    );
 
     // The merge reads the pods' directories and writes elsewhere, with real flags.
     let script = line(merge).join(" ");
@@ -911,5 +1061,10 @@ fn the_jobs_run_real_opmon_commands() {
     assert!(merged.starts_with(&format!("{merge_path}/")), "{merged}");
     let merge_at = words.iter().position(|w| *w == "merge").unwrap();
     let inputs = &words[merge_at + 1..out_at];
-    assert!(!inputs.is_empty() && inputs.iter().all(|i| i.starts_with(&format!("{merge_path}/"))));
+    assert!(
+        !inputs.is_empty()
+            && inputs
+                .iter()
+                .all(|i| i.starts_with(&format!("{merge_path}/")))
+    );
 }
