@@ -55,22 +55,24 @@ pub fn normal_cdf(z: f64) -> f64 {
 }
 
 /// Two-sided p-value of the Mann-Whitney U test: how likely samples this
-/// far apart are if both come from one distribution. Exact (by counting
-/// rank arrangements) for small samples without ties, otherwise the normal
+/// far apart are if both come from one distribution. Exact for small
+/// samples (by counting every way the pooled ranks, ties sharing their mean
+/// rank, could have split between the two sides), otherwise the normal
 /// approximation with a tie correction.
 pub fn mann_whitney(a: &[f64], b: &[f64]) -> f64 {
     let (n1, n2) = (a.len(), b.len());
     if n1 == 0 || n2 == 0 {
         return 1.0;
     }
-    // Ranks over the pooled values, ties sharing their mean rank.
+    // Doubled mid-ranks over the pooled values: integers even with ties.
     let mut pooled: Vec<(f64, bool)> = a
         .iter()
         .map(|v| (*v, true))
         .chain(b.iter().map(|v| (*v, false)))
         .collect();
     pooled.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let mut rank_sum_a = 0.0;
+    let mut doubled_ranks = Vec::with_capacity(pooled.len());
+    let mut rank_sum_a = 0;
     let mut tie_term = 0.0;
     let mut i = 0;
     while i < pooled.len() {
@@ -78,18 +80,24 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> f64 {
         while j + 1 < pooled.len() && pooled[j + 1].0 == pooled[i].0 {
             j += 1;
         }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
+        let doubled_rank = i + j + 2;
         let tied = (j - i + 1) as f64;
         tie_term += tied * tied * tied - tied;
-        rank_sum_a += pooled[i..=j].iter().filter(|(_, first)| *first).count() as f64 * rank;
+        for (_, first) in &pooled[i..=j] {
+            doubled_ranks.push(doubled_rank);
+            if *first {
+                rank_sum_a += doubled_rank;
+            }
+        }
         i = j + 1;
     }
-    let u = rank_sum_a - (n1 * (n1 + 1)) as f64 / 2.0;
-    let mean = (n1 * n2) as f64 / 2.0;
-    if tie_term == 0.0 && n1 + n2 <= 40 {
-        return exact_u_p_value(u, n1, n2);
+    let n = n1 + n2;
+    if n <= 40 {
+        return exact_rank_sum_p_value(&doubled_ranks, n1, rank_sum_a);
     }
-    let n = (n1 + n2) as f64;
+    let u = rank_sum_a as f64 / 2.0 - (n1 * (n1 + 1)) as f64 / 2.0;
+    let mean = (n1 * n2) as f64 / 2.0;
+    let n = n as f64;
     let variance = (n1 * n2) as f64 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
     if variance <= 0.0 {
         return 1.0;
@@ -99,33 +107,38 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> f64 {
     (2.0 * (1.0 - normal_cdf(distance / variance.sqrt()))).min(1.0)
 }
 
-/// The exact two-sided p-value of `u` for sample sizes `n1` and `n2`, from
-/// the number of rank arrangements giving each U.
-fn exact_u_p_value(u: f64, n1: usize, n2: usize) -> f64 {
-    // counts[i][j][k]: arrangements of i + j values with U = k; built up
-    // one sample size at a time, keeping only the current row.
-    let max_u = n1 * n2;
-    let mut table = vec![vec![vec![0f64; max_u + 1]; n2 + 1]; n1 + 1];
-    for i in 0..=n1 {
-        for j in 0..=n2 {
-            if i == 0 || j == 0 {
-                table[i][j][0] = 1.0;
-                continue;
-            }
-            for k in 0..=i * j {
-                // The largest value belongs to the first sample (adding j
-                // to U) or to the second (adding nothing).
-                let from_first = if k >= j { table[i - 1][j][k - j] } else { 0.0 };
-                let from_second = table[i][j - 1][k];
-                table[i][j][k] = from_first + from_second;
+/// The exact two-sided p-value of a rank sum: the share of all ways to
+/// pick `n1` of the pooled (doubled) ranks whose sum lies at least as far
+/// from its expected value as `observed` does.
+fn exact_rank_sum_p_value(doubled_ranks: &[usize], n1: usize, observed: usize) -> f64 {
+    let total: usize = doubled_ranks.iter().sum();
+    // ways[k][s]: subsets of k ranks seen so far summing to s; counts reach
+    // C(40, 20) ~ 1.4e11 at most, exact in an f64.
+    let mut ways = vec![vec![0f64; total + 1]; n1 + 1];
+    ways[0][0] = 1.0;
+    for &rank in doubled_ranks {
+        for k in (0..n1).rev() {
+            for s in (0..=total - rank).rev() {
+                let here = ways[k][s];
+                if here > 0.0 {
+                    ways[k + 1][s + rank] += here;
+                }
             }
         }
     }
-    let counts = &table[n1][n2];
-    let total: f64 = counts.iter().sum();
-    let low = u.min(max_u as f64 - u).round() as usize;
-    let tail: f64 = counts[..=low].iter().sum();
-    (2.0 * tail / total).min(1.0)
+    // E[sum] = n1 * total / n; compare distances scaled by n to stay exact.
+    let n = doubled_ranks.len();
+    let distance = |sum: usize| (sum * n).abs_diff(n1 * total);
+    let observed_distance = distance(observed);
+    let (extreme, all) =
+        ways[n1]
+            .iter()
+            .enumerate()
+            .fold((0.0, 0.0), |(extreme, all), (sum, count)| {
+                let far = distance(sum) >= observed_distance;
+                (extreme + if far { *count } else { 0.0 }, all + count)
+            });
+    (extreme / all).min(1.0)
 }
 
 /// Draws a Gamma(`shape`, 1) variate: a sum of exponentials for small
@@ -218,6 +231,12 @@ mod tests {
         assert_eq!(mann_whitney(&[3.0; 5], &[3.0; 5]), 1.0);
         // Interleaved samples: far from significant.
         assert!(mann_whitney(&[1.0, 3.0, 5.0, 7.0], &[2.0, 4.0, 6.0, 8.0]) > 0.5);
+        // Ties within each side keep the test exact.
+        let p = mann_whitney(&[1.0, 1.0, 2.0, 3.0], &[5.0, 5.0, 7.0, 8.0]);
+        assert!((p - 2.0 / 70.0).abs() < 1e-12, "{p}");
+        // A tie across the sides: 4 of the 70 splits are as extreme.
+        let p = mann_whitney(&[1.0, 2.0, 3.0, 5.0], &[5.0, 6.0, 7.0, 8.0]);
+        assert!((p - 4.0 / 70.0).abs() < 1e-12, "{p}");
         // Large separated samples with ties use the normal approximation.
         let a: Vec<f64> = (0..30).map(|i| (i / 2) as f64).collect();
         let b: Vec<f64> = (0..30).map(|i| 100.0 + (i / 2) as f64).collect();
