@@ -2,12 +2,16 @@
 # Requests per second of `opmon bench --scenario lookup` against the
 # embedded node, beside h2load sending the same GetInboxIds request to the
 # same node at the same concurrency (one HTTP/2 connection, N streams, as
-# opmon's client uses). Needs h2load (Debian: nghttp2-client).
+# opmon's client uses). opmon runs twice per round, with its default worker
+# threads (one per core) and with `--threads 1` as h2load's `-t 1`; rounds
+# interleave the three so the machine's drift touches all alike. Needs
+# h2load (Debian: nghttp2-client).
 #
-#   scripts/efficiency.sh [CONCURRENCY] [SECONDS]
+#   scripts/efficiency.sh [CONCURRENCY] [SECONDS] [ROUNDS]
 source "$(dirname "$0")/common.sh"
 concurrency=${1:-32}
 seconds=${2:-20}
+rounds=${3:-3}
 command -v h2load >/dev/null || { echo "efficiency.sh: h2load is missing (apt-get install nghttp2-client)" >&2; exit 1; }
 
 "$opmon" node --listen 127.0.0.1:0 >"$work/node.out" &
@@ -30,31 +34,44 @@ cpu_of() { awk '{print $1 + $2}' "$1"; }
 # CPU seconds the node has used so far (clock ticks of 10 ms).
 node_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$node/stat"; }
 
-echo "== opmon bench --scenario lookup --concurrency $concurrency --duration ${seconds}s"
-before=$(node_cpu)
-{ time "$opmon" bench --node "$url" --gateway "$url" --scenario lookup \
-  --concurrency "$concurrency" --duration "${seconds}s" --warmup 2s \
-  --quiet --out "$work/opmon" >"$work/opmon.txt"; } 2>"$work/opmon.time"
-opmon_node=$(awk -v a="$before" -v b="$(node_cpu)" 'BEGIN {print b - a}')
-cat "$work/opmon.txt"
-opmon_rps=$(awk -F, 'NR==2 {print $23}' "$work/opmon/summary.csv")
-opmon_ops=$(awk -F, 'NR==2 {print $20}' "$work/opmon/summary.csv")
+# One opmon run; prints "requests/s client-CPU-us/request node-CPU-us/request".
+opmon_run() {
+  local out="$work/opmon-$1-$2" before
+  before=$(node_cpu)
+  { time "$opmon" bench --node "$url" --gateway "$url" --scenario lookup \
+    --concurrency "$concurrency" --duration "${seconds}s" --warmup 2s \
+    ${1:+--threads "$1"} --quiet --out "$out" >/dev/null; } 2>"$out.time"
+  awk -F, -v c="$(cpu_of "$out.time")" -v a="$before" -v b="$(node_cpu)" \
+    'NR==2 {printf "%.0f %.1f %.1f\n", $23, c / $20 * 1e6, (b - a) / $20 * 1e6}' \
+    "$out/summary.csv"
+}
 
-echo "== h2load -c 1 -m $concurrency -D $seconds (same node, same request)"
-before=$(node_cpu)
-{ time h2load -c 1 -m "$concurrency" -t 1 -D "$seconds" --warm-up-time=2 \
-  -H 'content-type: application/grpc' -H 'te: trailers' \
-  -d "$work/request.bin" "$url/xmtp.xmtpv4.message_api.QueryApi/GetInboxIds" \
-  >"$work/h2load.txt"; } 2>"$work/h2load.time"
-h2load_node=$(awk -v a="$before" -v b="$(node_cpu)" 'BEGIN {print b - a}')
-grep -E '^(finished|requests|status)' "$work/h2load.txt"
-h2load_rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$work/h2load.txt")
-h2load_ops=$(sed -n 's/^requests: \([0-9]*\) total.*/\1/p' "$work/h2load.txt")
+# One h2load run, printed the same way.
+h2load_run() {
+  local out="$work/h2load-$1" before
+  before=$(node_cpu)
+  { time h2load -c 1 -m "$concurrency" -t 1 -D "$seconds" --warm-up-time=2 \
+    -H 'content-type: application/grpc' -H 'te: trailers' \
+    -d "$work/request.bin" "$url/xmtp.xmtpv4.message_api.QueryApi/GetInboxIds" \
+    >"$out.txt"; } 2>"$out.time"
+  grep -q '^status codes: [0-9]* 2xx' "$out.txt" || { cat "$out.txt" >&2; exit 1; }
+  local rps ops
+  rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out.txt")
+  ops=$(sed -n 's/^requests: \([0-9]*\) total.*/\1/p' "$out.txt")
+  awk -v r="$rps" -v o="$ops" -v c="$(cpu_of "$out.time")" -v a="$before" -v b="$(node_cpu)" \
+    'BEGIN {printf "%.0f %.1f %.1f\n", r, c / o * 1e6, (b - a) / o * 1e6}'
+}
 
-# CPU per request includes provisioning and warm-up for both: an upper bound.
-awk -v o="$opmon_rps" -v h="$h2load_rps" \
-    -v oc="$(cpu_of "$work/opmon.time")" -v hc="$(cpu_of "$work/h2load.time")" \
-    -v on="$opmon_node" -v hn="$h2load_node" -v oo="$opmon_ops" -v ho="$h2load_ops" 'BEGIN {
-  printf "\nlookups/s: opmon %.0f, h2load %.0f, ratio %.2f\n", o, h, o / h
-  printf "client CPU per request: opmon %.1f us, h2load %.1f us\n", oc / oo * 1e6, hc / ho * 1e6
-  printf "node CPU per request:   under opmon %.1f us, under h2load %.1f us\n", on / oo * 1e6, hn / ho * 1e6 }'
+# CPU per request includes warm-up (and opmon's provisioning): an upper bound.
+echo "lookups at concurrency $concurrency, ${seconds}s each, $rounds rounds"
+printf '%-6s %-22s %10s %16s %16s %8s\n' round tool "requests/s" "client us/req" "node us/req" "ratio"
+for round in $(seq "$rounds"); do
+  default=$(opmon_run "" "$round")
+  single=$(opmon_run 1 "$round")
+  h2=$(h2load_run "$round")
+  for row in "opmon:$default" "opmon --threads 1:$single" "h2load -t 1:$h2"; do
+    set -- ${row#*:}
+    awk -v r="$round" -v t="${row%%:*}" -v q="$1" -v c="$2" -v n="$3" -v h="${h2%% *}" \
+      'BEGIN {printf "%-6s %-22s %10d %16.1f %16.1f %7.2fx\n", r, t, q, c, n, q / h}'
+  done
+done

@@ -30,6 +30,7 @@ fn bad_flags_are_refused_in_one_sentence() {
     );
     refused("rate", &["--rate", "-3"], "is not a rate");
     refused("rate-zero", &["--rate", "0/s"], "is not a rate");
+    refused("threads", &["--threads", "0"], "invalid value '0'");
     refused(
         "threshold",
         &["--threshold", "identity.lookup:p99"],

@@ -15,13 +15,19 @@ fn each_scenario_measures_its_operation() {
             &["--group-size", "2", "--add", "2"][..],
             "group.add_members",
         ),
-        ("lookup", &[][..], "identity.lookup"),
+        ("lookup", &["--threads", "1"][..], "identity.lookup"),
     ] {
         let mut args = vec!["--scenario", scenario, "--ops", "6", "--warmup", "0s"];
         args.extend_from_slice(extra);
         let ran = bench_ok(scenario, &args);
         let run = ran.run();
         assert!(run.complete, "{scenario}");
+        // The load generator's worker threads: one when asked, else one per core.
+        let threads = run.environment.threads.unwrap();
+        assert!(threads >= 1);
+        if scenario == "lookup" {
+            assert_eq!(threads, 1);
+        }
         assert_eq!(run.parameters.scenario, scenario);
         assert_eq!(run.operations.len(), 1, "{scenario}: {:?}", run.operations);
         let op = &run.operations[0];

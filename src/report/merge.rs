@@ -252,7 +252,7 @@ fn end_reason(runs: &[RunResult]) -> String {
 }
 
 /// What the machines share; a field they disagree on reads `mixed`, and
-/// cores are counted over all machines.
+/// cores and threads are counted over all machines.
 fn environment(parts: &[RunPart]) -> Environment {
     let agreed = |get: fn(&Environment) -> &String| {
         let first = get(&parts[0].environment);
@@ -267,6 +267,7 @@ fn environment(parts: &[RunPart]) -> Environment {
         os: agreed(|e| &e.os),
         arch: agreed(|e| &e.arch),
         cores: parts.iter().map(|part| part.environment.cores).sum(),
+        threads: parts.iter().map(|part| part.environment.threads).sum(),
     }
 }
 

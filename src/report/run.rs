@@ -130,6 +130,9 @@ pub struct Environment {
     pub arch: String,
     /// Cores available to the process.
     pub cores: usize,
+    /// Worker threads the load generator ran on (absent in runs written
+    /// before opmon recorded them).
+    pub threads: Option<usize>,
 }
 
 /// What was created before measuring.

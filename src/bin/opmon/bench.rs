@@ -123,8 +123,21 @@ pub struct BenchArgs {
     /// Seed for the choice of operations [default: random, recorded in run.json].
     #[arg(long)]
     seed: Option<u64>,
+    /// Worker threads of the load generator [default: one per core]. One
+    /// thread can send more cheap requests per second: they queue up
+    /// between wake-ups and leave in fewer writes.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     #[command(flatten)]
     faults: FaultArgs,
+}
+
+impl BenchArgs {
+    /// The worker threads asked for, if any; the runtime is built before
+    /// the bench starts.
+    pub fn threads(&self) -> Option<usize> {
+        self.threads.map(usize::from)
+    }
 }
 
 fn parse_span(text: &str) -> Result<Duration, String> {
@@ -561,6 +574,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             os: std::env::consts::OS.to_owned(),
             arch: std::env::consts::ARCH.to_owned(),
             cores: cores(),
+            threads: Some(tokio::runtime::Handle::current().metrics().num_workers()),
         },
         provisioning,
         window: Window {

@@ -53,7 +53,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Bench(args) = &cli.command {
+        if let Some(threads) = args.threads() {
+            builder.worker_threads(threads);
+        }
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("opmon: cannot start the async runtime: {error}");

@@ -252,10 +252,14 @@ fn facts(html: &mut String, run: &RunResult) {
     rows.push(("tags", pairs(p.tags.iter().map(|(k, v)| (k, v.clone())))));
     rows.push(("seed", p.seed.to_string()));
     let e = &run.environment;
+    let threads = e
+        .threads
+        .map(|threads| format!(" · {threads} load threads"))
+        .unwrap_or_default();
     rows.push((
         "machine",
         format!(
-            "{} {} · {} cores · opmon {}",
+            "{} {} · {} cores{threads} · opmon {}",
             e.os, e.arch, e.cores, e.opmon_version
         ),
     ));
@@ -422,6 +426,7 @@ pub(super) mod tests {
                 os: "linux".into(),
                 arch: "x86_64".into(),
                 cores: 2,
+                threads: Some(2),
             },
             provisioning: ProvisioningReport::default(),
             window: Window {

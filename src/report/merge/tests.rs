@@ -61,6 +61,7 @@ fn run(id: &str, window_started_at: &str, measured_s: f64, attempts: &[Attempt])
         },
         environment: Environment {
             cores: 2,
+            threads: Some(2),
             ..Environment::default()
         },
         provisioning: ProvisioningReport::default(),
