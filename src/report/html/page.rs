@@ -485,6 +485,7 @@ pub(super) mod tests {
         assert!(!page.contains("Errors per second"));
         assert!(page.contains("complete (finished)"));
         assert!(!page.contains("groups of"), "no groups in a run of lookups");
+        assert!(page.contains("2 cores · 2 load threads"));
     }
 
     #[test]
