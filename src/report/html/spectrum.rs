@@ -47,6 +47,22 @@ pub fn spectrum_chart(title: &str, lines: &[SpectrumLine<'_>]) -> Option<LineCha
         .iter()
         .map(|l| ms(l.histogram.max()))
         .fold(0.0, f64::max);
+    // Lines whose medians differ tenfold (V3 beside V4, a stall beside a
+    // healthy run) share a log scale, so the faster one is not flattened
+    // against the floor.
+    let medians = drawn.iter().map(|l| ms(l.histogram.value_at_quantile(0.5)));
+    let (fastest, slowest) = medians.fold((f64::INFINITY, 0.0_f64), |(lo, hi), m| {
+        (lo.min(m), hi.max(m))
+    });
+    let latency = if slowest >= 10.0 * fastest && fastest > 0.0 {
+        let min_ms = drawn
+            .iter()
+            .map(|l| ms(l.histogram.min().max(1)))
+            .fold(f64::INFINITY, f64::min);
+        Axis::logarithmic("latency (ms, log scale)", min_ms, max_ms)
+    } else {
+        Axis::linear_with_headroom("latency (ms)", max_ms)
+    };
     let series = drawn
         .iter()
         .map(|line| Series {
@@ -60,7 +76,7 @@ pub fn spectrum_chart(title: &str, lines: &[SpectrumLine<'_>]) -> Option<LineCha
     Some(LineChart::new(
         title,
         Axis::percentile(nines),
-        Axis::linear_with_headroom("latency (ms)", max_ms),
+        latency,
         series,
     ))
 }
@@ -174,6 +190,16 @@ mod tests {
         assert!(page.contains("base") && page.contains("candidate"));
         assert!(!page.contains(">empty<"), "empty histograms are not drawn");
         assert!(!page.contains("NaN") && !page.contains("inf"));
+
+        assert!(
+            !page.contains("log scale"),
+            "medians within 10x share a linear scale"
+        );
+        let apart = spectrum_svg(&[
+            ("v3".into(), histogram(&[10_000, 12_000])),
+            ("v4".into(), histogram(&[530_000, 560_000])),
+        ]);
+        assert!(apart.contains("latency (ms, log scale)"), "{apart}");
 
         let nothing = spectrum_svg(&[("empty".into(), new_histogram())]);
         assert!(nothing.starts_with(r#"<p class="note">"#), "{nothing}");

@@ -73,6 +73,8 @@ pub struct Axis {
     pub max: f64,
     /// Labelled positions, each with a grid line.
     pub ticks: Vec<Tick>,
+    /// Whether data is placed by its logarithm.
+    pub logarithmic: bool,
 }
 
 impl Axis {
@@ -112,6 +114,40 @@ impl Axis {
             min: start,
             max: end,
             ticks,
+            logarithmic: false,
+        }
+    }
+
+    /// A logarithmic axis over the whole decades around `min..=max`, for
+    /// data spanning orders of magnitude. Ticks fall on each power of ten,
+    /// and also on its doubles and fives when there are at most two
+    /// decades. Values at or below zero are clamped to the axis's start.
+    pub fn logarithmic(label: &str, min: f64, max: f64) -> Self {
+        let usable = |v: f64| v.is_finite() && v > 0.0;
+        let min = if usable(min) { min } else { 1.0 };
+        let max = if usable(max) { max.max(min) } else { min };
+        let low = (min.log10() + 1e-9).floor() as i32;
+        let high = ((max.log10() - 1e-9).ceil() as i32).max(low + 1);
+        let multiples: &[f64] = if high - low <= 2 {
+            &[1.0, 2.0, 5.0]
+        } else {
+            &[1.0]
+        };
+        let end = 10f64.powi(high);
+        let ticks = (low..=high)
+            .flat_map(|decade| multiples.iter().map(move |m| m * 10f64.powi(decade)))
+            .filter(|at| *at <= end * (1.0 + 1e-9))
+            .map(|at| Tick {
+                at,
+                label: format!("{at:.*}", decimals_for(at)),
+            })
+            .collect();
+        Self {
+            label: label.to_owned(),
+            min: 10f64.powi(low),
+            max: end,
+            ticks,
+            logarithmic: true,
         }
     }
 
@@ -130,16 +166,24 @@ impl Axis {
             min: 0.0,
             max: f64::from(nines),
             ticks,
+            logarithmic: false,
         }
     }
 
     /// Where `value` falls along the axis, 0 at `min` and 1 at `max`.
     fn fraction(&self, value: f64) -> f64 {
-        let span = self.max - self.min;
+        let place = |v: f64| {
+            if self.logarithmic {
+                v.max(self.min).log10()
+            } else {
+                v
+            }
+        };
+        let span = place(self.max) - place(self.min);
         if !value.is_finite() || span <= 0.0 {
             return 0.0;
         }
-        (value - self.min) / span
+        (place(value) - place(self.min)) / span
     }
 }
 
@@ -595,6 +639,26 @@ mod tests {
 
         // A maximum already on a tick is not pushed to the next one.
         assert_eq!(Axis::linear("ms", 50.0).max, 50.0);
+    }
+
+    #[test]
+    fn logarithmic_axes_give_each_decade_equal_room() {
+        let axis = Axis::logarithmic("ms", 3.0, 540.0);
+        assert_eq!((axis.min, axis.max), (1.0, 1000.0));
+        let labels: Vec<&str> = axis.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["1", "10", "100", "1000"]);
+        assert!((axis.fraction(10.0) - 1.0 / 3.0).abs() < 1e-12);
+        assert!((axis.fraction(100.0) - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(axis.fraction(0.0), 0.0, "zero sits at the start");
+
+        // Two decades or fewer: doubles and fives too, fractions written out.
+        let narrow = Axis::logarithmic("ms", 0.3, 8.0);
+        let labels: Vec<&str> = narrow.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["0.1", "0.2", "0.5", "1", "2", "5", "10"]);
+
+        // Nothing usable still makes an axis.
+        let odd = Axis::logarithmic("ms", f64::NAN, -1.0);
+        assert!(odd.max > odd.min && odd.ticks.len() >= 2, "{odd:?}");
     }
 
     #[test]
