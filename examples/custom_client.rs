@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use xmtp_opmon::classify::{Classify, ErrorClass};
 use xmtp_opmon::client::{traced, ApiVersion, Transport};
-use xmtp_opmon::layer::{OpKind, OpTelemetryLayer, Operation, OperationOutput, Outcome};
+use xmtp_opmon::layer::{OpTelemetryLayer, Operation, OperationOutput, Outcome};
 use xmtp_opmon::node::EmbeddedNode;
 use xmtp_opmon::proto::message_api::get_inbox_ids_request::Request as InboxRequest;
 use xmtp_opmon::proto::message_api::query_api_client::QueryApiClient;
@@ -22,8 +22,8 @@ use xmtp_opmon::proto::message_api::GetInboxIdsRequest;
 struct FindInbox(String);
 
 impl Operation for FindInbox {
-    fn kind(&self) -> OpKind {
-        OpKind::IdentityLookup
+    fn name(&self) -> &'static str {
+        "inbox.find"
     }
 }
 

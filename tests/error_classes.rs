@@ -9,9 +9,10 @@ use common::fake_server::{self, Misbehaviour};
 use common::otlp::{AttrValue, OtlpReceiver, ReceivedSpan};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use xmtp_opmon::classify::ErrorClass;
+use xmtp_opmon::client::Op;
 use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
 use xmtp_opmon::identity::{new_inbox_update, InstallationKey, Wallet};
-use xmtp_opmon::layer::{Op, OpTelemetryLayer};
+use xmtp_opmon::layer::OpTelemetryLayer;
 use xmtp_opmon::node::{parse_errors, Faults, Latency, NodeConfig, RunningNode};
 use xmtp_opmon::semconv;
 

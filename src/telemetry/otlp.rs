@@ -12,7 +12,9 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+#[cfg(feature = "tls")]
+use tonic::transport::ClientTlsConfig;
+use tonic::transport::{Channel, Endpoint};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Layer, Registry};
@@ -97,6 +99,7 @@ impl OtlpConfig {
             url: self.endpoint.clone(),
             reason,
         };
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut endpoint = Endpoint::from_shared(self.endpoint.clone())
             .map_err(|e| invalid(e.to_string()))?
             // A collector that accepts and never answers costs one timeout
@@ -104,9 +107,16 @@ impl OtlpConfig {
             .timeout(self.export_timeout)
             .connect_timeout(self.export_timeout);
         if self.tls {
-            endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_webpki_roots())
-                .map_err(|e| invalid(e.to_string()))?;
+            #[cfg(feature = "tls")]
+            {
+                endpoint = endpoint
+                    .tls_config(ClientTlsConfig::new().with_webpki_roots())
+                    .map_err(|e| invalid(e.to_string()))?;
+            }
+            #[cfg(not(feature = "tls"))]
+            return Err(invalid(
+                "https needs this crate's `tls` feature, which this build lacks".to_owned(),
+            ));
         }
         Ok(endpoint.connect_lazy())
     }

@@ -20,10 +20,11 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
+use xmtp_opmon::client::OpKind;
 use xmtp_opmon::client::{
     ApiVersion, Client, ClientConfig, EndpointError, V3Client, V4Client, XmtpApi,
 };
-use xmtp_opmon::layer::{OpKind, OpObserver, OpTelemetryLayer, Traffic};
+use xmtp_opmon::layer::{OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::{
     cores, drive, evaluate, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario,
     Schedule, Stop, Threshold, Workload, WorkloadConfig,
