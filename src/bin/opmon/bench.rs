@@ -358,6 +358,9 @@ async fn resolve_target(args: &BenchArgs) -> anyhow::Result<Target> {
 
 fn start_telemetry(args: &BenchArgs, run_id: &str) -> anyhow::Result<Option<TelemetryGuard>> {
     if args.otlp.is_none() && args.pushgateway.is_none() {
+        // Nothing exported, but warnings must still reach stderr.
+        xmtp_opmon::telemetry::install_log_subscriber()
+            .context("cannot install the log subscriber")?;
         return Ok(None);
     }
     let mut builder = TelemetryBuilder::from_env()

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry::propagation::Injector;
 use tower::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -75,15 +74,20 @@ where
     }
 }
 
-/// Writes the span's W3C `traceparent` (and `tracestate`) into the
-/// request, so the server's spans join the client's trace. Without an
+/// Writes the span's trace context (W3C `traceparent` with the usual
+/// propagator) into the request, so the server's spans join the client's trace. Without an
 /// OpenTelemetry subscriber the context is empty and nothing is written.
 fn inject_trace_context(span: &tracing::Span, headers: &mut http::HeaderMap) {
     if span.is_disabled() {
         return;
     }
     let context = span.context();
-    TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+    // Whatever propagator the app configured (W3C trace context once
+    // `TelemetryBuilder::init` or `TelemetryParts::install_otel_globals` ran;
+    // OpenTelemetry's default writes nothing).
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers))
+    });
 }
 
 struct HeaderInjector<'a>(&'a mut http::HeaderMap);
