@@ -21,6 +21,19 @@ pub(crate) struct KeyCache<K> {
     keys: RwLock<HashMap<K, Key>>,
 }
 
+// A copy starts empty: the keys are rebuilt on demand, never shared stale.
+impl<K> Clone for KeyCache<K> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl<K> std::fmt::Debug for KeyCache<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCache")
+    }
+}
+
 impl<K> Default for KeyCache<K> {
     fn default() -> Self {
         Self {

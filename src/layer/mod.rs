@@ -30,7 +30,7 @@ pub use op::{
     OpFailure, OpFuture, OpObserver, OpTelemetry, OpTelemetryLayer, Operation, OperationOutput,
     Outcome, Traffic,
 };
-pub use rpc::{RpcTelemetry, RpcTelemetryLayer};
+pub use rpc::{InspectError, RpcTelemetry, RpcTelemetryLayer};
 
 /// The error type of the layers' services.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -7,7 +7,8 @@ use opentelemetry::propagation::Injector;
 use tower::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::call::CallGuard;
+use super::call::{grpc_timeout, CallGuard};
+use super::error::InspectError;
 use super::future::ResponseFuture;
 use super::layer::RpcConfig;
 use super::methods::lookup;
@@ -29,14 +30,14 @@ impl<S> RpcTelemetry<S> {
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for RpcTelemetry<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Error: Into<crate::layer::BoxError>,
+    S::Error: InspectError,
 {
     type Response = http::Response<super::ResponseBody<ResBody>>;
-    type Error = crate::layer::BoxError;
+    type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
@@ -65,7 +66,8 @@ where
             span.record("rpc.method_original", request.uri().path());
         }
         inject_trace_context(&span, request.headers_mut());
-        let guard = CallGuard::new(span, method, self.config.clone());
+        let timeout = grpc_timeout(request.headers());
+        let guard = CallGuard::new(span, method, self.config.clone(), timeout);
         let future = {
             let _entered = guard.span().enter();
             self.inner.call(request)
