@@ -108,7 +108,7 @@ use crate::semconv;
 
 pub use error::TelemetryError;
 pub use guard::TelemetryGuard;
-pub use parts::{TelemetryParts, TelemetryRecorder};
+pub use parts::{otel_tracing_layer, TelemetryParts, TelemetryRecorder};
 
 /// Installs only human-readable logs on standard error, filtered by
 /// `RUST_LOG` (default `warn`), as the global `tracing` subscriber: for a

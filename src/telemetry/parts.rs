@@ -23,6 +23,8 @@
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::layers::Fanout;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -80,9 +82,30 @@ impl TelemetryParts {
     }
 }
 
+/// The `tracing` → OpenTelemetry layer over an app's own tracer provider,
+/// with the same transport-crate filter as [`TelemetryParts::tracing_layer`].
+pub fn otel_tracing_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+{
+    otlp::tracing_layer(provider)
+}
+
 /// The `metrics` recorder of a telemetry pipeline: every metric goes to
 /// each configured exporter.
 pub struct TelemetryRecorder(pub(super) Fanout);
+
+impl TelemetryRecorder {
+    /// A recorder forwarding to an app's own meter provider (histograms
+    /// keep this crate's bucket boundaries).
+    pub fn for_meter_provider(provider: &SdkMeterProvider) -> Self {
+        Self(
+            metrics_util::layers::FanoutBuilder::default()
+                .add_recorder(super::bridge::OtelRecorder::new(provider))
+                .build(),
+        )
+    }
+}
 
 impl std::fmt::Debug for TelemetryRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
