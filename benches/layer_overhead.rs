@@ -1,4 +1,5 @@
-//! Cost of client-side RPC telemetry per unary call, side by side:
+//! End-to-end cost of client-side RPC telemetry per unary call over
+//! loopback, side by side (`layer_isolated` is the same without a network):
 //!
 //! - `bare`: a tonic channel, no telemetry;
 //! - `opmon`: the same channel inside [`RpcTelemetryLayer`] (span, W3C

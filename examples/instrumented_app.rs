@@ -13,7 +13,8 @@
 
 use tower::{Service, ServiceBuilder, ServiceExt};
 use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
-use xmtp_opmon::layer::{Op, OpResult, OpTelemetryLayer, Outcome};
+use xmtp_opmon::client::{Op, OpResult};
+use xmtp_opmon::layer::{OpTelemetryLayer, Outcome};
 use xmtp_opmon::node::EmbeddedNode;
 use xmtp_opmon::telemetry::TelemetryBuilder;
 
@@ -49,11 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(
             OpTelemetryLayer::new(ApiVersion::V4).observe(|o: &Outcome| {
                 let result = o.error.map_or("ok", |f| f.class.as_str());
-                println!(
-                    "{:<18} {:>10.3?} {result}",
-                    o.operation.as_str(),
-                    o.duration
-                );
+                println!("{:<18} {:>10.3?} {result}", o.operation, o.duration);
             }),
         )
         .service(client);

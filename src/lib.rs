@@ -47,9 +47,24 @@
 //!   table, and the HTML page with plots);
 //! - [`semconv`]: every telemetry name, in one place.
 //!
+//! ## Features
+//!
+//! | feature  | adds                                                          |
+//! |----------|---------------------------------------------------------------|
+//! | (none)   | [`layer`], [`telemetry`], [`classify`], [`semconv`], [`codec`] |
+//! | `tls`    | TLS for tonic channels (https targets)                        |
+//! | `client` | `client`, `identity`, `mls`, `proto`, `topic` (and `tls`)      |
+//! | `node`   | `node`, the embedded V4/V3 node (and `client`)                |
+//! | `bench`  | `load` and `report`, and what the `opmon` binary needs        |
+//!
+//! The default is all of them. An app that only links the layers uses
+//! `default-features = false` and compiles none of the cryptography, the
+//! node or the load generator.
+//!
 //! ## Example
 //!
 //! ```no_run
+//! # #[cfg(feature = "node")]
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use xmtp_opmon::{client::V4Client, node::EmbeddedNode};
 //!
@@ -65,16 +80,26 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
 
+// The middleware: always built.
 pub mod classify;
-pub mod client;
 pub mod codec;
-pub mod identity;
 pub mod layer;
-pub mod load;
-pub mod mls;
-pub mod node;
-pub mod proto;
-pub mod report;
 pub mod semconv;
 pub mod telemetry;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "client")]
+pub mod identity;
+#[cfg(feature = "bench")]
+pub mod load;
+#[cfg(feature = "client")]
+pub mod mls;
+#[cfg(feature = "node")]
+pub mod node;
+#[cfg(feature = "client")]
+pub mod proto;
+#[cfg(feature = "bench")]
+pub mod report;
+#[cfg(feature = "client")]
 pub mod topic;

@@ -72,6 +72,19 @@ pub const XMTP_GROUP_SIZE: &str = "xmtp.group.size";
 /// Members added by the operation, on spans only.
 pub const XMTP_MEMBERS_ADDED: &str = "xmtp.members.added";
 
+/// XMTP's operation names, the values of [`XMTP_OPERATION`] that this
+/// crate's client reports. Other clients report their own names.
+pub mod op_names {
+    /// A new inbox with one installation.
+    pub const IDENTITY_CREATE: &str = "identity.create";
+    /// A new group, optionally with initial members.
+    pub const GROUP_CREATE: &str = "group.create";
+    /// Adding inboxes to an existing group.
+    pub const GROUP_ADD_MEMBERS: &str = "group.add_members";
+    /// Looking up the inbox of an address.
+    pub const IDENTITY_LOOKUP: &str = "identity.lookup";
+}
+
 /// `xmtp.client.operation.duration`: histogram of operation durations (s).
 pub const OPERATION_DURATION: &str = "xmtp.client.operation.duration";
 /// `xmtp.client.phase.duration`: histogram of phase durations (s).

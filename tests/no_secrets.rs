@@ -13,8 +13,9 @@ use std::process::Command;
 use common::otlp::OtlpReceiver;
 use tower::ServiceBuilder;
 use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client, XmtpApi};
+use xmtp_opmon::client::{Op, OpResult};
 use xmtp_opmon::identity::{InstallationKey, Wallet};
-use xmtp_opmon::layer::{Op, OpResult, OpTelemetryLayer};
+use xmtp_opmon::layer::OpTelemetryLayer;
 use xmtp_opmon::proto::associations::{identity_action::Kind, signature::Signature};
 use xmtp_opmon::proto::xmtp::mls::api::v1::welcome_message_input::Version;
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use common::otlp::{AttrValue, OtlpReceiver, ReceivedSpan};
 use tower::ServiceBuilder;
 use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
-use xmtp_opmon::layer::{Op, OpResult, OpTelemetryLayer, Outcome};
+use xmtp_opmon::client::{Op, OpResult};
+use xmtp_opmon::layer::{OpTelemetryLayer, Outcome};
 use xmtp_opmon::semconv;
 use xmtp_opmon::telemetry::TelemetryBuilder;
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use xmtp_opmon::classify::ErrorClass;
 use xmtp_opmon::client::ApiVersion;
-use xmtp_opmon::layer::{with_intended_start, Op, OpKind, OpTelemetryLayer, Traffic};
+use xmtp_opmon::client::{Op, OpKind};
+use xmtp_opmon::layer::{with_intended_start, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::Recorder;
 use xmtp_opmon::node::{parse_errors, Faults, Latency, NodeConfig};
 

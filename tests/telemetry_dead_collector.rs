@@ -74,8 +74,9 @@ fn emit_and_shut_down(endpoint: String) {
     let rss_before = rss_kib();
     runtime.block_on(async {
         use tower::{Service, ServiceBuilder, ServiceExt};
+        use xmtp_opmon::client::Op;
         use xmtp_opmon::client::{ApiVersion, ClientConfig, V4Client};
-        use xmtp_opmon::layer::{Op, OpTelemetryLayer};
+        use xmtp_opmon::layer::OpTelemetryLayer;
         let node = xmtp_opmon::node::EmbeddedNode::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

@@ -28,6 +28,7 @@ mod api;
 mod error;
 mod group;
 mod inbox;
+mod op;
 mod parallel;
 pub mod phase;
 mod service;
@@ -43,6 +44,7 @@ pub use api::{ApiVersion, GroupMessageEntry, IdentityLogEntry, WelcomeEntry, Xmt
 pub use error::ClientError;
 pub use group::{AddReport, Group};
 pub use inbox::Identity;
+pub use op::{Op, OpKind, OpResult, SharedGroup};
 pub use phase::Phase;
 pub use transport::{channel, traced, BoxedService, EndpointError, Transport, TransportError};
 pub use v3::V3Api;

@@ -1,21 +1,13 @@
-//! The phases an operation is made of (`xmtp.phase`).
+//! The phases of this client's operations (`xmtp.phase`).
 //!
-//! Each phase runs inside its own span, so a trace shows where an
-//! operation's time went: signing, publishing, or waiting for the network
-//! to make a write readable. The RPC spans of the calls a phase makes
-//! become its children. Each phase also records one point of
-//! `xmtp.client.phase.duration`, labelled with the operation it belongs to.
+//! The layer's [phase instrumentation](crate::layer::op::phase) does the
+//! recording (a span under the operation, `xmtp.client.phase.duration`);
+//! this module only names XMTP's steps: signing, publishing, or waiting
+//! for the network to make a write readable.
 
 use std::future::Future;
-use std::time::Instant;
 
-use metrics::Label;
-use tracing::Instrument;
-
-use crate::layer::op::current_operation;
-use crate::semconv::{
-    PHASE_DURATION, XMTP_API, XMTP_OPERATION, XMTP_OUTCOME, XMTP_PHASE, XMTP_TRAFFIC,
-};
+use crate::layer::{in_phase, in_phase_sync};
 
 /// One step of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,30 +66,6 @@ impl Phase {
             Self::WelcomePublish => "welcome.publish",
         }
     }
-
-    fn span(self) -> tracing::Span {
-        tracing::info_span!(
-            "xmtp.phase",
-            otel.name = self.as_str(),
-            otel.kind = "internal",
-            xmtp.phase = self.as_str()
-        )
-    }
-
-    fn record(self, started: Instant, ok: bool) {
-        let mut labels = Vec::with_capacity(5);
-        labels.push(Label::from_static_parts(XMTP_PHASE, self.as_str()));
-        if let Some(op) = current_operation() {
-            labels.push(Label::from_static_parts(XMTP_OPERATION, op.kind.as_str()));
-            labels.push(Label::from_static_parts(XMTP_API, op.api.as_str()));
-            labels.push(Label::from_static_parts(XMTP_TRAFFIC, op.traffic.as_str()));
-        }
-        labels.push(Label::from_static_parts(
-            XMTP_OUTCOME,
-            if ok { "ok" } else { "error" },
-        ));
-        metrics::histogram!(PHASE_DURATION, labels).record(started.elapsed().as_secs_f64());
-    }
 }
 
 /// Runs `work` as `phase`.
@@ -105,16 +73,10 @@ pub(crate) async fn run<T, E>(
     phase: Phase,
     work: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
-    let started = Instant::now();
-    let result = work.instrument(phase.span()).await;
-    phase.record(started, result.is_ok());
-    result
+    in_phase(phase.as_str(), work).await
 }
 
 /// Runs synchronous `work` as `phase`.
 pub(crate) fn run_sync<T, E>(phase: Phase, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    let started = Instant::now();
-    let result = phase.span().in_scope(work);
-    phase.record(started, result.is_ok());
-    result
+    in_phase_sync(phase.as_str(), work)
 }

@@ -9,9 +9,7 @@ use std::task::{Context, Poll};
 use tokio::sync::Mutex;
 use tower::Service;
 
-use crate::layer::{Op, OpResult};
-
-use super::{Client, ClientError, XmtpApi};
+use super::{Client, ClientError, Op, OpResult, XmtpApi};
 
 impl<A: XmtpApi> Service<Op> for Client<A> {
     type Response = OpResult;

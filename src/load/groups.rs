@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 use crate::client::{Client, ClientError, Identity, XmtpApi};
-use crate::layer::{Op, SharedGroup};
+use crate::client::{Op, SharedGroup};
 
 use super::scenario::{retrying, ADDS_PER_GROUP};
 

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::classify::ErrorClass;
-use crate::layer::{OpKind, OpObserver, Outcome};
+use crate::client::OpKind;
+use crate::layer::{OpObserver, Outcome};
 
 /// Lowest and highest recordable values (µs): 1 µs to 1 h.
 const LOWEST_US: u64 = 1;
@@ -151,6 +152,11 @@ impl Recorder {
 
     /// Adds one finished operation.
     pub fn record(&self, outcome: &Outcome) {
+        // The statistics are kept per XMTP operation; another client's
+        // operations have no row here.
+        let Some(kind) = OpKind::from_name(outcome.operation) else {
+            return;
+        };
         let scheduled = outcome.intended_start.unwrap_or(outcome.started);
         let window = self.window.get().copied();
         let mut state = self.lock();
@@ -162,10 +168,7 @@ impl Recorder {
         let lag = outcome.started.saturating_duration_since(scheduled);
         let response = micros(outcome.response_time());
         let service = micros(outcome.duration);
-        let entry = state
-            .stats
-            .entry(outcome.operation)
-            .or_insert_with(OpStats::new);
+        let entry = state.stats.entry(kind).or_insert_with(OpStats::new);
         entry.attempts += 1;
         entry.max_lag = entry.max_lag.max(lag);
         let second = (outcome.started + outcome.duration)

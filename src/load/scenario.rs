@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::client::{Client, ClientError, Identity, XmtpApi};
-use crate::layer::{Op, OpKind};
+use crate::client::{Op, OpKind};
 
 use super::groups::{GroupLease, GroupPool};
 

@@ -23,7 +23,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt};
 
-use crate::layer::{with_intended_start, Op, OpResult};
+use crate::client::{Op, OpResult};
+use crate::layer::with_intended_start;
 
 use super::{Recorder, Workload};
 

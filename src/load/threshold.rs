@@ -23,7 +23,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::layer::OpKind;
+use crate::client::OpKind;
 
 use super::OpStats;
 

@@ -117,9 +117,11 @@ impl EmbeddedNode {
                 // Either an explicit shutdown or the handle being dropped.
                 let _ = stop.await;
             };
-            if let Err(error) = router.serve_with_incoming_shutdown(incoming, stopped).await {
+            let served = router.serve_with_incoming_shutdown(incoming, stopped).await;
+            if let Err(error) = &served {
                 tracing::error!(%error, "embedded node stopped with an error");
             }
+            served
         });
         Ok(RunningNode {
             local_addr,
@@ -137,7 +139,7 @@ pub struct RunningNode {
     url: String,
     faults: FaultLayer,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
 
 impl RunningNode {
@@ -155,6 +157,22 @@ impl RunningNode {
     /// stalls are phased from this moment.
     pub fn arm_faults(&self) {
         self.faults.arm();
+    }
+
+    /// Waits while the node serves; returns how its server ended if it
+    /// stops on its own (not through [`shutdown`](Self::shutdown)): `Ok`
+    /// for a clean stop, otherwise the server's error or panic.
+    pub async fn serving_ended(&mut self) -> Result<(), String> {
+        let Some(task) = self.task.as_mut() else {
+            return std::future::pending().await;
+        };
+        let ended = task.await;
+        // A finished JoinHandle must not be polled again.
+        self.task = None;
+        match ended {
+            Ok(served) => served.map_err(|error| error.to_string()),
+            Err(join) => Err(format!("the server task failed: {join}")),
+        }
     }
 
     /// Stops accepting calls, lets calls in flight finish for up to

@@ -95,6 +95,7 @@ mod bridge;
 mod error;
 mod guard;
 mod otlp;
+pub mod parts;
 mod prometheus;
 mod push;
 mod resource;
@@ -107,6 +108,17 @@ use crate::semconv;
 
 pub use error::TelemetryError;
 pub use guard::TelemetryGuard;
+pub use parts::{otel_tracing_layer, TelemetryParts, TelemetryRecorder};
+
+/// Installs only human-readable logs on standard error, filtered by
+/// `RUST_LOG` (default `warn`), as the global `tracing` subscriber: for a
+/// binary that exports nothing but must not lose its warnings.
+pub fn install_log_subscriber() -> Result<(), TelemetryError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry().with(otlp::stderr_logs());
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| TelemetryError::SubscriberAlreadySet)
+}
 
 const DEFAULT_SERVICE_NAME: &str = "xmtp-opmon";
 const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(10);
@@ -254,7 +266,31 @@ impl TelemetryBuilder {
         if self.otlp_endpoint.is_none() && self.pushgateway.is_none() {
             return Ok(TelemetryGuard::noop());
         }
-        // Validate everything before touching a global.
+        if tracing::dispatcher::has_been_set() {
+            return Err(TelemetryError::SubscriberAlreadySet);
+        }
+        let mut parts = self.build()?;
+        // Recorder first: if it fails, nothing observable was installed yet.
+        parts.install_recorder()?;
+        otlp::install_subscriber(parts.tracing_layer())?;
+        parts.install_otel_globals();
+        Ok(parts.into_guard())
+    }
+
+    /// Starts the configured exporters without installing anything
+    /// global, and returns them as [`TelemetryParts`] for an app's own
+    /// `tracing` and `metrics` set-up (see [`parts`](self::parts)). With
+    /// neither OTLP nor a Pushgateway configured, the parts are empty.
+    ///
+    /// Fails if a URL or header is invalid.
+    pub fn build(self) -> Result<TelemetryParts, TelemetryError> {
+        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() {
+            return Ok(TelemetryParts {
+                recorder: None,
+                guard: TelemetryGuard::noop(),
+            });
+        }
+        // Validate everything before starting anything.
         let push_target = self
             .pushgateway
             .as_deref()
@@ -272,13 +308,9 @@ impl TelemetryBuilder {
                 )
             })
             .transpose()?;
-        if tracing::dispatcher::has_been_set() {
-            return Err(TelemetryError::SubscriberAlreadySet);
-        }
 
         let mut guard = TelemetryGuard::new(self.shutdown_timeout);
         let mut recorders = metrics_util::layers::FanoutBuilder::default();
-        let mut otel_layer = None;
 
         if let Some(config) = otlp_config {
             let resource = resource::build(
@@ -291,7 +323,6 @@ impl TelemetryBuilder {
             })?;
             guard.set_runtime(runtime);
             let providers = providers?;
-            otel_layer = Some(otlp::tracing_layer(&providers.tracer));
             recorders = recorders.add_recorder(bridge::OtelRecorder::new(&providers.meter));
             guard.set_providers(providers);
         }
@@ -301,14 +332,10 @@ impl TelemetryBuilder {
             guard.set_pusher(push::Pusher::start(target, handle, self.push_interval)?);
         }
 
-        // Recorder first: if it fails, nothing observable was installed yet.
-        metrics::set_global_recorder(recorders.build())
-            .map_err(|_| TelemetryError::RecorderAlreadySet)?;
-        otlp::install_subscriber(otel_layer)?;
-        if let Some(providers) = guard.providers() {
-            providers.install_globals();
-        }
-        Ok(guard)
+        Ok(TelemetryParts {
+            recorder: Some(parts::TelemetryRecorder(recorders.build())),
+            guard,
+        })
     }
 }
 

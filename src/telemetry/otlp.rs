@@ -12,9 +12,13 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+#[cfg(feature = "tls")]
+use tonic::transport::ClientTlsConfig;
+use tonic::transport::{Channel, Endpoint};
+use tracing::Subscriber;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
 use super::TelemetryError;
@@ -97,6 +101,7 @@ impl OtlpConfig {
             url: self.endpoint.clone(),
             reason,
         };
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut endpoint = Endpoint::from_shared(self.endpoint.clone())
             .map_err(|e| invalid(e.to_string()))?
             // A collector that accepts and never answers costs one timeout
@@ -104,9 +109,16 @@ impl OtlpConfig {
             .timeout(self.export_timeout)
             .connect_timeout(self.export_timeout);
         if self.tls {
-            endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_webpki_roots())
-                .map_err(|e| invalid(e.to_string()))?;
+            #[cfg(feature = "tls")]
+            {
+                endpoint = endpoint
+                    .tls_config(ClientTlsConfig::new().with_webpki_roots())
+                    .map_err(|e| invalid(e.to_string()))?;
+            }
+            #[cfg(not(feature = "tls"))]
+            return Err(invalid(
+                "https needs this crate's `tls` feature, which this build lacks".to_owned(),
+            ));
         }
         Ok(endpoint.connect_lazy())
     }
@@ -189,10 +201,15 @@ impl Providers {
     /// Makes the providers and the W3C propagator the OpenTelemetry globals,
     /// for code that uses the OpenTelemetry API directly.
     pub(super) fn install_globals(&self) {
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         opentelemetry::global::set_tracer_provider(self.tracer.clone());
         opentelemetry::global::set_meter_provider(self.meter.clone());
     }
+}
+
+/// Makes W3C trace context the global propagator, which the RPC layer
+/// injects through.
+pub(super) fn install_propagator() {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 }
 
 /// The instrumentation scope of everything this crate emits.
@@ -205,7 +222,10 @@ pub(super) fn scope() -> InstrumentationScope {
 
 /// The `tracing` → OpenTelemetry layer, with the transport crates filtered
 /// out per layer (other layers still see them).
-pub(super) fn tracing_layer(tracer: &SdkTracerProvider) -> Box<dyn Layer<Registry> + Send + Sync> {
+pub(super) fn tracing_layer<S>(tracer: &SdkTracerProvider) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+{
     let filter = TRANSPORT_TARGETS.iter().fold(
         Targets::new().with_default(LevelFilter::INFO),
         |filter, target| filter.with_target(*target, LevelFilter::OFF),
@@ -213,21 +233,29 @@ pub(super) fn tracing_layer(tracer: &SdkTracerProvider) -> Box<dyn Layer<Registr
     tracing_opentelemetry::layer()
         .with_tracer(tracer.tracer_with_scope(scope()))
         .with_filter(filter)
-        .boxed()
 }
 
 /// Installs the global subscriber: the OpenTelemetry layer (if any) and
-/// human-readable logs on standard error, filtered by `RUST_LOG` (default
-/// `warn`).
-pub(super) fn install_subscriber(
-    otel: Option<Box<dyn Layer<Registry> + Send + Sync>>,
-) -> Result<(), TelemetryError> {
-    let logs = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let subscriber = tracing_subscriber::registry().with(otel).with(
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_filter(logs),
-    );
+/// [`stderr_logs`].
+pub(super) fn install_subscriber<L>(otel: Option<L>) -> Result<(), TelemetryError>
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    let subscriber = tracing_subscriber::registry()
+        .with(otel)
+        .with(stderr_logs());
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TelemetryError::SubscriberAlreadySet)
+}
+
+/// Human-readable logs on standard error, filtered by `RUST_LOG` (default
+/// `warn`).
+pub(super) fn stderr_logs<S>() -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let logs = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(logs)
 }

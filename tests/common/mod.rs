@@ -1,26 +1,34 @@
 //! Shared set-up: a real embedded node on a free loopback port and a
 //! client connected to it.
 #![allow(dead_code)]
+// Without the `node` feature only the OTLP receiver and fake servers remain.
+#![allow(unused_imports)]
 
 use std::time::Duration;
 
+#[cfg(feature = "node")]
 use xmtp_opmon::client::{ClientConfig, Transport, V4Client};
+#[cfg(feature = "node")]
 use xmtp_opmon::node::{EmbeddedNode, NodeConfig, RunningNode};
 
+#[cfg(feature = "node")]
 pub async fn node() -> RunningNode {
     node_with(NodeConfig::default()).await
 }
 
+#[cfg(feature = "node")]
 pub async fn node_with(config: NodeConfig) -> RunningNode {
     EmbeddedNode::start_with("127.0.0.1:0".parse().unwrap(), config)
         .await
         .expect("node starts")
 }
 
+#[cfg(feature = "node")]
 pub fn client(node: &RunningNode) -> V4Client {
     V4Client::connect(node.url(), node.url()).expect("valid url")
 }
 
+#[cfg(feature = "node")]
 /// A client of the same node over the V3 API.
 pub fn v3_client(node: &RunningNode) -> xmtp_opmon::client::V3Client {
     xmtp_opmon::client::V3Client::connect(node.url()).expect("valid url")
@@ -45,6 +53,7 @@ macro_rules! over_both_apis {
     };
 }
 
+#[cfg(feature = "node")]
 /// A client that gives up waiting for visibility after `wait`.
 pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
     let transport = Transport::new(xmtp_opmon::client::channel(node.url()).unwrap());
@@ -57,6 +66,7 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
         },
     )
 }
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod fake_server;
 pub mod otlp;
@@ -71,10 +81,11 @@ pub fn export_to(receiver: &otlp::OtlpReceiver) -> xmtp_opmon::telemetry::Teleme
         .expect("telemetry starts")
 }
 
+#[cfg(feature = "node")]
 /// Performs one operation through a tower service and expects success.
-pub async fn perform<S>(ops: &mut S, op: xmtp_opmon::layer::Op) -> xmtp_opmon::layer::OpResult
+pub async fn perform<S>(ops: &mut S, op: xmtp_opmon::client::Op) -> xmtp_opmon::client::OpResult
 where
-    S: tower::Service<xmtp_opmon::layer::Op, Response = xmtp_opmon::layer::OpResult>,
+    S: tower::Service<xmtp_opmon::client::Op, Response = xmtp_opmon::client::OpResult>,
     S::Error: std::fmt::Debug,
 {
     use tower::ServiceExt;

@@ -20,10 +20,11 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
+use xmtp_opmon::client::OpKind;
 use xmtp_opmon::client::{
     ApiVersion, Client, ClientConfig, EndpointError, V3Client, V4Client, XmtpApi,
 };
-use xmtp_opmon::layer::{OpKind, OpObserver, OpTelemetryLayer, Traffic};
+use xmtp_opmon::layer::{OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::{
     cores, drive, evaluate, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario,
     Schedule, Stop, Threshold, Workload, WorkloadConfig,
@@ -357,6 +358,9 @@ async fn resolve_target(args: &BenchArgs) -> anyhow::Result<Target> {
 
 fn start_telemetry(args: &BenchArgs, run_id: &str) -> anyhow::Result<Option<TelemetryGuard>> {
     if args.otlp.is_none() && args.pushgateway.is_none() {
+        // Nothing exported, but warnings must still reach stderr.
+        xmtp_opmon::telemetry::install_log_subscriber()
+            .context("cannot install the log subscriber")?;
         return Ok(None);
     }
     let mut builder = TelemetryBuilder::from_env()

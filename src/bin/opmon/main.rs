@@ -72,7 +72,11 @@ fn main() -> ExitCode {
             Command::Compare(args) => compare::compare(args),
             Command::Merge(args) => merge::merge(args),
             Command::Report(args) => report::report(args),
-            Command::Node(args) => node::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Node(args) => {
+                // The node exports nothing; its warnings and errors go to stderr.
+                xmtp_opmon::telemetry::install_log_subscriber()?;
+                node::serve(args).await.map(|()| ExitCode::SUCCESS)
+            }
         }
     });
     // Tasks still parked on stdin or timers must not hold the exit.

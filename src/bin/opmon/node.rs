@@ -38,7 +38,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         faults: args.faults.faults()?,
         hold_faults: args.supervised,
     };
-    let node = EmbeddedNode::start_with(args.listen, config)
+    let mut node = EmbeddedNode::start_with(args.listen, config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     // One line on stdout, so a parent process can read the bound address.
@@ -61,11 +61,24 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
                     result?;
                     break;
                 }
+                ended = node.serving_ended() => return server_ended(ended),
             }
         }
     } else {
-        shutdown_signal().await?;
+        tokio::select! {
+            result = shutdown_signal() => result?,
+            ended = node.serving_ended() => return server_ended(ended),
+        }
     }
     node.shutdown().await;
     Ok(())
+}
+
+/// The node's server stopped by itself: always an error for `opmon node`,
+/// which should serve until told to stop.
+fn server_ended(ended: Result<(), String>) -> anyhow::Result<()> {
+    match ended {
+        Ok(()) => anyhow::bail!("the node's server stopped unexpectedly"),
+        Err(error) => anyhow::bail!("the node's server failed: {error}"),
+    }
 }

@@ -1,22 +1,20 @@
 //! What the operation in progress is, for code that runs inside it.
 //!
-//! The phase helper records `xmtp.client.phase.duration` with the same
-//! operation, API and traffic attributes as the operation itself, without
-//! the client passing them around: the layer sets them for the duration
-//! of the operation's future.
+//! A phase (see [`super::phase`]) records `xmtp.client.phase.duration`
+//! with the same operation, API and traffic attributes as the operation
+//! itself, without the client passing them around: the layer sets them
+//! for the duration of the operation's future, in a task-local.
 
 use std::future::Future;
 use std::time::Instant;
 
-use crate::client::ApiVersion;
-
-use super::{OpKind, Traffic};
+use super::Traffic;
 
 /// The operation a piece of code runs in.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpContext {
-    pub(crate) kind: OpKind,
-    pub(crate) api: ApiVersion,
+    pub(crate) name: &'static str,
+    pub(crate) api: &'static str,
     pub(crate) traffic: Traffic,
 }
 
@@ -30,8 +28,11 @@ pub(crate) fn current() -> Option<OpContext> {
     CURRENT.try_with(|context| *context).ok()
 }
 
-pub(crate) async fn scope<F: Future>(context: OpContext, work: F) -> F::Output {
-    CURRENT.scope(context, work).await
+/// The future that runs `work` with `context` as the current operation.
+pub(crate) type Scoped<F> = tokio::task::futures::TaskLocalFuture<OpContext, F>;
+
+pub(crate) fn scope<F: Future>(context: OpContext, work: F) -> Scoped<F> {
+    CURRENT.scope(context, work)
 }
 
 /// Runs `work` — the future an [`OpTelemetryLayer`](super::OpTelemetryLayer)

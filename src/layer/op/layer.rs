@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use crate::client::ApiVersion;
-
+use super::classifier::ByClassify;
+use super::labels::LabelCache;
 use super::service::OpTelemetry;
 use super::OpObserver;
 
@@ -30,29 +30,33 @@ impl Traffic {
     }
 }
 
-#[derive(Clone)]
 pub(crate) struct OpConfig {
-    pub(crate) api: ApiVersion,
+    pub(crate) api: &'static str,
     pub(crate) traffic: Traffic,
     pub(crate) observers: Vec<Arc<dyn OpObserver>>,
+    pub(crate) labels: LabelCache,
 }
 
 /// A tower layer that measures every operation through a
 /// `Service<Request>` where the request is an
-/// [`Operation`](super::Operation) — this crate's [`Client`](crate::client::Client)
-/// with [`Op`](super::Op), or any other client.
+/// [`Operation`](super::Operation): this crate's XMTP client with its `Op`,
+/// or any other client with operations of its own.
 ///
 /// Per operation: an INTERNAL span named after the operation (the parent
-/// of its phase spans and, through them, of its RPC spans), one point of
-/// `xmtp.client.operation.duration` with the outcome and error class,
-/// `xmtp.client.operation.active` while it runs, and an
+/// of its [phase](super::phase) spans and, through them, of its RPC
+/// spans), one point of `xmtp.client.operation.duration` with the outcome
+/// and error class, `xmtp.client.operation.active` while it runs, and an
 /// [`Outcome`](super::Outcome) handed to every observer.
 ///
+/// Errors are classified by `C`, [`ByClassify`] unless
+/// [`classify_with`](Self::classify_with) says otherwise.
+///
 /// ```no_run
+/// # #[cfg(feature = "client")]
 /// # async fn demo(client: xmtp_opmon::client::V4Client) -> Result<(), Box<dyn std::error::Error>> {
 /// use tower::{Service, ServiceBuilder, ServiceExt};
-/// use xmtp_opmon::client::ApiVersion;
-/// use xmtp_opmon::layer::{Op, OpTelemetryLayer};
+/// use xmtp_opmon::client::{ApiVersion, Op};
+/// use xmtp_opmon::layer::OpTelemetryLayer;
 ///
 /// let mut ops = ServiceBuilder::new()
 ///     .layer(OpTelemetryLayer::new(ApiVersion::V4).observe(|outcome: &xmtp_opmon::layer::Outcome| {
@@ -62,33 +66,52 @@ pub(crate) struct OpConfig {
 /// let identity = ops.ready().await?.call(Op::CreateIdentity).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct OpTelemetryLayer {
+pub struct OpTelemetryLayer<C = ByClassify> {
     config: OpConfig,
+    classifier: C,
 }
 
-impl fmt::Debug for OpTelemetryLayer {
+impl<C: Clone> Clone for OpTelemetryLayer<C> {
+    fn clone(&self) -> Self {
+        Self {
+            config: OpConfig {
+                api: self.config.api,
+                traffic: self.config.traffic,
+                observers: self.config.observers.clone(),
+                labels: LabelCache::default(),
+            },
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for OpTelemetryLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpTelemetryLayer")
             .field("api", &self.config.api)
             .field("traffic", &self.config.traffic)
             .field("observers", &self.config.observers.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl OpTelemetryLayer {
-    /// A layer for operations over `api`, marked as real traffic.
-    pub fn new(api: ApiVersion) -> Self {
+    /// A layer for operations over `api` (the `xmtp.api` attribute, such
+    /// as `v4`), marked as real traffic.
+    pub fn new(api: impl Into<&'static str>) -> Self {
         Self {
             config: OpConfig {
-                api,
+                api: api.into(),
                 traffic: Traffic::Real,
                 observers: Vec::new(),
+                labels: LabelCache::default(),
             },
+            classifier: ByClassify,
         }
     }
+}
 
+impl<C> OpTelemetryLayer<C> {
     /// Marks the operations as `traffic`.
     pub fn traffic(mut self, traffic: Traffic) -> Self {
         self.config.traffic = traffic;
@@ -106,12 +129,22 @@ impl OpTelemetryLayer {
         self.config.observers.push(observer);
         self
     }
+
+    /// Classifies failures with `classifier` (see
+    /// [`ClassifyError`](super::ClassifyError)).
+    pub fn classify_with<D>(self, classifier: D) -> OpTelemetryLayer<D> {
+        OpTelemetryLayer {
+            config: self.config,
+            classifier,
+        }
+    }
 }
 
-impl<S> Layer<S> for OpTelemetryLayer {
-    type Service = OpTelemetry<S>;
+impl<S, C: Clone> Layer<S> for OpTelemetryLayer<C> {
+    type Service = OpTelemetry<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OpTelemetry::new(inner, Arc::new(self.config.clone()))
+        let config = self.clone().config;
+        OpTelemetry::new(inner, Arc::new(config), self.classifier.clone())
     }
 }

@@ -3,19 +3,18 @@
 use std::time::{Duration, Instant};
 
 use crate::classify::ErrorClass;
-use crate::client::ApiVersion;
 
-use super::{OpKind, Traffic};
+use super::Traffic;
 
 /// One finished operation, as every observer sees it. The same record
 /// feeds the span, the metrics, and a benchmark's statistics.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Outcome {
-    /// Which operation.
-    pub operation: OpKind,
-    /// Which network generation.
-    pub api: ApiVersion,
+    /// Which operation: its [`name`](super::Operation::name).
+    pub operation: &'static str,
+    /// Which API the operations go to (`xmtp.api`), as given to the layer.
+    pub api: &'static str,
     /// Real or synthetic traffic.
     pub traffic: Traffic,
     /// When the operation actually started.
@@ -75,20 +74,21 @@ where
     }
 }
 
-#[cfg(test)]
+// Used by the load generator's and reports' unit tests.
+#[cfg(all(test, feature = "bench"))]
 impl Outcome {
     /// An outcome for unit tests: a synthetic `operation` that started now,
     /// `late` after its intended start, and took `duration`.
     pub(crate) fn for_test(
-        operation: OpKind,
+        operation: impl Into<&'static str>,
         duration: Duration,
         late: Duration,
         error: Option<ErrorClass>,
     ) -> Self {
         let started = Instant::now();
         Self {
-            operation,
-            api: ApiVersion::V4,
+            operation: operation.into(),
+            api: "v4",
             traffic: Traffic::Synthetic,
             started,
             intended_start: started.checked_sub(late),

@@ -1,35 +1,43 @@
-//! [`OpTelemetry`]: the service made by [`super::OpTelemetryLayer`].
+//! [`OpTelemetry`]: the service made by [`super::OpTelemetryLayer`], and
+//! [`OpFuture`], its response future.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use metrics::Label;
+use metrics::{Key, Label};
+use pin_project_lite::pin_project;
 use tower::Service;
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
-use crate::classify::Classify;
+use crate::classify::ErrorClass;
+use crate::layer::key_cache::{add_to_gauge, record_histogram};
 use crate::semconv::{
     group_size_bucket, ERROR_TYPE, OPERATION_ACTIVE, OPERATION_DURATION, XMTP_API,
     XMTP_ERROR_CLASS, XMTP_GROUP_SIZE, XMTP_GROUP_SIZE_BUCKET, XMTP_MEMBERS_ADDED, XMTP_OPERATION,
     XMTP_OUTCOME, XMTP_TRAFFIC,
 };
 
-use super::context::{self, OpContext};
+use super::classifier::ClassifyError;
+use super::context::{self, OpContext, Scoped};
+use super::labels::DurationKey;
 use super::layer::OpConfig;
 use super::observer::{OpFailure, Outcome};
-use super::{OpKind, Operation, OperationOutput};
+use super::{Operation, OperationOutput};
 
-/// Measures the operations performed by `S`.
+/// Measures the operations performed by `S`, classifying failures with `C`.
 #[derive(Clone)]
-pub struct OpTelemetry<S> {
+pub struct OpTelemetry<S, C> {
     inner: S,
     config: Arc<OpConfig>,
+    classifier: C,
 }
 
-impl<S: std::fmt::Debug> std::fmt::Debug for OpTelemetry<S> {
+impl<S: std::fmt::Debug, C> std::fmt::Debug for OpTelemetry<S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpTelemetry")
             .field("inner", &self.inner)
@@ -37,9 +45,13 @@ impl<S: std::fmt::Debug> std::fmt::Debug for OpTelemetry<S> {
     }
 }
 
-impl<S> OpTelemetry<S> {
-    pub(crate) fn new(inner: S, config: Arc<OpConfig>) -> Self {
-        Self { inner, config }
+impl<S, C> OpTelemetry<S, C> {
+    pub(crate) fn new(inner: S, config: Arc<OpConfig>, classifier: C) -> Self {
+        Self {
+            inner,
+            config,
+            classifier,
+        }
     }
 
     /// The wrapped service.
@@ -48,39 +60,35 @@ impl<S> OpTelemetry<S> {
     }
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, R> Service<R> for OpTelemetry<S>
+impl<S, C, R> Service<R> for OpTelemetry<S, C>
 where
     R: Operation,
     S: Service<R>,
-    S::Future: Send + 'static,
-    S::Response: OperationOutput + Send + 'static,
-    S::Error: Classify + Send + 'static,
+    S::Response: OperationOutput,
+    C: ClassifyError<S::Error> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
+    type Future = OpFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        let kind = request.kind();
         let context = OpContext {
-            kind,
+            name: request.name(),
             api: self.config.api,
             traffic: self.config.traffic,
         };
         let span = tracing::info_span!(
             "xmtp.operation",
-            otel.name = kind.as_str(),
+            otel.name = context.name,
             otel.kind = "internal",
             otel.status_code = tracing::field::Empty,
             otel.status_description = tracing::field::Empty,
-            xmtp.operation = kind.as_str(),
-            xmtp.api = context.api.as_str(),
+            xmtp.operation = context.name,
+            xmtp.api = context.api,
             xmtp.traffic = context.traffic.as_str(),
             xmtp.outcome = tracing::field::Empty,
             xmtp.error.class = tracing::field::Empty,
@@ -88,7 +96,7 @@ where
             xmtp.group.size = tracing::field::Empty,
             xmtp.members.added = tracing::field::Empty,
         );
-        let mut record = OpRecord::start(
+        let record = OpRecord::start(
             context,
             self.config.clone(),
             span.clone(),
@@ -98,15 +106,59 @@ where
             let _entered = span.enter();
             self.inner.call(request)
         };
-        Box::pin(async move {
-            // Read here, not in `call`: the caller wraps the returned future
-            // in `with_intended_start`, which is in scope only while it runs.
-            record.intended_start = context::intended_start();
-            record.started = Instant::now();
-            let result = context::scope(context, future.instrument(span)).await;
-            record.finish(&result);
-            result
-        })
+        OpFuture {
+            inner: context::scope(context, future.instrument(span)),
+            record,
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`OpTelemetry`]: the inner future, run
+    /// inside the operation's span and context, recording its outcome
+    /// when it resolves (or `cancelled` if dropped first).
+    pub struct OpFuture<F, C> {
+        #[pin]
+        inner: Scoped<Instrumented<F>>,
+        record: OpRecord,
+        classifier: C,
+    }
+}
+
+impl<F, C, T, E> Future for OpFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    T: OperationOutput,
+    C: ClassifyError<E>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if !this.record.polled {
+            // Read at the first poll, not in `call`: the caller wraps the
+            // returned future in `with_intended_start`, which is in scope
+            // only while it runs.
+            this.record.polled = true;
+            this.record.intended_start = context::intended_start();
+            this.record.started = Instant::now();
+        }
+        let result = ready!(this.inner.poll(cx));
+        let (error, group_size, members_added) = match &result {
+            Ok(output) => (
+                None,
+                output.group_size().or(this.record.group_size_hint),
+                output.members_added(),
+            ),
+            Err(error) => (
+                Some(this.classifier.classify_error(error)),
+                this.record.group_size_hint,
+                None,
+            ),
+        };
+        this.record.record(error, group_size, members_added);
+        Poll::Ready(result)
     }
 }
 
@@ -119,6 +171,7 @@ struct OpRecord {
     started: Instant,
     intended_start: Option<Instant>,
     group_size_hint: Option<usize>,
+    polled: bool,
     done: bool,
 }
 
@@ -129,7 +182,11 @@ impl OpRecord {
         span: tracing::Span,
         group_size_hint: Option<usize>,
     ) -> Self {
-        metrics::gauge!(OPERATION_ACTIVE, active_labels(&context)).increment(1.0);
+        config.labels.active.with(
+            context.name,
+            || active_key(&context),
+            |key| add_to_gauge(key, 1.0),
+        );
         Self {
             context,
             config,
@@ -137,27 +194,9 @@ impl OpRecord {
             started: Instant::now(),
             intended_start: None,
             group_size_hint,
+            polled: false,
             done: false,
         }
-    }
-
-    fn finish<T: OperationOutput, E: Classify>(&mut self, result: &Result<T, E>) {
-        let (error, group_size, members_added) = match result {
-            Ok(output) => (
-                None,
-                output.group_size().or(self.group_size_hint),
-                output.members_added(),
-            ),
-            Err(error) => (
-                Some(OpFailure {
-                    class: error.class(),
-                    error_type: error.error_type(),
-                }),
-                self.group_size_hint,
-                None,
-            ),
-        };
-        self.record(error, group_size, members_added);
     }
 
     fn record(
@@ -170,14 +209,14 @@ impl OpRecord {
             return;
         }
         let outcome = Outcome {
-            operation: self.context.kind,
+            operation: self.context.name,
             api: self.context.api,
             traffic: self.context.traffic,
             started: self.started,
             intended_start: self.intended_start,
             duration: self.started.elapsed(),
             error,
-            group_size: group_size.filter(|_| is_group_op(self.context.kind)),
+            group_size,
             members_added,
         };
 
@@ -196,29 +235,34 @@ impl OpRecord {
             span.record(XMTP_MEMBERS_ADDED, added as i64);
         }
 
-        let mut labels = active_labels(&self.context);
-        labels.push(Label::from_static_parts(
-            XMTP_OUTCOME,
-            outcome_label(&outcome),
-        ));
-        if let Some(failure) = &outcome.error {
-            labels.push(Label::from_static_parts(
-                XMTP_ERROR_CLASS,
-                failure.class.as_str(),
-            ));
-            labels.push(Label::from_static_parts(ERROR_TYPE, failure.error_type));
-        }
-        if let Some(size) = outcome.group_size {
-            labels.push(Label::from_static_parts(
-                XMTP_GROUP_SIZE_BUCKET,
-                group_size_bucket(size),
-            ));
-        }
-        metrics::histogram!(OPERATION_DURATION, labels).record(outcome.duration.as_secs_f64());
-        metrics::gauge!(OPERATION_ACTIVE, active_labels(&self.context)).decrement(1.0);
+        let id = DurationKey {
+            operation: self.context.name,
+            failure: outcome.error.map(|f| (f.class, f.error_type)),
+            size_bucket: outcome.group_size.map(group_size_bucket),
+        };
+        let context = &self.context;
+        let labels = &self.config.labels;
+        labels.duration.with(
+            id,
+            || duration_key(context, &id),
+            |key| record_histogram(key, outcome.duration.as_secs_f64()),
+        );
+        labels.active.with(
+            context.name,
+            || active_key(context),
+            |key| add_to_gauge(key, -1.0),
+        );
 
         for observer in &self.config.observers {
-            observer.on_outcome(&outcome);
+            // An observer's panic must not take the operation (or, when the
+            // future is dropped during unwinding, the process) with it.
+            let notified = catch_unwind(AssertUnwindSafe(|| observer.on_outcome(&outcome)));
+            if notified.is_err() {
+                tracing::warn!(
+                    operation = outcome.operation,
+                    "an operation observer panicked"
+                );
+            }
         }
     }
 }
@@ -226,16 +270,12 @@ impl OpRecord {
 impl Drop for OpRecord {
     fn drop(&mut self) {
         let cancelled = OpFailure {
-            class: crate::classify::ErrorClass::Cancelled,
+            class: ErrorClass::Cancelled,
             error_type: "cancelled",
         };
         let hint = self.group_size_hint;
         self.record(Some(cancelled), hint, None);
     }
-}
-
-fn is_group_op(kind: OpKind) -> bool {
-    matches!(kind, OpKind::GroupCreate | OpKind::GroupAddMembers)
 }
 
 fn outcome_label(outcome: &Outcome) -> &'static str {
@@ -247,10 +287,28 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
 }
 
 /// The labels shared by every operation metric, in a fixed order.
-fn active_labels(context: &OpContext) -> Vec<Label> {
+fn shared_labels(context: &OpContext) -> Vec<Label> {
     vec![
-        Label::from_static_parts(XMTP_OPERATION, context.kind.as_str()),
-        Label::from_static_parts(XMTP_API, context.api.as_str()),
+        Label::from_static_parts(XMTP_OPERATION, context.name),
+        Label::from_static_parts(XMTP_API, context.api),
         Label::from_static_parts(XMTP_TRAFFIC, context.traffic.as_str()),
     ]
+}
+
+fn active_key(context: &OpContext) -> Key {
+    Key::from_parts(OPERATION_ACTIVE, shared_labels(context))
+}
+
+fn duration_key(context: &OpContext, id: &DurationKey) -> Key {
+    let mut labels = shared_labels(context);
+    let outcome = if id.failure.is_none() { "ok" } else { "error" };
+    labels.push(Label::from_static_parts(XMTP_OUTCOME, outcome));
+    if let Some((class, error_type)) = id.failure {
+        labels.push(Label::from_static_parts(XMTP_ERROR_CLASS, class.as_str()));
+        labels.push(Label::from_static_parts(ERROR_TYPE, error_type));
+    }
+    if let Some(bucket) = id.size_bucket {
+        labels.push(Label::from_static_parts(XMTP_GROUP_SIZE_BUCKET, bucket));
+    }
+    Key::from_parts(OPERATION_DURATION, labels)
 }

@@ -8,11 +8,14 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::call::{grpc_status, CallEnd, CallGuard};
+use super::error::InspectError;
 use crate::classify::ErrorClass;
-use crate::layer::BoxError;
 
 pin_project! {
     /// A response body that reports the call's outcome at end of stream.
+    /// Dropped before its end, it reports the call as abandoned: by the
+    /// caller (`cancelled`), after data arrived (`body_dropped`), or past
+    /// the call's deadline (`timeout`).
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
@@ -30,10 +33,10 @@ impl<B> ResponseBody<B> {
 impl<B> Body for ResponseBody<B>
 where
     B: Body,
-    B::Error: Into<BoxError>,
+    B::Error: InspectError,
 {
     type Data = B::Data;
-    type Error = BoxError;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -42,29 +45,24 @@ where
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
         let end = match &frame {
+            Some(Ok(frame)) if frame.is_data() => {
+                if let Some(guard) = this.guard.as_mut() {
+                    guard.saw_data();
+                }
+                None
+            }
             Some(Ok(frame)) => frame.trailers_ref().map(|trailers| {
                 grpc_status(trailers).map_or(CallEnd::MissingStatus, CallEnd::Status)
             }),
-            Some(Err(_)) => None,
+            Some(Err(error)) => Some(body_error_end(error.as_std_error())),
             None => Some(CallEnd::MissingStatus),
         };
-        Poll::Ready(match frame {
-            Some(Err(error)) => {
-                let error: BoxError = error.into();
-                if let Some(mut guard) = this.guard.take() {
-                    guard.finish(body_error_end(error.as_ref()));
-                }
-                Some(Err(error))
+        if let Some(end) = end {
+            if let Some(mut guard) = this.guard.take() {
+                guard.finish(end);
             }
-            other => {
-                if let Some(end) = end {
-                    if let Some(mut guard) = this.guard.take() {
-                        guard.finish(end);
-                    }
-                }
-                other.map(|frame| frame.map_err(Into::into))
-            }
-        })
+        }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -4,19 +4,26 @@
 //! response future and then the response body, so the outcome is recorded
 //! exactly once — when the status is known (end of stream), when the
 //! transport fails, or, if nobody ever reaches the end, when the guard is
-//! dropped (`cancelled`).
+//! dropped. A drop is told apart three ways: past the call's deadline
+//! (`grpc-timeout`) it is a `timeout`; after response data arrived it is
+//! `body_dropped` (a reader that stopped early); otherwise the caller gave
+//! up (`cancelled`).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use metrics::Label;
+use metrics::{Key, Label};
 use tonic::Code;
 
 use crate::classify::{grpc_code_name, ErrorClass};
+use crate::layer::key_cache::record_histogram;
 use crate::semconv::{
     ERROR_TYPE, RPC_CLIENT_CALL_DURATION, RPC_METHOD, RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_GRPC,
     RPC_SYSTEM_NAME, XMTP_RPC_FAMILY,
 };
+
+/// `error.type` of a response body dropped after data arrived.
+pub(crate) const BODY_DROPPED: &str = "body_dropped";
 
 use super::layer::RpcConfig;
 use super::methods::Method;
@@ -34,24 +41,63 @@ pub(crate) enum CallEnd {
     MissingStatus,
     /// The caller dropped the call before it ended.
     Dropped,
+    /// The response body was dropped after data arrived, before its end.
+    BodyDropped,
+}
+
+/// What distinguishes one `rpc.client.call.duration` series of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct CallKey {
+    method: &'static str,
+    status: Option<&'static str>,
+    error_type: Option<&'static str>,
 }
 
 pub(crate) struct CallGuard {
     span: tracing::Span,
     started: Instant,
+    deadline: Option<Instant>,
     method: Method,
     config: Arc<RpcConfig>,
+    saw_data: bool,
     done: bool,
 }
 
 impl CallGuard {
-    pub(crate) fn new(span: tracing::Span, method: Method, config: Arc<RpcConfig>) -> Self {
+    pub(crate) fn new(
+        span: tracing::Span,
+        method: Method,
+        config: Arc<RpcConfig>,
+        timeout: Option<Duration>,
+    ) -> Self {
+        let started = Instant::now();
         Self {
             span,
-            started: Instant::now(),
+            started,
+            deadline: timeout.and_then(|timeout| started.checked_add(timeout)),
             method,
             config,
+            saw_data: false,
             done: false,
+        }
+    }
+
+    /// Notes that response data arrived.
+    pub(crate) fn saw_data(&mut self) {
+        self.saw_data = true;
+    }
+
+    /// How a drop before the end reads.
+    fn dropped(&self) -> CallEnd {
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            CallEnd::Transport(ErrorClass::Timeout)
+        } else if self.saw_data {
+            CallEnd::BodyDropped
+        } else {
+            CallEnd::Dropped
         }
     }
 
@@ -64,6 +110,11 @@ impl CallGuard {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
+        let end = if end == CallEnd::Dropped {
+            self.dropped()
+        } else {
+            end
+        };
         let seconds = self.started.elapsed().as_secs_f64();
         let (status, failure) = match end {
             CallEnd::Status(code) => {
@@ -83,6 +134,7 @@ impl CallGuard {
             CallEnd::Transport(class) => (None, Some((class, class.as_str()))),
             CallEnd::MissingStatus => (None, Some((ErrorClass::Protocol, "protocol"))),
             CallEnd::Dropped => (None, Some((ErrorClass::Cancelled, "cancelled"))),
+            CallEnd::BodyDropped => (None, Some((ErrorClass::Cancelled, BODY_DROPPED))),
         };
 
         if let Some(status) = status {
@@ -96,22 +148,33 @@ impl CallGuard {
             self.span.record("otel.status_description", describe(end));
         }
 
-        let mut labels = Vec::with_capacity(7);
-        labels.push(Label::from_static_parts(RPC_SYSTEM_NAME, RPC_SYSTEM_GRPC));
-        labels.push(Label::from_static_parts(RPC_METHOD, self.method.name));
-        labels.push(Label::from_static_parts(
-            XMTP_RPC_FAMILY,
-            self.method.family,
-        ));
-        if let Some(status) = status {
-            labels.push(Label::from_static_parts(RPC_RESPONSE_STATUS_CODE, status));
-        }
-        if let Some((_, error_type)) = failure {
-            labels.push(Label::from_static_parts(ERROR_TYPE, error_type));
-        }
-        labels.extend(self.config.target_labels.iter().cloned());
-        metrics::histogram!(RPC_CLIENT_CALL_DURATION, labels).record(seconds);
+        let id = CallKey {
+            method: self.method.name,
+            status,
+            error_type: failure.map(|(_, error_type)| error_type),
+        };
+        let (method, config) = (self.method, &self.config);
+        config.keys.with(
+            id,
+            || call_key(method, &id, config),
+            |key| record_histogram(key, seconds),
+        );
     }
+}
+
+fn call_key(method: Method, id: &CallKey, config: &RpcConfig) -> Key {
+    let mut labels = Vec::with_capacity(7);
+    labels.push(Label::from_static_parts(RPC_SYSTEM_NAME, RPC_SYSTEM_GRPC));
+    labels.push(Label::from_static_parts(RPC_METHOD, method.name));
+    labels.push(Label::from_static_parts(XMTP_RPC_FAMILY, method.family));
+    if let Some(status) = id.status {
+        labels.push(Label::from_static_parts(RPC_RESPONSE_STATUS_CODE, status));
+    }
+    if let Some(error_type) = id.error_type {
+        labels.push(Label::from_static_parts(ERROR_TYPE, error_type));
+    }
+    labels.extend(config.target_labels.iter().cloned());
+    Key::from_parts(RPC_CLIENT_CALL_DURATION, labels)
 }
 
 impl Drop for CallGuard {
@@ -127,6 +190,7 @@ fn describe(end: CallEnd) -> String {
         CallEnd::Transport(class) => format!("transport failure ({class})"),
         CallEnd::MissingStatus => "the stream ended without a gRPC status".to_owned(),
         CallEnd::Dropped => "the caller dropped the call".to_owned(),
+        CallEnd::BodyDropped => "the response was dropped after data arrived".to_owned(),
     }
 }
 
@@ -135,4 +199,24 @@ fn describe(end: CallEnd) -> String {
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
     let value = headers.get("grpc-status")?.to_str().ok()?;
     value.parse::<i32>().ok().map(Code::from_i32)
+}
+
+/// The deadline a `grpc-timeout` header sets (`<digits><unit>`, units
+/// `H M S m u n`, at most eight digits).
+pub(crate) fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }

@@ -8,12 +8,13 @@ use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
 use super::call::{grpc_status, CallEnd, CallGuard};
+use super::error::InspectError;
 use crate::classify::ErrorClass;
-use crate::layer::BoxError;
 
 pin_project! {
     /// Resolves to the response with its body wrapped, so the call's
-    /// outcome can be read at the end of the stream.
+    /// outcome can be read at the end of the stream. The inner service's
+    /// error comes back unchanged.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -33,9 +34,9 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
-    E: Into<BoxError>,
+    E: InspectError,
 {
-    type Output = Result<http::Response<ResponseBody<B>>, BoxError>;
+    type Output = Result<http::Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -58,9 +59,8 @@ where
                 Ok(response.map(|body| ResponseBody::new(body, guard)))
             }
             Err(error) => {
-                let error: BoxError = error.into();
                 if let Some(guard) = guard.as_mut() {
-                    let class = ErrorClass::from_transport_error(error.as_ref());
+                    let class = ErrorClass::from_transport_error(error.as_std_error());
                     guard.finish(CallEnd::Transport(class));
                 }
                 Err(error)

@@ -6,8 +6,10 @@ use metrics::Label;
 use tonic::Code;
 use tower::Layer;
 
+use super::call::CallKey;
 use super::methods::XMTP_METHODS;
 use super::service::RpcTelemetry;
+use crate::layer::key_cache::KeyCache;
 use crate::semconv::{SERVER_ADDRESS, SERVER_PORT};
 
 /// Shared, read-only configuration of the layer's services.
@@ -20,6 +22,8 @@ pub(crate) struct RpcConfig {
     /// Bit `n` set: code `n` counts as success.
     success: u32,
     pub(crate) methods: Vec<(&'static str, &'static str)>,
+    /// Duration keys built so far.
+    pub(crate) keys: KeyCache<CallKey>,
 }
 
 impl RpcConfig {
@@ -76,6 +80,7 @@ impl RpcTelemetryLayer {
                 target_labels: Vec::new(),
                 success: 1 << (Code::Ok as i32),
                 methods: XMTP_METHODS.to_vec(),
+                keys: KeyCache::default(),
             }),
         }
     }

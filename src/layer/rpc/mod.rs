@@ -2,12 +2,17 @@
 
 mod body;
 mod call;
+mod error;
 mod future;
 mod layer;
 mod methods;
 mod service;
 
 pub use body::ResponseBody;
+pub use error::InspectError;
 pub use future::ResponseFuture;
 pub use layer::RpcTelemetryLayer;
 pub use service::RpcTelemetry;
+
+#[cfg(test)]
+mod tests;

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry::propagation::Injector;
 use tower::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::call::CallGuard;
+use super::call::{grpc_timeout, CallGuard};
+use super::error::InspectError;
 use super::future::ResponseFuture;
 use super::layer::RpcConfig;
 use super::methods::lookup;
@@ -30,14 +30,14 @@ impl<S> RpcTelemetry<S> {
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for RpcTelemetry<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Error: Into<crate::layer::BoxError>,
+    S::Error: InspectError,
 {
     type Response = http::Response<super::ResponseBody<ResBody>>;
-    type Error = crate::layer::BoxError;
+    type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
@@ -66,7 +66,8 @@ where
             span.record("rpc.method_original", request.uri().path());
         }
         inject_trace_context(&span, request.headers_mut());
-        let guard = CallGuard::new(span, method, self.config.clone());
+        let timeout = grpc_timeout(request.headers());
+        let guard = CallGuard::new(span, method, self.config.clone(), timeout);
         let future = {
             let _entered = guard.span().enter();
             self.inner.call(request)
@@ -75,15 +76,20 @@ where
     }
 }
 
-/// Writes the span's W3C `traceparent` (and `tracestate`) into the
-/// request, so the server's spans join the client's trace. Without an
+/// Writes the span's trace context (W3C `traceparent` with the usual
+/// propagator) into the request, so the server's spans join the client's trace. Without an
 /// OpenTelemetry subscriber the context is empty and nothing is written.
 fn inject_trace_context(span: &tracing::Span, headers: &mut http::HeaderMap) {
     if span.is_disabled() {
         return;
     }
     let context = span.context();
-    TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+    // Whatever propagator the app configured (W3C trace context once
+    // `TelemetryBuilder::init` or `TelemetryParts::install_otel_globals` ran;
+    // OpenTelemetry's default writes nothing).
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers))
+    });
 }
 
 struct HeaderInjector<'a>(&'a mut http::HeaderMap);

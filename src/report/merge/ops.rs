@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::MergeError;
-use crate::layer::OpKind;
+use crate::client::OpKind;
 use crate::load::new_histogram;
 use crate::report::{
     decode_histogram, encode_histogram, Histograms, OperationReport, Percentiles, RunResult,

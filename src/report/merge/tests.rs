@@ -7,7 +7,8 @@ use hdrhistogram::Histogram;
 
 use super::*;
 use crate::classify::ErrorClass;
-use crate::layer::{OpKind, Outcome};
+use crate::client::OpKind;
+use crate::layer::Outcome;
 use crate::load::{new_histogram, Recorder};
 use crate::report::{decode_histogram, OperationReport, Parameters, Percentiles, Target};
 

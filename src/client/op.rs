@@ -1,12 +1,18 @@
-//! What an operation is, to the layer: [`Operation`] and
-//! [`OperationOutput`], and this crate's own [`Op`] and [`OpResult`].
+//! This client's operations as requests of a tower service: [`Op`] in,
+//! [`OpResult`] out, and [`OpKind`], the four names they report.
+//!
+//! They implement the layer's [`Operation`] and [`OperationOutput`], which
+//! is all the [`OpTelemetryLayer`](crate::layer::OpTelemetryLayer) needs.
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::client::{AddReport, Group, Identity};
 use crate::identity::InstallationKey;
+use crate::layer::{Operation, OperationOutput};
 use crate::proto::associations::IdentityUpdate;
+use crate::semconv::op_names;
+
+use super::{AddReport, Group, Identity};
 
 /// The operations users care about (`xmtp.operation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,10 +40,10 @@ impl OpKind {
     /// The attribute value, e.g. `group.add_members`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::IdentityCreate => "identity.create",
-            Self::GroupCreate => "group.create",
-            Self::GroupAddMembers => "group.add_members",
-            Self::IdentityLookup => "identity.lookup",
+            Self::IdentityCreate => op_names::IDENTITY_CREATE,
+            Self::GroupCreate => op_names::GROUP_CREATE,
+            Self::GroupAddMembers => op_names::GROUP_ADD_MEMBERS,
+            Self::IdentityLookup => op_names::IDENTITY_LOOKUP,
         }
     }
 
@@ -53,40 +59,31 @@ impl fmt::Display for OpKind {
     }
 }
 
-/// A request the [`OpTelemetryLayer`](super::OpTelemetryLayer) can
-/// measure: it knows which operation it is.
-pub trait Operation {
-    /// Which operation this is.
-    fn kind(&self) -> OpKind;
-    /// The group's size after the operation, if known before it runs.
-    fn group_size(&self) -> Option<usize> {
-        None
+// Lets an `ApiVersion` stand wherever the layer takes an API name.
+impl From<super::ApiVersion> for &'static str {
+    fn from(api: super::ApiVersion) -> Self {
+        api.as_str()
     }
 }
 
-/// What a measured operation returned, as far as telemetry cares.
-pub trait OperationOutput {
-    /// The group's size after the operation.
-    fn group_size(&self) -> Option<usize> {
-        None
-    }
-    /// How many inboxes the operation added.
-    fn members_added(&self) -> Option<usize> {
-        None
+// Lets an `OpKind` stand wherever the layer takes an operation name.
+impl From<OpKind> for &'static str {
+    fn from(kind: OpKind) -> Self {
+        kind.as_str()
     }
 }
 
 /// A group shared between the caller and the operations that change it.
 pub type SharedGroup = Arc<tokio::sync::Mutex<Group>>;
 
-/// This crate's operations, as performed by [`crate::client::Client`].
+/// This crate's operations, as performed by [`Client`](super::Client).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Op {
     /// Create an inbox with one installation.
     CreateIdentity,
     /// Create an inbox from an update signed elsewhere (see
-    /// [`Client::register_signed`](crate::client::Client::register_signed)).
+    /// [`Client::register_signed`](super::Client::register_signed)).
     RegisterIdentity {
         /// The installation the update grants access to.
         installation: Box<InstallationKey>,
@@ -118,14 +115,21 @@ pub enum Op {
     },
 }
 
-impl Operation for Op {
-    fn kind(&self) -> OpKind {
+impl Op {
+    /// Which operation this is.
+    pub fn kind(&self) -> OpKind {
         match self {
             Self::CreateIdentity | Self::RegisterIdentity { .. } => OpKind::IdentityCreate,
             Self::CreateGroup { .. } => OpKind::GroupCreate,
             Self::AddMembers { .. } => OpKind::GroupAddMembers,
             Self::LookupIdentity { .. } => OpKind::IdentityLookup,
         }
+    }
+}
+
+impl Operation for Op {
+    fn name(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     fn group_size(&self) -> Option<usize> {

@@ -1,0 +1,76 @@
+//! Phases: the steps an operation is made of (`xmtp.phase`).
+//!
+//! A client that wants its operations broken down runs each step through
+//! [`in_phase`] (or [`in_phase_sync`] for local work such as signing). The
+//! step gets its own INTERNAL span, a child of the operation's span, so a
+//! trace shows where the time went; the RPC spans of the calls it makes
+//! become its children. It also records one point of
+//! `xmtp.client.phase.duration`, labelled with the phase, its outcome, and
+//! the operation it runs in (name, API, traffic), which the
+//! [`OpTelemetryLayer`](super::OpTelemetryLayer) provides without the
+//! client passing it along. Outside an operation the phase is still
+//! recorded, without the operation's labels.
+//!
+//! Phase names become metric labels: take them from a small fixed set.
+
+use std::future::Future;
+use std::time::Instant;
+
+use metrics::Label;
+use tracing::Instrument;
+
+use crate::semconv::{
+    PHASE_DURATION, XMTP_API, XMTP_OPERATION, XMTP_OUTCOME, XMTP_PHASE, XMTP_TRAFFIC,
+};
+
+use super::context;
+
+/// Runs `work` as the phase `name` of the current operation.
+pub async fn in_phase<T, E>(
+    name: &'static str,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = work.instrument(span(name)).await;
+    record(name, started, result.is_ok());
+    result
+}
+
+/// Runs synchronous `work` as the phase `name` of the current operation.
+pub fn in_phase_sync<T, E>(
+    name: &'static str,
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = span(name).in_scope(work);
+    record(name, started, result.is_ok());
+    result
+}
+
+fn span(name: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "xmtp.phase",
+        otel.name = name,
+        otel.kind = "internal",
+        xmtp.phase = name
+    )
+}
+
+fn record(name: &'static str, started: Instant, ok: bool) {
+    let outcome = Label::from_static_parts(XMTP_OUTCOME, if ok { "ok" } else { "error" });
+    let phase = Label::from_static_parts(XMTP_PHASE, name);
+    let seconds = started.elapsed().as_secs_f64();
+    match context::current() {
+        Some(op) => {
+            let labels = [
+                phase,
+                Label::from_static_parts(XMTP_OPERATION, op.name),
+                Label::from_static_parts(XMTP_API, op.api),
+                Label::from_static_parts(XMTP_TRAFFIC, op.traffic.as_str()),
+                outcome,
+            ];
+            metrics::histogram!(PHASE_DURATION, labels.to_vec()).record(seconds);
+        }
+        None => metrics::histogram!(PHASE_DURATION, vec![phase, outcome]).record(seconds),
+    }
+}
