@@ -134,6 +134,13 @@ pub fn unit(name: &str) -> Option<&'static str> {
     }
 }
 
+/// Envelopes held by the embedded node's store (an up-down counter).
+pub const NODE_STORE_ENVELOPES: &str = "xmtp.node.store.envelopes";
+/// Bytes held by the embedded node's store (an up-down counter).
+pub const NODE_STORE_BYTES: &str = "xmtp.node.store.size";
+/// Envelopes the embedded node's store has evicted (a counter).
+pub const NODE_STORE_EVICTIONS: &str = "xmtp.node.store.evictions";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,26 @@
 //! `opmon node` serves the embedded node until SIGTERM; bad flags get one
 //! clear sentence and a non-zero exit.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
 
-#[tokio::test]
-async fn opmon_node_serves_until_terminated() {
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::otlp::OtlpReceiver;
+use xmtp_opmon::proto::envelopes::{client_envelope::Payload, AuthenticatedData, ClientEnvelope};
+use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
+use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
+use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
+use xmtp_opmon::semconv::{NODE_STORE_BYTES, NODE_STORE_ENVELOPES, NODE_STORE_EVICTIONS};
+use xmtp_opmon::topic::{topic, TopicKind};
+
+/// Starts `opmon node` with `args` and returns it with its URL.
+fn spawn_node(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_opmon"))
-        .args(["node", "--listen", "127.0.0.1:0", "--indexer-lag", "1ms"])
+        .args(["node", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -20,6 +33,21 @@ async fn opmon_node_serves_until_terminated() {
         .strip_prefix("listening on ")
         .unwrap()
         .to_owned();
+    (child, url)
+}
+
+fn terminate(mut child: Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn opmon_node_serves_until_terminated() {
+    let (child, url) = spawn_node(&["--indexer-lag", "1ms"], &[]);
 
     let client = xmtp_opmon::client::V4Client::connect(&url, &url).unwrap();
     let alice = client.create_identity().await.unwrap();
@@ -32,12 +60,7 @@ async fn opmon_node_serves_until_terminated() {
         Some(alice.inbox_id())
     );
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
+    terminate(child);
 }
 
 #[test]
@@ -47,6 +70,9 @@ fn bad_fault_flags_are_one_sentence() {
         ["--stall", "5s/500ms"],
         ["--inject-error", "bogus=1%"],
         ["--indexer-lag", "soon"],
+        ["--retention", "a while"],
+        ["--max-store", "lots"],
+        ["--max-store", "12 parsecs"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
             .arg("node")
@@ -58,4 +84,67 @@ fn bad_fault_flags_are_one_sentence() {
         assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn store_figures_reach_the_nodes_telemetry() {
+    let receiver = OtlpReceiver::start();
+    let endpoint = receiver.endpoint();
+    let (child, url) = spawn_node(
+        &[
+            "--indexer-lag",
+            "1ms",
+            "--max-store",
+            "4KiB",
+            "--otlp",
+            &endpoint,
+        ],
+        &[("OTEL_METRIC_EXPORT_INTERVAL", "200")],
+    );
+    // Two identities (kept for good), then welcomes a 4 KiB store cannot
+    // all hold.
+    let client = xmtp_opmon::client::V4Client::connect(&url, &url).unwrap();
+    for _ in 0..2 {
+        client.create_identity().await.unwrap();
+    }
+    let mut gateway = GatewayApiClient::new(xmtp_opmon::client::channel(&url).unwrap());
+    for installation in 1..=8u8 {
+        let key = [installation; 32];
+        let welcome = WelcomeMessageInput {
+            version: Some(welcome_message_input::Version::V1(
+                welcome_message_input::V1 {
+                    installation_key: key.to_vec(),
+                    data: vec![installation; 1024],
+                    hpke_public_key: vec![7; 32],
+                    wrapper_algorithm: 1,
+                    welcome_metadata: Vec::new(),
+                },
+            )),
+        };
+        gateway
+            .publish_client_envelopes(PublishClientEnvelopesRequest {
+                envelopes: vec![ClientEnvelope {
+                    aad: Some(AuthenticatedData {
+                        target_topic: topic(TopicKind::WelcomeMessages, &key),
+                        depends_on: None,
+                    }),
+                    payload: Some(Payload::WelcomeMessage(welcome)),
+                }],
+            })
+            .await
+            .unwrap();
+    }
+    let value = |name: &str| {
+        let metric = receiver.last_metric(name)?;
+        metric.points.iter().find_map(|p| p.value)
+    };
+    let evictions = receiver.wait_for(Duration::from_secs(20), |_| {
+        value(NODE_STORE_EVICTIONS).filter(|v| *v > 0.0)
+    });
+    assert!(evictions.is_some(), "no evictions exported");
+    let envelopes = value(NODE_STORE_ENVELOPES).expect("envelopes exported");
+    let bytes = value(NODE_STORE_BYTES).expect("bytes exported");
+    assert!(envelopes >= 4.0, "identities stay: {envelopes}");
+    assert!(bytes > 0.0, "{bytes}");
+    terminate(child);
 }

@@ -20,10 +20,14 @@
 //! # Ok(()) }
 //! ```
 
+mod eviction;
 mod faults;
+mod inbox_locks;
 mod service;
 mod sign;
+mod size;
 mod store;
+mod store_stats;
 mod v3;
 mod validate;
 
@@ -43,11 +47,16 @@ use crate::proto::payer_api::payer_api_server::PayerApiServer;
 use crate::proto::xmtp::identity::api::v1::identity_api_server::IdentityApiServer;
 use crate::proto::xmtp::mls::api::v1::mls_api_server::MlsApiServer;
 
+pub use eviction::{DEFAULT_MAX_STORE, DEFAULT_RETENTION};
 pub use faults::{
     parse_duration, parse_errors, FaultSpecError, Faults, InjectedError, Latency, Stall,
 };
 pub use store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
+pub use size::{parse_size, SizeError};
+pub use store_stats::StoreStats;
+
+use eviction::StoreLimits;
 use faults::FaultLayer;
 use service::{NodeService, NodeState};
 
@@ -55,10 +64,12 @@ use service::{NodeService, NodeState};
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How the embedded node behaves.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// Reject invalid identity updates at publish with `INVALID_ARGUMENT`
-    /// instead of acknowledging and dropping them as xmtpd does.
+    /// Check more than xmtpd does: reject invalid identity updates at
+    /// publish with `INVALID_ARGUMENT` instead of acknowledging and
+    /// dropping them, and envelopes whose topic identifier does not match
+    /// their payload or whose welcome lacks data or a key.
     pub strict: bool,
     /// Faults to inject.
     pub faults: Faults,
@@ -67,6 +78,24 @@ pub struct NodeConfig {
     /// benchmark's provisioning runs undisturbed. (Indexer lag is part of
     /// the node's behaviour and always applies.)
     pub hold_faults: bool,
+    /// How long an envelope no rule keeps stays readable (see
+    /// [`DEFAULT_RETENTION`]).
+    pub retention: std::time::Duration,
+    /// The store's size cap in bytes: past it, the oldest envelopes no
+    /// rule keeps are evicted early (see [`DEFAULT_MAX_STORE`]).
+    pub max_store: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            faults: Faults::default(),
+            hold_faults: false,
+            retention: DEFAULT_RETENTION,
+            max_store: DEFAULT_MAX_STORE,
+        }
+    }
 }
 
 /// Starts embedded nodes. See the [module docs](self).
@@ -86,9 +115,17 @@ impl EmbeddedNode {
         let local_addr = incoming.local_addr()?;
         let url = format!("http://{local_addr}");
         let service = NodeService {
-            state: Arc::new(NodeState::new(config.strict, config.faults.indexer_lag)),
+            state: Arc::new(NodeState::new(
+                config.strict,
+                config.faults.indexer_lag,
+                StoreLimits {
+                    retention: config.retention,
+                    max_bytes: config.max_store,
+                },
+            )),
             public_url: url.clone(),
         };
+        let state = Arc::clone(&service.state);
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
             .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -124,6 +161,7 @@ impl EmbeddedNode {
             served
         });
         Ok(RunningNode {
+            state,
             local_addr,
             url,
             faults,
@@ -135,6 +173,7 @@ impl EmbeddedNode {
 
 /// A node being served. Dropping it stops the node.
 pub struct RunningNode {
+    state: Arc<NodeState>,
     local_addr: SocketAddr,
     url: String,
     faults: FaultLayer,
@@ -151,6 +190,11 @@ impl RunningNode {
     /// `http://ADDR`, for clients.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The store's figures now: envelopes, bytes and evictions.
+    pub fn store_stats(&self) -> StoreStats {
+        self.state.store.stats()
     }
 
     /// Lets faults held by [`NodeConfig::hold_faults`] apply from now on;

@@ -26,9 +26,11 @@ use crate::proto::payer_api::{
     PublishClientEnvelopesResponse,
 };
 
+use super::eviction::StoreLimits;
+use super::inbox_locks::InboxLocks;
 use super::sign::EnvelopeSigner;
 use super::store::{Store, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
-use super::validate::{check_envelope, invalid, Route};
+use super::validate::{check_envelope, invalid, Route, Strictness};
 
 /// Request limits of xmtpd's query handlers.
 const MAX_TOPICS: usize = 10_000;
@@ -56,20 +58,28 @@ pub(crate) struct NodeState {
     originator: EnvelopeSigner,
     strict: bool,
     indexer_lag: Duration,
-    /// Identity updates are indexed one at a time, like a chain indexer,
-    /// so two updates to one inbox cannot both pass against the same state.
-    indexer: std::sync::Mutex<()>,
+    /// Identity updates of one inbox are indexed one at a time, so two
+    /// cannot both pass against the same state.
+    inbox_locks: InboxLocks,
 }
 
 impl NodeState {
-    pub(crate) fn new(strict: bool, indexer_lag: Duration) -> Self {
+    pub(crate) fn new(strict: bool, indexer_lag: Duration, limits: StoreLimits) -> Self {
         Self {
-            store: Store::default(),
+            store: Store::new(limits),
             payer: EnvelopeSigner::generate(),
             originator: EnvelopeSigner::generate(),
             strict,
             indexer_lag,
-            indexer: std::sync::Mutex::new(()),
+            inbox_locks: InboxLocks::default(),
+        }
+    }
+
+    fn strictness(&self) -> Strictness {
+        if self.strict {
+            Strictness::Strict
+        } else {
+            Strictness::AsXmtpd
         }
     }
 
@@ -99,7 +109,7 @@ impl NodeState {
         let checked = request
             .envelopes
             .iter()
-            .map(|envelope| check_envelope(envelope, &self.store))
+            .map(|envelope| check_envelope(envelope, &self.store, self.strictness()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut originator_envelopes = Vec::with_capacity(checked.len());
         for (envelope, (topic, route)) in request.envelopes.into_iter().zip(checked) {
@@ -203,28 +213,29 @@ impl NodeState {
         update: crate::proto::associations::IdentityUpdate,
         generation: Generation,
     ) -> Result<OriginatorEnvelope, Status> {
-        // A poisoned lock only means another indexing call panicked; the
-        // store itself is consistent, so indexing can go on.
-        let _indexing = self.indexer.lock().unwrap_or_else(|p| p.into_inner());
-        let previous = self.store.inbox(&update.inbox_id);
-        let verdict = apply_update(previous.as_ref().map(|record| &record.state), &update);
-        if self.strict || generation == Generation::V3 {
-            if let Err(error) = &verdict {
-                return Err(invalid(format!("identity update rejected: {error}")));
+        let inbox_id = update.inbox_id.clone();
+        self.inbox_locks.with(&inbox_id, || {
+            let previous = self.store.inbox(&update.inbox_id);
+            let verdict = apply_update(previous.as_ref().map(|record| &record.state), &update);
+            if self.strict || generation == Generation::V3 {
+                if let Err(error) = &verdict {
+                    return Err(invalid(format!("identity update rejected: {error}")));
+                }
             }
-        }
-        let (key, stored) = self.chain_envelope(IDENTITY_ORIGINATOR, envelope);
-        match verdict {
-            Ok(state) => {
-                let visible_at = self.indexed_at(generation);
-                self.store.insert(key, topic, stored.clone(), visible_at);
-                self.store.set_inbox(state, visible_at);
+            let (key, stored) = self.chain_envelope(IDENTITY_ORIGINATOR, envelope);
+            match verdict {
+                Ok(state) => {
+                    let visible_at = self.indexed_at(generation);
+                    self.store.insert(key, topic, stored.clone(), visible_at);
+                    self.store.set_inbox(state, visible_at);
+                }
+                Err(error) => {
+                    self.store.release(key);
+                    tracing::debug!(%inbox_id, %error, "dropping invalid identity update");
+                }
             }
-            Err(error) => {
-                tracing::debug!(inbox_id = %update.inbox_id, %error, "dropping invalid identity update");
-            }
-        }
-        Ok(stored)
+            Ok(stored)
+        })
     }
 
     pub(crate) fn query(

@@ -6,22 +6,44 @@
 //! 1 identity updates, 100 everything this node originates). An envelope
 //! can be stored with a visibility time in the future, which is how the
 //! node models an indexer that trails the chain.
+//!
+//! Every topic keeps its keys in an ordered set, so a query is a range
+//! scan from the reader's cursor, merged across the topics it names; no
+//! query looks at envelopes before its cursor.
+//!
+//! The store is bounded (see [`eviction`](super::eviction)): envelopes no
+//! rule still needs leave after the retention period, or sooner once the
+//! store is over its size cap. A read of an evicted envelope finds nothing,
+//! as a read from a pruned node would.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::sync::Mutex;
 
+use prost::Message;
 use tokio::time::Instant;
 
 use crate::identity::AssociationState;
 use crate::proto::envelopes::OriginatorEnvelope;
 
+use super::eviction::{Evictions, Keep, StoreLimits};
+use super::store_stats::{StatsDelta, StoreStats};
+
 pub use crate::topic::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
-type Key = (u32, u64);
+/// (originator, sequence id): where an envelope sits in its originator's log.
+pub(crate) type Key = (u32, u64);
 
-struct Stored {
-    envelope: OriginatorEnvelope,
-    visible_at: Instant,
+/// Bookkeeping per stored envelope, charged to the store's size besides
+/// the envelope and its topic (keys in the indexes, map nodes).
+const ENTRY_OVERHEAD: u64 = 96;
+
+pub(super) struct Stored {
+    pub(super) envelope: OriginatorEnvelope,
+    pub(super) visible_at: Instant,
+    pub(super) topic: Vec<u8>,
+    pub(super) bytes: u64,
+    pub(super) arrived_at: Instant,
 }
 
 /// An inbox as the indexer last validated it.
@@ -31,22 +53,51 @@ pub(crate) struct InboxRecord {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(super) struct Inner {
     last_sequence: HashMap<u32, u64>,
-    envelopes: BTreeMap<Key, Stored>,
-    topics: HashMap<Vec<u8>, Vec<Key>>,
+    /// Sequence ids handed out but not yet stored (or released): readers
+    /// stop before the lowest, so a cursor never moves past an envelope
+    /// that is still being written.
+    pending: HashMap<u32, BTreeSet<u64>>,
+    pub(super) envelopes: HashMap<Key, Stored>,
+    pub(super) topics: HashMap<Vec<u8>, BTreeSet<Key>>,
+    pub(super) evictions: Evictions,
+    pub(super) bytes: u64,
     inboxes: HashMap<String, InboxRecord>,
     addresses: HashMap<String, (String, Instant)>,
 }
 
+impl Inner {
+    /// The highest sequence id of `originator` a reader may see now.
+    fn ceiling(&self, originator: u32) -> u64 {
+        match self.pending.get(&originator).and_then(|p| p.first()) {
+            Some(&lowest) => lowest - 1,
+            None => self.last_sequence.get(&originator).copied().unwrap_or(0),
+        }
+    }
+
+    fn finish_pending(&mut self, (originator, sequence_id): Key) {
+        if let Some(pending) = self.pending.get_mut(&originator) {
+            pending.remove(&sequence_id);
+        }
+    }
+}
+
 /// Thread-safe envelope store. Critical sections are short: all crypto
 /// happens before the lock is taken.
-#[derive(Default)]
 pub(crate) struct Store {
     inner: Mutex<Inner>,
+    limits: StoreLimits,
 }
 
 impl Store {
+    pub(crate) fn new(limits: StoreLimits) -> Self {
+        Self {
+            inner: Mutex::default(),
+            limits,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half
         // updated in a way readers could observe as corrupt, so a poisoned
@@ -56,24 +107,25 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Reserves the next sequence id of `originator`.
+    /// Reserves the next sequence id of `originator`. The caller must
+    /// [`insert`](Self::insert) or [`release`](Self::release) it.
     pub(crate) fn next_sequence(&self, originator: u32) -> u64 {
         let mut inner = self.lock();
         let seq = inner.last_sequence.entry(originator).or_insert(0);
         *seq += 1;
-        *seq
+        let seq = *seq;
+        inner.pending.entry(originator).or_default().insert(seq);
+        seq
     }
 
-    /// The highest sequence id assigned so far by `originator`.
-    pub(crate) fn last_sequence(&self, originator: u32) -> u64 {
-        self.lock()
-            .last_sequence
-            .get(&originator)
-            .copied()
-            .unwrap_or(0)
+    /// Gives up a reserved sequence id that will never be stored (an
+    /// identity update the indexer dropped).
+    pub(crate) fn release(&self, key: Key) {
+        self.lock().finish_pending(key);
     }
 
-    /// Stores an envelope under `topic`, readable from `visible_at`.
+    /// Stores an envelope under `topic`, readable from `visible_at`, then
+    /// evicts what the limits no longer allow.
     pub(crate) fn insert(
         &self,
         key: Key,
@@ -81,19 +133,52 @@ impl Store {
         envelope: OriginatorEnvelope,
         visible_at: Instant,
     ) {
-        let mut inner = self.lock();
-        inner.topics.entry(topic).or_default().push(key);
-        inner.envelopes.insert(
-            key,
-            Stored {
-                envelope,
-                visible_at,
-            },
-        );
+        let now = Instant::now();
+        let bytes = (envelope.encoded_len() + topic.len()) as u64 + ENTRY_OVERHEAD;
+        let delta = {
+            let mut inner = self.lock();
+            inner.finish_pending(key);
+            let keep = Keep::of(key, &topic);
+            let keys = inner.topics.entry(topic.clone()).or_default();
+            // Whatever the new envelope supersedes may go from now on.
+            let superseded = keep.supersedes(key, keys);
+            keys.insert(key);
+            inner.envelopes.insert(
+                key,
+                Stored {
+                    envelope,
+                    visible_at,
+                    topic,
+                    bytes,
+                    arrived_at: now,
+                },
+            );
+            inner.bytes += bytes;
+            if keep == Keep::Evictable {
+                inner.evictions.queue(key, now);
+            }
+            if let Some(old) = superseded {
+                if let Some(arrived_at) = inner.envelopes.get(&old).map(|s| s.arrived_at) {
+                    inner.evictions.queue(old, arrived_at);
+                }
+            }
+            let mut delta = StatsDelta::stored(bytes);
+            delta.add(self.limits.enforce(&mut inner, now));
+            delta
+        };
+        delta.record();
+    }
+
+    /// Evicts what has outlived the retention period; readers call it so
+    /// that an idle node still forgets on time.
+    fn expire(&self, inner: &mut Inner, now: Instant) -> StatsDelta {
+        self.limits.enforce(inner, now)
     }
 
     /// Envelopes on any of `topics` after `cursor`, ordered by
-    /// (originator, sequence id), at most `limit`.
+    /// (originator, sequence id), at most `limit`. Within an originator
+    /// the scan stops at the first envelope not yet indexed, so a reader
+    /// sees a prefix of each log, as from an indexer.
     pub(crate) fn query_topics(
         &self,
         topics: &[Vec<u8>],
@@ -101,22 +186,58 @@ impl Store {
         limit: usize,
     ) -> Vec<OriginatorEnvelope> {
         let now = Instant::now();
-        let inner = self.lock();
-        let mut keys: Vec<Key> = topics
-            .iter()
-            .filter_map(|topic| inner.topics.get(topic))
-            .flatten()
-            .copied()
-            .filter(|(originator, seq)| *seq > cursor.get(originator).copied().unwrap_or(0))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        keys.iter()
-            .filter_map(|key| inner.envelopes.get(key))
-            .filter(|stored| stored.visible_at <= now)
-            .take(limit)
-            .map(|stored| stored.envelope.clone())
-            .collect()
+        let mut out = Vec::new();
+        let delta = {
+            let mut inner = self.lock();
+            let delta = self.expire(&mut inner, now);
+            let mut names: Vec<&Vec<u8>> = topics.iter().collect();
+            names.sort_unstable();
+            names.dedup();
+            let indexes: Vec<&BTreeSet<Key>> = names
+                .into_iter()
+                .filter_map(|topic| inner.topics.get(topic))
+                .collect();
+            let mut originators: Vec<u32> = inner.last_sequence.keys().copied().collect();
+            originators.sort_unstable();
+            for originator in originators {
+                let from = cursor.get(&originator).copied().unwrap_or(0);
+                let to = inner.ceiling(originator);
+                if from >= to {
+                    continue;
+                }
+                let mut ranges: Vec<_> = indexes
+                    .iter()
+                    .map(|keys| keys.range((originator, from + 1)..=(originator, to)))
+                    .collect();
+                // A k-way merge of the topics' ranges, in key order.
+                let mut heads: BinaryHeap<Reverse<(Key, usize)>> = ranges
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, range)| range.next().map(|k| Reverse((*k, i))))
+                    .collect();
+                while let Some(Reverse((key, i))) = heads.pop() {
+                    if out.len() == limit {
+                        break;
+                    }
+                    let Some(stored) = inner.envelopes.get(&key) else {
+                        continue;
+                    };
+                    if stored.visible_at > now {
+                        break;
+                    }
+                    out.push(stored.envelope.clone());
+                    if let Some(next) = ranges[i].next() {
+                        heads.push(Reverse((*next, i)));
+                    }
+                }
+                if out.len() == limit {
+                    break;
+                }
+            }
+            delta
+        };
+        delta.record();
+        out
     }
 
     /// Envelopes from any of `originators` after `cursor`.
@@ -127,23 +248,35 @@ impl Store {
         limit: usize,
     ) -> Vec<OriginatorEnvelope> {
         let now = Instant::now();
-        let inner = self.lock();
         let mut originators = originators.to_vec();
         originators.sort_unstable();
         originators.dedup();
-        originators
-            .iter()
-            .flat_map(|&originator| {
-                let after = cursor.get(&originator).copied().unwrap_or(0);
-                inner
-                    .envelopes
-                    .range((originator, after.saturating_add(1))..=(originator, u64::MAX))
-            })
-            .map(|(_, stored)| stored)
-            .filter(|stored| stored.visible_at <= now)
-            .take(limit)
-            .map(|stored| stored.envelope.clone())
-            .collect()
+        let mut out = Vec::new();
+        let delta = {
+            let mut inner = self.lock();
+            let delta = self.expire(&mut inner, now);
+            'originators: for originator in originators {
+                let from = cursor.get(&originator).copied().unwrap_or(0);
+                let to = inner.ceiling(originator);
+                // Sequence ids are dense, so walking them is a range scan;
+                // evicted ones are simply absent.
+                for sequence_id in from.saturating_add(1)..=to {
+                    if out.len() == limit {
+                        break 'originators;
+                    }
+                    let Some(stored) = inner.envelopes.get(&(originator, sequence_id)) else {
+                        continue;
+                    };
+                    if stored.visible_at > now {
+                        break;
+                    }
+                    out.push(stored.envelope.clone());
+                }
+            }
+            delta
+        };
+        delta.record();
+        out
     }
 
     /// The newest readable envelope on `topic`.
@@ -158,6 +291,16 @@ impl Store {
             .filter_map(|key| inner.envelopes.get(key))
             .find(|stored| stored.visible_at <= now)
             .map(|stored| stored.envelope.clone())
+    }
+
+    /// Envelopes, bytes and evictions so far.
+    pub(crate) fn stats(&self) -> StoreStats {
+        let inner = self.lock();
+        StoreStats {
+            envelopes: inner.envelopes.len() as u64,
+            bytes: inner.bytes,
+            evictions: inner.evictions.total(),
+        }
     }
 
     /// The validated state of an inbox, if it has one.
@@ -193,6 +336,9 @@ impl Store {
     /// Whether `originator` has assigned `sequence_id` (used to check
     /// `depends_on`).
     pub(crate) fn has_seen(&self, originator: u32, sequence_id: u64) -> bool {
-        self.last_sequence(originator) >= sequence_id
+        self.lock()
+            .last_sequence
+            .get(&originator)
+            .is_some_and(|&last| last >= sequence_id)
     }
 }

@@ -3,6 +3,16 @@
 //! `INVALID_ARGUMENT` with a sentence saying what is wrong, as xmtpd does.
 //! Identity updates are checked against the inbox's log later, by the
 //! indexer (see `service.rs`), because xmtpd accepts them first.
+//!
+//! By default the node checks what xmtpd checks, no more: authenticated
+//! data present, the topic's kind matching the payload, key packages
+//! valid, group messages parseable as MLS, and `depends_on` — only for
+//! envelopes the node stores itself, since commits and identity updates
+//! take the chain path, which xmtpd does not check it on. With
+//! [`Strictness::Strict`] the node also checks that each topic's
+//! identifier matches its payload (installation, group, inbox), the
+//! identifiers' lengths, and that welcomes carry data and a key to open
+//! them with — mistakes xmtpd would store and a client would trip over.
 
 use std::collections::HashMap;
 
@@ -11,7 +21,10 @@ use tonic::Status;
 use crate::mls::{inspect_group_message, verify_key_package};
 use crate::proto::associations::IdentityUpdate;
 use crate::proto::envelopes::{client_envelope::Payload, ClientEnvelope};
-use crate::proto::xmtp::mls::api::v1::{group_message_input, welcome_message_input};
+use crate::proto::xmtp::mls::api::v1::{
+    group_message_input, welcome_message_input, WelcomeMessageInput,
+};
+use crate::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 use crate::topic::{Topic, TopicKind};
 
 use super::store::{Store, NODE_ORIGINATOR};
@@ -27,11 +40,22 @@ pub(crate) enum Route {
     IdentityUpdate(IdentityUpdate),
 }
 
+/// How much the node checks beyond the envelope's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strictness {
+    /// What xmtpd checks.
+    AsXmtpd,
+    /// xmtpd's checks plus identifier and welcome consistency.
+    Strict,
+}
+
 /// Checks one client envelope; returns its topic and route.
 pub(crate) fn check_envelope(
     envelope: &ClientEnvelope,
     store: &Store,
+    strictness: Strictness,
 ) -> Result<(Vec<u8>, Route), Status> {
+    let strict = strictness == Strictness::Strict;
     let aad = envelope
         .aad
         .as_ref()
@@ -58,9 +82,6 @@ pub(crate) fn check_envelope(
             topic.kind, expected_kind
         )));
     }
-    if let Some(depends_on) = &aad.depends_on {
-        check_depends_on(&depends_on.node_id_to_sequence_id, store)?;
-    }
     let route = match payload {
         Payload::UploadKeyPackage(upload) => {
             let bytes = upload
@@ -70,7 +91,7 @@ pub(crate) fn check_envelope(
                 .ok_or_else(|| invalid("key package upload carries no key package"))?;
             let verified = verify_key_package(bytes)
                 .map_err(|e| invalid(format!("invalid key package: {e}")))?;
-            if verified.installation_key().as_slice() != topic.identifier {
+            if strict && verified.installation_key().as_slice() != topic.identifier {
                 return Err(invalid(
                     "topic does not match payload: key package of another installation",
                 ));
@@ -78,22 +99,8 @@ pub(crate) fn check_envelope(
             Route::Node
         }
         Payload::WelcomeMessage(welcome) => {
-            let installation_key = match &welcome.version {
-                Some(welcome_message_input::Version::V1(v1)) => {
-                    if v1.data.is_empty() || v1.hpke_public_key.is_empty() {
-                        return Err(invalid("welcome has no data or no HPKE public key"));
-                    }
-                    &v1.installation_key
-                }
-                Some(welcome_message_input::Version::WelcomePointer(pointer)) => {
-                    &pointer.installation_key
-                }
-                None => return Err(invalid("welcome has no version")),
-            };
-            if installation_key.as_slice() != topic.identifier {
-                return Err(invalid(
-                    "topic does not match payload: welcome for another installation",
-                ));
+            if strict {
+                check_welcome(welcome, topic.identifier)?;
             }
             Route::Node
         }
@@ -103,13 +110,13 @@ pub(crate) fn check_envelope(
             };
             let info = inspect_group_message(&v1.data)
                 .map_err(|e| invalid(format!("group message is not an MLS message: {e}")))?;
-            if info.group_id.as_slice() != topic.identifier {
+            if strict && info.group_id.as_slice() != topic.identifier {
                 return Err(invalid(
                     "topic does not match payload: message of another group",
                 ));
             }
             if info.is_handshake() {
-                if topic.identifier.len() != 16 {
+                if strict && topic.identifier.len() != 16 {
                     return Err(invalid("commits need a 16-byte group id"));
                 }
                 Route::Commit
@@ -118,13 +125,12 @@ pub(crate) fn check_envelope(
             }
         }
         Payload::IdentityUpdate(update) => {
-            if topic.identifier.len() != 32 {
-                // xmtpd answers INTERNAL here, not INVALID_ARGUMENT.
-                return Err(Status::internal(
+            if strict && topic.identifier.len() != 32 {
+                return Err(invalid(
                     "identity update topic must carry a 32-byte inbox id",
                 ));
             }
-            if hex::decode(&update.inbox_id).ok().as_deref() != Some(topic.identifier) {
+            if strict && hex::decode(&update.inbox_id).ok().as_deref() != Some(topic.identifier) {
                 return Err(invalid(
                     "topic does not match payload: identity update of another inbox",
                 ));
@@ -135,7 +141,35 @@ pub(crate) fn check_envelope(
             return Err(invalid("payer reports are not accepted from clients"))
         }
     };
+    // Commits and identity updates take the chain path, where xmtpd
+    // does not check `depends_on`.
+    if let (Route::Node, Some(depends_on)) = (&route, &aad.depends_on) {
+        check_depends_on(&depends_on.node_id_to_sequence_id, store)?;
+    }
     Ok((aad.target_topic.clone(), route))
+}
+
+/// A welcome names the installation of its topic and carries something to
+/// open: data, and an HPKE key unless it is a pointee (sealed with a
+/// symmetric key the pointers carry).
+fn check_welcome(welcome: &WelcomeMessageInput, destination: &[u8]) -> Result<(), Status> {
+    let installation_key = match &welcome.version {
+        Some(welcome_message_input::Version::V1(v1)) => {
+            let pointee = v1.wrapper_algorithm == WelcomeWrapperAlgorithm::SymmetricKey as i32;
+            if v1.data.is_empty() || (v1.hpke_public_key.is_empty() && !pointee) {
+                return Err(invalid("welcome has no data or no HPKE public key"));
+            }
+            &v1.installation_key
+        }
+        Some(welcome_message_input::Version::WelcomePointer(pointer)) => &pointer.installation_key,
+        None => return Err(invalid("welcome has no version")),
+    };
+    if installation_key.as_slice() != destination {
+        return Err(invalid(
+            "topic does not match payload: welcome for another installation",
+        ));
+    }
+    Ok(())
 }
 
 /// `depends_on` may only name chain originators (below 100) at sequence

@@ -3,8 +3,12 @@
 use std::net::SocketAddr;
 
 use clap::Args;
+use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
-use xmtp_opmon::node::{EmbeddedNode, NodeConfig};
+
+use anyhow::Context;
+use xmtp_opmon::node::{parse_duration, parse_size, EmbeddedNode, NodeConfig};
+use xmtp_opmon::telemetry::TelemetryBuilder;
 
 use crate::faults::FaultArgs;
 use crate::signal::shutdown_signal;
@@ -15,9 +19,24 @@ pub struct NodeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:5050")]
     listen: SocketAddr,
-    /// Refuse invalid identity updates at publish instead of dropping them silently.
+    /// Check more than xmtpd: refuse invalid identity updates at publish
+    /// instead of dropping them silently, and envelopes whose topic names
+    /// another installation, group or inbox, or welcomes without data or key.
     #[arg(long)]
     strict: bool,
+    /// How long envelopes no rule keeps stay readable (identity logs, the
+    /// newest key package of each installation and the last commit of
+    /// each group are always kept).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    retention: Duration,
+    /// The store's size cap: past it, the oldest envelopes no rule keeps
+    /// are evicted before their retention ends.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    max_store: u64,
+    /// Export the node's metrics (its store's envelopes, bytes and
+    /// evictions) over OTLP/gRPC to URL.
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
     /// Run under `opmon bench`: faults wait for a line `arm` on stdin (and
     /// `armed` on stdout confirms them), and the node stops when stdin
     /// closes (so it never outlives its parent).
@@ -33,10 +52,22 @@ pub const ARM: &str = "arm";
 pub const ARMED: &str = "armed";
 
 pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
+    let telemetry = match &args.otlp {
+        Some(url) => Some(
+            TelemetryBuilder::from_env()
+                .service_name("opmon-node")
+                .otlp_endpoint(url.clone())
+                .init()
+                .context("cannot start telemetry export")?,
+        ),
+        None => None,
+    };
     let config = NodeConfig {
         strict: args.strict,
         faults: args.faults.faults()?,
         hold_faults: args.supervised,
+        retention: args.retention,
+        max_store: args.max_store,
     };
     let mut node = EmbeddedNode::start_with(args.listen, config)
         .await
@@ -71,6 +102,9 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         }
     }
     node.shutdown().await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
     Ok(())
 }
 
