@@ -25,7 +25,7 @@ use openmls_rust_crypto::OpenMlsRustCrypto;
 use openmls_traits::types::HpkePrivateKey;
 use prost::Message;
 
-use super::extensions::{leaf_capabilities, welcome_pointee_aead_extension};
+use super::extensions::leaf_capabilities;
 use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::identity::MlsCredential;
 
@@ -102,11 +102,11 @@ impl MlsInstallation {
             ApplicationIdExtension::new(self.inbox_id.as_bytes()),
         ))
         .map_err(|e| MlsError::Openmls(format!("leaf extensions: {e}")))?;
-        let kp_extensions = Extensions::from_vec(vec![
-            Extension::LastResort(LastResortExtension::default()),
-            welcome_pointee_aead_extension(),
-        ])
-        .map_err(|e| MlsError::Openmls(format!("key package extensions: {e}")))?;
+        // No 0xff04 (pointee AEADs): it tells senders we read welcome
+        // pointers, which this client does not.
+        let kp_extensions =
+            Extensions::from_vec(vec![Extension::LastResort(LastResortExtension::default())])
+                .map_err(|e| MlsError::Openmls(format!("key package extensions: {e}")))?;
 
         let bundle = KeyPackage::builder()
             .leaf_node_capabilities(leaf_capabilities())

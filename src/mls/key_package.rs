@@ -113,12 +113,8 @@ pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mls::extensions::{self, WELCOME_POINTEE_AEAD_TYPES};
+    use crate::mls::extensions::{self, WELCOME_POINTEE_AEAD_TYPES, WELCOME_WRAPPER_ENCRYPTION};
     use crate::mls::installation::tests::installation;
-    use crate::proto::xmtp::mls::message_contents::{
-        welcome_pointee_encryption_aead_types_extension::AeadType,
-        WelcomePointeeEncryptionAeadTypesExtension,
-    };
     use openmls::prelude::ExtensionType;
 
     #[test]
@@ -143,17 +139,13 @@ mod tests {
         assert_eq!(leaf.capabilities(), &extensions::leaf_capabilities());
         let caps = leaf.capabilities().extensions();
         assert!(caps.contains(&ExtensionType::Unknown(0xff01)));
-        assert!(!caps.contains(&ExtensionType::Unknown(0xff03)));
-
-        let aead = key_package
+        // Neither X-Wing nor pointers are implemented, so neither is offered.
+        assert!(!caps.contains(&ExtensionType::Unknown(WELCOME_WRAPPER_ENCRYPTION)));
+        assert!(!caps.contains(&ExtensionType::Unknown(WELCOME_POINTEE_AEAD_TYPES)));
+        assert!(key_package
             .extensions()
             .unknown(WELCOME_POINTEE_AEAD_TYPES)
-            .unwrap();
-        let aead = WelcomePointeeEncryptionAeadTypesExtension::decode(aead.0.as_slice()).unwrap();
-        assert_eq!(
-            aead.supported_aead_types,
-            vec![AeadType::Chacha20Poly1305 as i32]
-        );
+            .is_none());
     }
 
     #[test]

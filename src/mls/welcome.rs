@@ -28,7 +28,7 @@ use openmls::prelude::HpkeCiphertext;
 use prost::Message;
 
 use super::{MlsError, MlsInstallation, VerifiedKeyPackage};
-use crate::proto::xmtp::mls::message_contents::WelcomeMetadata;
+use crate::proto::xmtp::mls::api::v1::WelcomeMetadata;
 
 /// Label of the HPKE `info`, including MLS's "MLS 1.0 " prefix.
 const WELCOME_LABEL: &[u8] = b"MLS 1.0 MLS_WELCOME";
