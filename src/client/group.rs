@@ -53,6 +53,12 @@ impl Group {
         Ok(self.state.membership()?.members.into_iter().collect())
     }
 
+    /// Installations the membership lists as failed (no usable key package
+    /// when their inbox was added), sorted.
+    pub fn failed_installations(&self) -> Result<Vec<Vec<u8>>, ClientError> {
+        Ok(self.state.membership()?.failed_installations)
+    }
+
     /// The member this view belongs to.
     pub fn owner(&self) -> &Arc<Identity> {
         &self.owner

@@ -616,6 +616,29 @@ mod tests {
     }
 
     #[test]
+    fn failed_installations_are_sorted_unique_and_never_leaves() {
+        let creator = installation("creator");
+        let alice = installation("alice");
+        let kp = verified(&alice);
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
+        // Alice's own installation is listed too: it becomes a leaf in this
+        // very commit, so it must not stay in the failed list.
+        let failed = [[9u8; 32], [3u8; 32], [9u8; 32], alice.installation_key()];
+        let pending = group
+            .update_membership(&creator, &[kp.clone()], &[("alice".into(), 4)], &failed)
+            .unwrap();
+        group.merge_pending_commit(&creator).unwrap();
+        let membership = group.membership().unwrap();
+        assert_eq!(
+            membership.failed_installations,
+            vec![vec![3u8; 32], vec![9u8; 32]]
+        );
+        assert_eq!(membership.members.get("alice"), Some(&4));
+        let joined = deliver(&pending, &alice, &kp);
+        assert_eq!(joined.membership().unwrap(), membership);
+    }
+
+    #[test]
     fn misuse_and_bad_input_are_classified() {
         let creator = installation("creator");
         let other = installation("other");
