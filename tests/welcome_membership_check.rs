@@ -1,4 +1,5 @@
-//! The welcomes our client sends pass libxmtp's initial-membership check.
+//! The welcomes our client sends pass libxmtp's initial-membership check
+//! and are wrapped the way libxmtp wraps them (X-Wing when offered).
 //!
 //! A libxmtp client that processes a welcome (`validated_membership.rs`,
 //! `check_initial_membership`) computes, for every inbox in the group's
@@ -16,6 +17,8 @@ use std::sync::Arc;
 
 use xmtp_opmon::client::{Client, Group, Identity, XmtpApi};
 use xmtp_opmon::identity::{fold_log, new_inbox_update, InstallationKey, Wallet};
+use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
+use xmtp_opmon::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 
 async fn check_initial_membership<A: XmtpApi>(client: &Client<A>, group: &Group) {
     let membership = group.membership().unwrap();
@@ -110,6 +113,23 @@ async fn welcomes_pass<A: XmtpApi>(client: Client<A>) {
         .add_members(&mut group, &[carol.inbox_id().to_owned()])
         .await
         .unwrap();
+    // Our key packages offer X-Wing (0xff03), so, as libxmtp would, the
+    // welcomes are wrapped with it rather than with Curve25519.
+    let welcomes = client
+        .api()
+        .query_welcomes(carol.installation_key(), 0)
+        .await
+        .unwrap();
+    assert_eq!(welcomes.len(), 1);
+    let Some(welcome_message_input::Version::V1(v1)) = &welcomes[0].welcome.version else {
+        panic!("expected a V1 welcome");
+    };
+    assert_eq!(
+        v1.wrapper_algorithm,
+        WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32
+    );
+    assert_eq!(v1.hpke_public_key.len(), 1216, "an X-Wing public key");
+
     // Each joiner checks the group as its welcome describes it: bob's at
     // epoch 1, carol's at epoch 2.
     for (member, epoch) in [(bob, 1), (carol, 2)] {
@@ -134,4 +154,41 @@ async fn adding_only_inboxes_without_key_packages_commits_nothing() {
         .unwrap_err();
     assert_eq!(error.class(), xmtp_opmon::classify::ErrorClass::NotFound);
     assert_eq!(group.epoch(), 0);
+}
+
+over_both_apis!(
+    one_unreadable_welcome_does_not_fail_the_batch,
+    one_unreadable_welcome_does_not_fail_the_batch_over_v3,
+    unreadable_welcome_skipped
+);
+
+async fn unreadable_welcome_skipped<A: XmtpApi>(client: Client<A>) {
+    let alice = client.create_identity().await.unwrap();
+    let bob = client.create_identity().await.unwrap();
+    // First a welcome nobody can open (sealed to no key of bob's), then a
+    // real one.
+    let junk = WelcomeMessageInput {
+        version: Some(welcome_message_input::Version::V1(
+            welcome_message_input::V1 {
+                installation_key: bob.installation_key().to_vec(),
+                data: vec![0; 64],
+                hpke_public_key: vec![7; 32],
+                wrapper_algorithm: WelcomeWrapperAlgorithm::Curve25519 as i32,
+                welcome_metadata: vec![],
+            },
+        )),
+    };
+    client.api().send_welcomes(vec![junk]).await.unwrap();
+    let group = client
+        .create_group(&alice, &[bob.inbox_id().to_owned()])
+        .await
+        .unwrap();
+
+    let joined = client.join_groups(&bob).await.unwrap();
+    assert_eq!(
+        joined.len(),
+        1,
+        "the junk welcome is skipped, the real one joined"
+    );
+    assert_eq!(joined[0].group_id(), group.group_id());
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use crate::identity::fold_log;
 use crate::mls::{seal_welcome, verify_key_package, MlsGroupState, VerifiedKeyPackage};
 use crate::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
-use crate::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 
 use super::parallel;
 use super::phase::{run, run_sync, Phase};
@@ -222,7 +221,7 @@ impl<A: XmtpApi> Client<A> {
                             installation_key: kp.installation_key().to_vec(),
                             data: sealed.data,
                             hpke_public_key: sealed.hpke_public_key,
-                            wrapper_algorithm: WelcomeWrapperAlgorithm::Curve25519 as i32,
+                            wrapper_algorithm: sealed.wrapper_algorithm as i32,
                             welcome_metadata: sealed.welcome_metadata,
                         },
                     )),
@@ -359,6 +358,11 @@ impl<A: XmtpApi> Client<A> {
 
     /// Fetches the welcomes addressed to `identity`'s installation and
     /// joins every group they invite it to.
+    ///
+    /// Reads V1 welcomes wrapped with Curve25519 or X-Wing. A welcome it
+    /// cannot use (a pointer, which this client does not offer to read, or
+    /// one that does not open or join) is skipped, not fatal: like
+    /// libxmtp, one bad welcome must not keep the others from being joined.
     pub async fn join_groups(&self, identity: &Arc<Identity>) -> Result<Vec<Group>, ClientError> {
         let welcomes = self
             .api
@@ -366,21 +370,10 @@ impl<A: XmtpApi> Client<A> {
             .await?;
         let mut groups = Vec::with_capacity(welcomes.len());
         for entry in welcomes {
-            let Some(welcome_message_input::Version::V1(v1)) = entry.welcome.version else {
-                return Err(ClientError::Protocol(
-                    "welcome pointers are not supported by this client".into(),
-                ));
-            };
-            let (welcome, cursor) =
-                identity
-                    .mls()
-                    .open_welcome(&v1.data, &v1.hpke_public_key, &v1.welcome_metadata)?;
-            let state = MlsGroupState::join(identity.mls(), &welcome)?;
-            groups.push(Group {
-                owner: identity.clone(),
-                state,
-                last_commit: cursor,
-            });
+            match join_one(identity, entry.welcome.version) {
+                Ok(group) => groups.push(group),
+                Err(error) => tracing::warn!(%error, "skipping a welcome that cannot be joined"),
+            }
         }
         Ok(groups)
     }
@@ -399,4 +392,28 @@ impl<A: XmtpApi> Client<A> {
         }
         Ok(messages.len())
     }
+}
+
+/// Opens and joins one welcome.
+fn join_one(
+    identity: &Arc<Identity>,
+    welcome: Option<welcome_message_input::Version>,
+) -> Result<Group, ClientError> {
+    let Some(welcome_message_input::Version::V1(v1)) = welcome else {
+        return Err(ClientError::Protocol(
+            "welcome pointers are not read by this client".into(),
+        ));
+    };
+    let (welcome, cursor) = identity.mls().open_welcome(
+        &v1.data,
+        &v1.hpke_public_key,
+        v1.wrapper_algorithm,
+        &v1.welcome_metadata,
+    )?;
+    let state = MlsGroupState::join(identity.mls(), &welcome)?;
+    Ok(Group {
+        owner: identity.clone(),
+        state,
+        last_commit: cursor,
+    })
 }

@@ -12,7 +12,7 @@
 //! | 0xff00 | `GroupMutableMetadataV1` (name, description, admins, …) | group context |
 //! | 0xff01 | `GroupMembership` (inbox id → identity sequence id) | group context |
 //! | 0xff02 | `GroupMutablePermissionsV1` (who may change what) | group context |
-//! | 0xff03 | `WelcomeWrapperEncryption` (post-quantum wrapper key) | key package (not produced here) |
+//! | 0xff03 | `WelcomeWrapperEncryption` (post-quantum wrapper key) | key package |
 //! | 0xff04 | `WelcomePointeeEncryptionAeadTypesExtension` (reads pointers) | key package (not produced here) |
 //!
 //! 0xf000 is a typed extension in XMTP's openmls fork whose body is a TLS
@@ -39,7 +39,8 @@ use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::mls::message_contents::{
     membership_policy, metadata_policy, permissions_update_policy, ConversationType,
     GroupMembership, GroupMetadataV1, GroupMutableMetadataV1, GroupMutablePermissionsV1, Inboxes,
-    MembershipPolicy, MetadataPolicy, PermissionsUpdatePolicy, PolicySet,
+    MembershipPolicy, MetadataPolicy, PermissionsUpdatePolicy, PolicySet, WelcomeWrapperAlgorithm,
+    WelcomeWrapperEncryption,
 };
 
 /// `application_id` (RFC 9420): the inbox id of the leaf's owner, UTF-8.
@@ -74,10 +75,9 @@ pub const METADATA_ATTRIBUTE_KEYS: [&str; 4] = [
 pub const COMMIT_LOG_SIGNER_KEY: &str = "_commit_log_signer";
 
 /// The capabilities every XMTP leaf advertises (PROTOCOL.md §4.6), minus
-/// 0xff03 and 0xff04 (this client neither opens X-Wing-wrapped welcomes nor
-/// reads welcome pointers, so it must not invite them) and
-/// AppDataDictionary / AppDataUpdate (need openmls' `extensions-draft`
-/// feature).
+/// 0xff04 (this client reads no welcome pointers, so it must not invite
+/// them) and AppDataDictionary / AppDataUpdate (need openmls'
+/// `extensions-draft` feature).
 pub fn leaf_capabilities() -> Capabilities {
     Capabilities::builder()
         .versions(vec![ProtocolVersion::Mls10])
@@ -89,6 +89,7 @@ pub fn leaf_capabilities() -> Capabilities {
             ExtensionType::Unknown(GROUP_PERMISSIONS),
             ExtensionType::Unknown(MUTABLE_METADATA),
             ExtensionType::Unknown(GROUP_MEMBERSHIP),
+            ExtensionType::Unknown(WELCOME_WRAPPER_ENCRYPTION),
         ])
         .proposals(vec![ProposalType::GroupContextExtensions])
         .credentials(vec![CredentialType::Basic])
@@ -109,6 +110,19 @@ pub fn required_capabilities() -> RequiredCapabilitiesExtension {
         ],
         &[ProposalType::GroupContextExtensions],
         &[CredentialType::Basic],
+    )
+}
+
+/// Key-package extension 0xff03: the X-Wing public key welcomes to this
+/// key package are wrapped with.
+pub fn welcome_wrapper_extension(x_wing_public_key: &[u8]) -> Extension {
+    let body = WelcomeWrapperEncryption {
+        pub_key: x_wing_public_key.to_vec(),
+        algorithm: WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32,
+    };
+    Extension::Unknown(
+        WELCOME_WRAPPER_ENCRYPTION,
+        UnknownExtension(body.encode_to_vec()),
     )
 }
 

@@ -432,6 +432,7 @@ mod tests {
             .open_welcome(
                 &sealed.data,
                 &sealed.hpke_public_key,
+                sealed.wrapper_algorithm as i32,
                 &sealed.welcome_metadata,
             )
             .unwrap();
@@ -625,7 +626,12 @@ mod tests {
         // very commit, so it must not stay in the failed list.
         let failed = [[9u8; 32], [3u8; 32], [9u8; 32], alice.installation_key()];
         let pending = group
-            .update_membership(&creator, &[kp.clone()], &[("alice".into(), 4)], &failed)
+            .update_membership(
+                &creator,
+                std::slice::from_ref(&kp),
+                &[("alice".into(), 4)],
+                &failed,
+            )
             .unwrap();
         group.merge_pending_commit(&creator).unwrap();
         let membership = group.membership().unwrap();
@@ -733,6 +739,7 @@ mod tests {
             .open_welcome(
                 &sealed[0].data,
                 &sealed[0].hpke_public_key,
+                sealed[0].wrapper_algorithm as i32,
                 &sealed[0].welcome_metadata,
             )
             .unwrap();
