@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "identity/api/v1/identity.proto",
         "identity/credential.proto",
         "mls/message_contents/group.proto",
+        "mls/message_contents/welcome_pointer.proto",
         "mls/api/v1/mls.proto",
     ];
     println!("cargo:rerun-if-changed=proto");

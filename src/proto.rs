@@ -28,6 +28,11 @@ pub mod xmtp {
             ));
         }
     }
+    /// XMTP V2 keys and signatures, reached only through
+    /// `LegacyDelegatedSignature`.
+    pub mod message_contents {
+        tonic::include_proto!("xmtp.message_contents");
+    }
     pub mod identity {
         tonic::include_proto!("xmtp.identity");
         pub mod associations {

@@ -169,7 +169,7 @@ async fn envelopes_breaking_the_rules_are_invalid_argument() {
                     target_topic: vec![4, 1],
                     depends_on: None,
                 }),
-                payload: Some(Payload::PayerReport(vec![1])),
+                payload: Some(Payload::PayerReport(Default::default())),
             },
             "payer reports",
         ),

@@ -138,6 +138,31 @@ async fn operations_export_span_trees_and_metrics() {
         Some(&AttrValue::Int(1))
     );
 
+    // The add issues libxmtp's RPCs in libxmtp's order, including the
+    // second key-package fetch at publish time (polls collapsed to one).
+    let mut add_rpcs: Vec<String> = Vec::new();
+    for phase in spans.iter().filter(|s| s.parent_span_id == add.span_id) {
+        let mut names: Vec<&str> = spans
+            .iter()
+            .filter(|r| r.kind == CLIENT && r.parent_span_id == phase.span_id)
+            .map(|r| r.name.as_str())
+            .collect();
+        names.dedup();
+        let phase_name = text(phase, semconv::XMTP_PHASE);
+        add_rpcs.extend(names.iter().map(|name| format!("{phase_name} {name}")));
+    }
+    assert_eq!(
+        add_rpcs,
+        [
+            "identity.load xmtp.xmtpv4.message_api.QueryApi/QueryEnvelopes",
+            "key_package.fetch xmtp.xmtpv4.message_api.QueryApi/GetNewestEnvelope",
+            "key_package.fetch xmtp.xmtpv4.message_api.QueryApi/GetNewestEnvelope",
+            "commit.publish xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes",
+            "commit.await_visible xmtp.xmtpv4.message_api.QueryApi/QueryEnvelopes",
+            "welcome.publish xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes",
+        ]
+    );
+
     let identity_op = op_spans
         .iter()
         .find(|s| s.name == "identity.create")

@@ -1,13 +1,12 @@
 //! Group creation, member addition, and the receiving side (joining from
 //! welcomes, applying commits).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::identity::fold_log;
 use crate::mls::{seal_welcome, verify_key_package, MlsGroupState, VerifiedKeyPackage};
 use crate::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
-use crate::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 
 use super::parallel;
 use super::phase::{run, run_sync, Phase};
@@ -53,6 +52,12 @@ impl Group {
         Ok(self.state.membership()?.members.into_iter().collect())
     }
 
+    /// Installations the membership lists as failed (no usable key package
+    /// when their inbox was added), sorted.
+    pub fn failed_installations(&self) -> Result<Vec<Vec<u8>>, ClientError> {
+        Ok(self.state.membership()?.failed_installations)
+    }
+
     /// The member this view belongs to.
     pub fn owner(&self) -> &Arc<Identity> {
         &self.owner
@@ -67,6 +72,17 @@ impl Group {
     pub fn last_commit(&self) -> u64 {
         self.last_commit
     }
+}
+
+/// What an addition will change, from the identity logs.
+#[derive(Debug, Default)]
+struct MembershipPlan {
+    /// New inboxes at their newest identity sequence id.
+    newcomers: Vec<(String, u64)>,
+    /// Members whose identity log advanced, at their newest position.
+    advanced: Vec<(String, u64)>,
+    /// Installations to add, with the inbox each belongs to.
+    installations: Vec<([u8; 32], String)>,
 }
 
 /// What an addition did.
@@ -92,7 +108,9 @@ impl<A: XmtpApi> Client<A> {
         owner: &Arc<Identity>,
         members: &[String],
     ) -> Result<Group, ClientError> {
-        let state = run_sync(Phase::MlsGroupNew, || MlsGroupState::create(owner.mls()))?;
+        let state = run_sync(Phase::MlsGroupNew, || {
+            MlsGroupState::create(owner.mls(), owner.sequence_id())
+        })?;
         let mut group = Group {
             owner: owner.clone(),
             state,
@@ -104,27 +122,63 @@ impl<A: XmtpApi> Client<A> {
         Ok(group)
     }
 
-    /// Adds inboxes to a group: reads their identity logs, fetches a key
-    /// package per installation, publishes one commit, waits until it is
-    /// readable, merges it, and sends one sealed welcome per installation.
+    /// Adds inboxes to a group, issuing libxmtp's RPCs in libxmtp's order:
+    /// reads the identity logs of the members and the newcomers, fetches a
+    /// key package per installation to plan the change (libxmtp does this
+    /// when it queues the intent), fetches them again to build the commit
+    /// (libxmtp does this when it publishes the intent), publishes one
+    /// commit, waits until it is readable, merges it, and sends one sealed
+    /// welcome per added installation.
+    ///
+    /// Installations without a usable key package are recorded as failed
+    /// in the commit; an inbox none of whose installations has one is not
+    /// added. Members whose identity log advanced move to their newest
+    /// position, and their new installations are added with them.
     pub async fn add_members(
         &self,
         group: &mut Group,
         inbox_ids: &[String],
     ) -> Result<AddReport, ClientError> {
-        let (new_inboxes, installations) =
-            run(Phase::IdentityLoad, self.load_newcomers(group, inbox_ids)).await?;
-        let key_packages = run(Phase::KeyPackageFetch, self.fetch_verified(&installations)).await?;
-        if key_packages.is_empty() {
+        let plan = run(Phase::IdentityLoad, self.plan_membership(group, inbox_ids)).await?;
+        let planned = run(
+            Phase::KeyPackageFetch,
+            self.fetch_verified(&plan.installations),
+        )
+        .await?;
+        let usable: BTreeSet<&str> = planned.iter().map(VerifiedKeyPackage::inbox_id).collect();
+        let newcomers: Vec<(String, u64)> = plan
+            .newcomers
+            .into_iter()
+            .filter(|(inbox, _)| usable.contains(inbox.as_str()))
+            .collect();
+        if newcomers.is_empty() && !inbox_ids.is_empty() {
             return Err(ClientError::UnknownInbox(
                 "none of the inboxes has a usable key package".into(),
             ));
         }
+        let mut inboxes = newcomers.clone();
+        inboxes.extend(plan.advanced);
+        let included: BTreeSet<&str> = inboxes.iter().map(|(inbox, _)| inbox.as_str()).collect();
+        let installations: Vec<([u8; 32], String)> = plan
+            .installations
+            .into_iter()
+            .filter(|(_, inbox)| included.contains(inbox.as_str()))
+            .collect();
+        let key_packages = run(Phase::KeyPackageFetch, self.fetch_verified(&installations)).await?;
+        let added: BTreeSet<[u8; 32]> = key_packages
+            .iter()
+            .map(VerifiedKeyPackage::installation_key)
+            .collect();
+        let failed: Vec<[u8; 32]> = installations
+            .iter()
+            .map(|(key, _)| *key)
+            .filter(|key| !added.contains(key))
+            .collect();
         let owner = group.owner.clone();
         let pending = run_sync(Phase::MlsCommitBuild, || {
             group
                 .state
-                .add_members(owner.mls(), &key_packages, &new_inboxes)
+                .update_membership(owner.mls(), &key_packages, &inboxes, &failed)
         })?;
         let group_id = group.group_id();
         let depends_on = (group.last_commit > 0).then_some(group.last_commit);
@@ -167,7 +221,7 @@ impl<A: XmtpApi> Client<A> {
                             installation_key: kp.installation_key().to_vec(),
                             data: sealed.data,
                             hpke_public_key: sealed.hpke_public_key,
-                            wrapper_algorithm: WelcomeWrapperAlgorithm::Curve25519 as i32,
+                            wrapper_algorithm: sealed.wrapper_algorithm as i32,
                             welcome_metadata: sealed.welcome_metadata,
                         },
                     )),
@@ -178,59 +232,12 @@ impl<A: XmtpApi> Client<A> {
         })?;
         run(Phase::WelcomePublish, self.api.send_welcomes(welcomes)).await?;
         Ok(AddReport {
-            inboxes: new_inboxes.len(),
+            inboxes: newcomers.len(),
             installations: key_packages.len(),
-            failed_installations: installations.len() - key_packages.len(),
+            failed_installations: failed.len(),
             commit_sequence_id,
             group_size: group.membership_size(),
         })
-    }
-
-    /// Reads the identity logs of the current members and the newcomers;
-    /// returns each newcomer with its log position, and the installations
-    /// to add (with the inbox each belongs to).
-    async fn load_newcomers(
-        &self,
-        group: &Group,
-        inbox_ids: &[String],
-    ) -> Result<(Vec<(String, u64)>, Vec<([u8; 32], String)>), ClientError> {
-        let members = group.state.membership()?.members;
-        let mut requests: Vec<(String, u64)> = members
-            .iter()
-            .map(|(inbox, seq)| (inbox.clone(), *seq))
-            .collect();
-        for inbox in inbox_ids {
-            if members.contains_key(inbox) {
-                return Err(ClientError::Usage(format!(
-                    "inbox {inbox} is already a member"
-                )));
-            }
-            requests.push((inbox.clone(), 0));
-        }
-        let logs = self.api.get_identity_updates(&requests).await?;
-        let states = parallel::map(inbox_ids, |inbox| {
-            let log = logs
-                .get(inbox)
-                .filter(|log| !log.is_empty())
-                .ok_or_else(|| ClientError::UnknownInbox(inbox.clone()))?;
-            let state = fold_log(log.iter().map(|entry| &entry.update))
-                .map_err(|e| ClientError::Protocol(format!("identity log of {inbox}: {e}")))?;
-            let latest = log.iter().map(|entry| entry.sequence_id).max().unwrap_or(0);
-            Ok::<_, ClientError>((state, latest))
-        });
-        let mut newcomers = Vec::with_capacity(inbox_ids.len());
-        let mut installations = Vec::new();
-        for (inbox, verified) in inbox_ids.iter().zip(states) {
-            let (state, latest) = verified?;
-            newcomers.push((inbox.clone(), latest));
-            installations.extend(
-                state
-                    .installations()
-                    .into_iter()
-                    .map(|key| (key, inbox.clone())),
-            );
-        }
-        Ok((newcomers, installations))
     }
 
     /// Fetches and verifies a key package per installation, keeping those
@@ -248,6 +255,84 @@ impl<A: XmtpApi> Client<A> {
                 .then_some(verified)
         });
         Ok(verified.into_iter().flatten().collect())
+    }
+
+    /// Reads identity logs for an addition: the current members' from
+    /// their recorded positions (to see whose log advanced) and the
+    /// newcomers' in full; the full logs of advanced members are read too.
+    async fn plan_membership(
+        &self,
+        group: &Group,
+        inbox_ids: &[String],
+    ) -> Result<MembershipPlan, ClientError> {
+        let members = group.state.membership()?.members;
+        let mut requests: Vec<(String, u64)> = members
+            .iter()
+            .map(|(inbox, seq)| (inbox.clone(), *seq))
+            .collect();
+        for inbox in inbox_ids {
+            if members.contains_key(inbox) {
+                return Err(ClientError::Usage(format!(
+                    "inbox {inbox} is already a member"
+                )));
+            }
+            requests.push((inbox.clone(), 0));
+        }
+        let mut logs = self.api.get_identity_updates(&requests).await?;
+        let advanced: Vec<String> = members
+            .iter()
+            .filter(|(inbox, seq)| {
+                logs.get(*inbox)
+                    .is_some_and(|log| log.iter().any(|entry| entry.sequence_id > **seq))
+            })
+            .map(|(inbox, _)| inbox.clone())
+            .collect();
+        if !advanced.is_empty() {
+            let full: Vec<(String, u64)> = advanced.iter().map(|i| (i.clone(), 0)).collect();
+            logs.extend(self.api.get_identity_updates(&full).await?);
+        }
+        let folded = parallel::map(
+            &inbox_ids.iter().chain(&advanced).collect::<Vec<_>>(),
+            |inbox| {
+                let log = logs
+                    .get(*inbox)
+                    .filter(|log| !log.is_empty())
+                    .ok_or_else(|| ClientError::UnknownInbox((*inbox).clone()))?;
+                let state = fold_log(log.iter().map(|entry| &entry.update))
+                    .map_err(|e| ClientError::Protocol(format!("identity log of {inbox}: {e}")))?;
+                let latest = log.iter().map(|entry| entry.sequence_id).max().unwrap_or(0);
+                Ok::<_, ClientError>((state.installations(), latest))
+            },
+        );
+        let leaves = group.member_installations();
+        let mut plan = MembershipPlan::default();
+        for (inbox, verified) in inbox_ids.iter().chain(&advanced).zip(folded) {
+            let (keys, latest) = verified?;
+            if !members.contains_key(inbox) {
+                plan.newcomers.push((inbox.clone(), latest));
+                plan.installations
+                    .extend(keys.into_iter().map(|key| (key, inbox.clone())));
+                continue;
+            }
+            // A member whose log revoked an installation still in the tree
+            // stays at its old position: moving it would need a removal
+            // in the same commit, which this client does not make.
+            let in_tree: Vec<[u8; 32]> = leaves
+                .iter()
+                .filter(|(_, owner)| owner == inbox)
+                .map(|(key, _)| *key)
+                .collect();
+            if in_tree.iter().any(|key| !keys.contains(key)) {
+                continue;
+            }
+            plan.advanced.push((inbox.clone(), latest));
+            plan.installations.extend(
+                keys.into_iter()
+                    .filter(|key| !in_tree.contains(key))
+                    .map(|key| (key, inbox.clone())),
+            );
+        }
+        Ok(plan)
     }
 
     /// Polls the group topic until our commit appears; a different commit
@@ -273,6 +358,11 @@ impl<A: XmtpApi> Client<A> {
 
     /// Fetches the welcomes addressed to `identity`'s installation and
     /// joins every group they invite it to.
+    ///
+    /// Reads V1 welcomes wrapped with Curve25519 or X-Wing. A welcome it
+    /// cannot use (a pointer, which this client does not offer to read, or
+    /// one that does not open or join) is skipped, not fatal: like
+    /// libxmtp, one bad welcome must not keep the others from being joined.
     pub async fn join_groups(&self, identity: &Arc<Identity>) -> Result<Vec<Group>, ClientError> {
         let welcomes = self
             .api
@@ -280,21 +370,10 @@ impl<A: XmtpApi> Client<A> {
             .await?;
         let mut groups = Vec::with_capacity(welcomes.len());
         for entry in welcomes {
-            let Some(welcome_message_input::Version::V1(v1)) = entry.welcome.version else {
-                return Err(ClientError::Protocol(
-                    "welcome pointers are not supported by this client".into(),
-                ));
-            };
-            let (welcome, cursor) =
-                identity
-                    .mls()
-                    .open_welcome(&v1.data, &v1.hpke_public_key, &v1.welcome_metadata)?;
-            let state = MlsGroupState::join(identity.mls(), &welcome)?;
-            groups.push(Group {
-                owner: identity.clone(),
-                state,
-                last_commit: cursor,
-            });
+            match join_one(identity, entry.welcome.version) {
+                Ok(group) => groups.push(group),
+                Err(error) => tracing::warn!(%error, "skipping a welcome that cannot be joined"),
+            }
         }
         Ok(groups)
     }
@@ -313,4 +392,28 @@ impl<A: XmtpApi> Client<A> {
         }
         Ok(messages.len())
     }
+}
+
+/// Opens and joins one welcome.
+fn join_one(
+    identity: &Arc<Identity>,
+    welcome: Option<welcome_message_input::Version>,
+) -> Result<Group, ClientError> {
+    let Some(welcome_message_input::Version::V1(v1)) = welcome else {
+        return Err(ClientError::Protocol(
+            "welcome pointers are not read by this client".into(),
+        ));
+    };
+    let (welcome, cursor) = identity.mls().open_welcome(
+        &v1.data,
+        &v1.hpke_public_key,
+        v1.wrapper_algorithm,
+        &v1.welcome_metadata,
+    )?;
+    let state = MlsGroupState::join(identity.mls(), &welcome)?;
+    Ok(Group {
+        owner: identity.clone(),
+        state,
+        last_commit: cursor,
+    })
 }

@@ -12,8 +12,8 @@
 //! | 0xff00 | `GroupMutableMetadataV1` (name, description, admins, …) | group context |
 //! | 0xff01 | `GroupMembership` (inbox id → identity sequence id) | group context |
 //! | 0xff02 | `GroupMutablePermissionsV1` (who may change what) | group context |
-//! | 0xff03 | `WelcomeWrapperEncryption` (post-quantum wrapper key) | key package (not produced here) |
-//! | 0xff04 | `WelcomePointeeEncryptionAeadTypesExtension` | key package |
+//! | 0xff03 | `WelcomeWrapperEncryption` (post-quantum wrapper key) | key package |
+//! | 0xff04 | `WelcomePointeeEncryptionAeadTypesExtension` (reads pointers) | key package (not produced here) |
 //!
 //! 0xf000 is a typed extension in XMTP's openmls fork whose body is a TLS
 //! variable-length vector; upstream openmls does not know it, so we encode it
@@ -37,10 +37,10 @@ use prost::Message;
 
 use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::mls::message_contents::{
-    membership_policy, metadata_policy, permissions_update_policy,
-    welcome_pointee_encryption_aead_types_extension::AeadType, ConversationType, GroupMembership,
-    GroupMetadataV1, GroupMutableMetadataV1, GroupMutablePermissionsV1, Inboxes, MembershipPolicy,
-    MetadataPolicy, PermissionsUpdatePolicy, PolicySet, WelcomePointeeEncryptionAeadTypesExtension,
+    membership_policy, metadata_policy, permissions_update_policy, ConversationType,
+    GroupMembership, GroupMetadataV1, GroupMutableMetadataV1, GroupMutablePermissionsV1, Inboxes,
+    MembershipPolicy, MetadataPolicy, PermissionsUpdatePolicy, PolicySet, WelcomeWrapperAlgorithm,
+    WelcomeWrapperEncryption,
 };
 
 /// `application_id` (RFC 9420): the inbox id of the leaf's owner, UTF-8.
@@ -75,8 +75,9 @@ pub const METADATA_ATTRIBUTE_KEYS: [&str; 4] = [
 pub const COMMIT_LOG_SIGNER_KEY: &str = "_commit_log_signer";
 
 /// The capabilities every XMTP leaf advertises (PROTOCOL.md §4.6), minus
-/// 0xff03 (we create no X-Wing keys) and AppDataDictionary / AppDataUpdate
-/// (need openmls' `extensions-draft` feature).
+/// 0xff04 (this client reads no welcome pointers, so it must not invite
+/// them) and AppDataDictionary / AppDataUpdate (need openmls'
+/// `extensions-draft` feature).
 pub fn leaf_capabilities() -> Capabilities {
     Capabilities::builder()
         .versions(vec![ProtocolVersion::Mls10])
@@ -88,7 +89,7 @@ pub fn leaf_capabilities() -> Capabilities {
             ExtensionType::Unknown(GROUP_PERMISSIONS),
             ExtensionType::Unknown(MUTABLE_METADATA),
             ExtensionType::Unknown(GROUP_MEMBERSHIP),
-            ExtensionType::Unknown(WELCOME_POINTEE_AEAD_TYPES),
+            ExtensionType::Unknown(WELCOME_WRAPPER_ENCRYPTION),
         ])
         .proposals(vec![ProposalType::GroupContextExtensions])
         .credentials(vec![CredentialType::Basic])
@@ -112,14 +113,15 @@ pub fn required_capabilities() -> RequiredCapabilitiesExtension {
     )
 }
 
-/// Key-package extension 0xff04 announcing ChaCha20-Poly1305 for welcome
-/// pointees.
-pub fn welcome_pointee_aead_extension() -> Extension {
-    let body = WelcomePointeeEncryptionAeadTypesExtension {
-        supported_aead_types: vec![AeadType::Chacha20Poly1305 as i32],
+/// Key-package extension 0xff03: the X-Wing public key welcomes to this
+/// key package are wrapped with.
+pub fn welcome_wrapper_extension(x_wing_public_key: &[u8]) -> Extension {
+    let body = WelcomeWrapperEncryption {
+        pub_key: x_wing_public_key.to_vec(),
+        algorithm: WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32,
     };
     Extension::Unknown(
-        WELCOME_POINTEE_AEAD_TYPES,
+        WELCOME_WRAPPER_ENCRYPTION,
         UnknownExtension(body.encode_to_vec()),
     )
 }
@@ -245,23 +247,42 @@ pub fn new_mutable_metadata(
     }
 }
 
-/// The "all members" permission preset: anyone may add members and edit
-/// the metadata attributes; removal needs an admin; admin lists and the
-/// policies themselves need a super admin.
+/// Metadata fields a new group gets a policy for, in libxmtp's order
+/// (`GroupMutableMetadata::supported_fields`), with the policy its default
+/// preset gives each: the disappearing-message settings need an admin, the
+/// minimum protocol version a super admin, everything else is open.
+pub const METADATA_FIELD_POLICIES: [(&str, metadata_policy::MetadataBasePolicy); 7] = {
+    use metadata_policy::MetadataBasePolicy::{Allow, AllowIfAdmin, AllowIfSuperAdmin};
+    [
+        ("group_name", Allow),
+        ("description", Allow),
+        ("group_image_url_square", Allow),
+        ("message_disappear_from_ns", AllowIfAdmin),
+        ("message_disappear_in_ns", AllowIfAdmin),
+        ("minimum_supported_protocol_version", AllowIfSuperAdmin),
+        ("app_data", Allow),
+    ]
+};
+
+/// libxmtp's default ("all members") permission preset: anyone may add
+/// members, removal needs an admin, metadata as [`METADATA_FIELD_POLICIES`],
+/// and admin lists and the policies themselves need a super admin.
 pub fn all_members_permissions() -> GroupMutablePermissionsV1 {
     let membership = |base: membership_policy::BasePolicy| MembershipPolicy {
         kind: Some(membership_policy::Kind::Base(base as i32)),
     };
-    let metadata = |base: metadata_policy::MetadataBasePolicy| MetadataPolicy {
-        kind: Some(metadata_policy::Kind::Base(base as i32)),
+    let super_admin_only = || PermissionsUpdatePolicy {
+        kind: Some(permissions_update_policy::Kind::Base(
+            permissions_update_policy::PermissionsBasePolicy::AllowIfSuperAdmin as i32,
+        )),
     };
-    let update_metadata_policy = METADATA_ATTRIBUTE_KEYS
+    let update_metadata_policy = METADATA_FIELD_POLICIES
         .iter()
-        .map(|key| {
-            (
-                (*key).to_owned(),
-                metadata(metadata_policy::MetadataBasePolicy::Allow),
-            )
+        .map(|(field, base)| {
+            let policy = MetadataPolicy {
+                kind: Some(metadata_policy::Kind::Base(*base as i32)),
+            };
+            ((*field).to_owned(), policy)
         })
         .collect();
     GroupMutablePermissionsV1 {
@@ -271,29 +292,24 @@ pub fn all_members_permissions() -> GroupMutablePermissionsV1 {
                 membership_policy::BasePolicy::AllowIfAdminOrSuperAdmin,
             )),
             update_metadata_policy,
-            add_admin_policy: Some(metadata(
-                metadata_policy::MetadataBasePolicy::AllowIfSuperAdmin,
-            )),
-            remove_admin_policy: Some(metadata(
-                metadata_policy::MetadataBasePolicy::AllowIfSuperAdmin,
-            )),
-            update_permissions_policy: Some(PermissionsUpdatePolicy {
-                kind: Some(permissions_update_policy::Kind::Base(
-                    permissions_update_policy::PermissionsBasePolicy::AllowIfSuperAdmin as i32,
-                )),
-            }),
+            add_admin_policy: Some(super_admin_only()),
+            remove_admin_policy: Some(super_admin_only()),
+            update_permissions_policy: Some(super_admin_only()),
         }),
     }
 }
 
 /// All group-context extensions of a freshly created group whose only member
-/// is `creator_inbox_id` (at identity sequence id 0).
+/// is `creator_inbox_id`, at the position of its newest identity update.
 pub fn new_group_extensions(
     creator_inbox_id: &str,
+    creator_sequence_id: u64,
     commit_log_signer: &[u8; 32],
 ) -> Result<Extensions<GroupContext>, MlsError> {
     let membership = GroupMembership {
-        members: [(creator_inbox_id.to_owned(), 0)].into_iter().collect(),
+        members: [(creator_inbox_id.to_owned(), creator_sequence_id)]
+            .into_iter()
+            .collect(),
         failed_installations: vec![],
     };
     Extensions::from_vec(vec![
@@ -325,7 +341,7 @@ mod tests {
 
     #[test]
     fn immutable_metadata_has_tls_length_prefix() {
-        let exts = new_group_extensions("abc", &[7; 32]).unwrap();
+        let exts = new_group_extensions("abc", 1, &[7; 32]).unwrap();
         let body = exts.unknown(IMMUTABLE_METADATA).unwrap().0.clone();
         let proto = new_group_metadata("abc").encode_to_vec();
         // Short bodies use a one-byte QUIC-style varint length.
@@ -339,10 +355,10 @@ mod tests {
 
     #[test]
     fn new_group_extension_bodies_roundtrip() {
-        let exts = new_group_extensions("creator", &[0xab; 32]).unwrap();
+        let exts = new_group_extensions("creator", 3, &[0xab; 32]).unwrap();
         let membership = decode_membership(&exts).unwrap();
         assert_eq!(membership.members.len(), 1);
-        assert_eq!(membership.members.get("creator"), Some(&0));
+        assert_eq!(membership.members.get("creator"), Some(&3));
 
         let meta = decode_mutable_metadata(&exts).unwrap();
         for key in METADATA_ATTRIBUTE_KEYS {
@@ -364,13 +380,16 @@ mod tests {
                 membership_policy::BasePolicy::Allow as i32
             ))
         );
-        assert_eq!(perms.update_metadata_policy.len(), 4);
+        assert_eq!(
+            perms.update_metadata_policy.len(),
+            METADATA_FIELD_POLICIES.len()
+        );
         assert!(exts.required_capabilities().is_some());
     }
 
     #[test]
     fn with_membership_replaces_only_membership() {
-        let exts = new_group_extensions("creator", &[1; 32]).unwrap();
+        let exts = new_group_extensions("creator", 1, &[1; 32]).unwrap();
         let mut membership = decode_membership(&exts).unwrap();
         membership.members.insert("other".into(), 5);
         let updated = with_membership(&exts, &membership).unwrap();

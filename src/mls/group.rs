@@ -114,15 +114,26 @@ impl MlsGroupState {
     /// 16-byte id, ciphersuite 0x0003, ratchet tree in welcomes, 3 past
     /// epochs kept, ciphertext-only handshakes, and XMTP's group-context
     /// extensions (see [`extensions::new_group_extensions`]).
-    pub fn create(installation: &MlsInstallation) -> Result<Self, MlsError> {
+    ///
+    /// The creator's inbox enters the membership at `creator_sequence_id`,
+    /// the position of the newest entry of its identity log: peers check
+    /// every member's identity state at the recorded position, and there is
+    /// none at 0.
+    pub fn create(
+        installation: &MlsInstallation,
+        creator_sequence_id: u64,
+    ) -> Result<Self, MlsError> {
         let mut rng = rand::rngs::OsRng;
         let mut group_id = [0u8; 16];
         rng.fill_bytes(&mut group_id);
         let mut commit_log_signer = [0u8; 32];
         rng.fill_bytes(&mut commit_log_signer);
 
-        let context_extensions =
-            extensions::new_group_extensions(installation.inbox_id(), &commit_log_signer)?;
+        let context_extensions = extensions::new_group_extensions(
+            installation.inbox_id(),
+            creator_sequence_id,
+            &commit_log_signer,
+        )?;
         let group = MlsGroup::builder()
             .with_group_id(GroupId::from_slice(&group_id))
             .ciphersuite(CIPHERSUITE)
@@ -235,12 +246,31 @@ impl MlsGroupState {
         key_packages: &[VerifiedKeyPackage],
         new_inboxes: &[(String, u64)],
     ) -> Result<PendingAdd, MlsError> {
+        self.update_membership(installation, key_packages, new_inboxes, &[])
+    }
+
+    /// [`Self::add_members`] that also records installations which could
+    /// not be added (no usable key package) in the membership's
+    /// `failed_installations`, and may move existing members to a newer
+    /// identity sequence id (`inboxes` overwrites their entries).
+    ///
+    /// Peers accept a group only if every installation of every member's
+    /// identity state is either a leaf or listed as failed; the list is
+    /// kept sorted and without duplicates, and drops installations that
+    /// are leaves after this commit.
+    pub fn update_membership(
+        &mut self,
+        installation: &MlsInstallation,
+        key_packages: &[VerifiedKeyPackage],
+        inboxes: &[(String, u64)],
+        failed_installations: &[[u8; 32]],
+    ) -> Result<PendingAdd, MlsError> {
         self.check_owner(installation)?;
-        if key_packages.is_empty() && new_inboxes.is_empty() {
+        if key_packages.is_empty() && inboxes.is_empty() {
             return Err(MlsError::State("nothing to add".into()));
         }
         let mut membership = self.membership()?;
-        for (inbox_id, sequence_id) in new_inboxes {
+        for (inbox_id, sequence_id) in inboxes {
             membership.members.insert(inbox_id.clone(), *sequence_id);
         }
         // Peers reject commits that add installations of non-member inboxes.
@@ -253,6 +283,25 @@ impl MlsGroupState {
                 stray.inbox_id()
             )));
         }
+        let mut leaves: std::collections::BTreeSet<[u8; 32]> = self
+            .member_installations()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        leaves.extend(
+            key_packages
+                .iter()
+                .map(VerifiedKeyPackage::installation_key),
+        );
+        let mut failed: std::collections::BTreeSet<Vec<u8>> =
+            std::mem::take(&mut membership.failed_installations)
+                .into_iter()
+                .collect();
+        failed.extend(failed_installations.iter().map(|key| key.to_vec()));
+        membership.failed_installations = failed
+            .into_iter()
+            .filter(|key| !<[u8; 32]>::try_from(key.as_slice()).is_ok_and(|k| leaves.contains(&k)))
+            .collect();
         // The builder borrows the group mutably, so compute this first.
         let new_extensions = extensions::with_membership(self.group.extensions(), &membership)?;
 
@@ -383,6 +432,7 @@ mod tests {
             .open_welcome(
                 &sealed.data,
                 &sealed.hpke_public_key,
+                sealed.wrapper_algorithm as i32,
                 &sealed.welcome_metadata,
             )
             .unwrap();
@@ -410,7 +460,7 @@ mod tests {
     #[test]
     fn create_sets_xmtp_state() {
         let creator = installation("creator");
-        let group = MlsGroupState::create(&creator).unwrap();
+        let group = MlsGroupState::create(&creator, 1).unwrap();
         assert_eq!(group.epoch(), 0);
         assert_eq!(
             group.member_installations(),
@@ -418,14 +468,14 @@ mod tests {
         );
         let membership = group.membership().unwrap();
         assert_eq!(membership.members.len(), 1);
-        assert_eq!(membership.members.get("creator"), Some(&0));
+        assert_eq!(membership.members.get("creator"), Some(&1));
         let meta = extensions::decode_immutable_metadata(group.extensions()).unwrap();
         assert_eq!(meta.creator_inbox_id, "creator");
         assert!(group.extensions().required_capabilities().is_some());
         // Two groups never share an id.
         assert_ne!(
             group.group_id(),
-            MlsGroupState::create(&creator).unwrap().group_id()
+            MlsGroupState::create(&creator, 1).unwrap().group_id()
         );
     }
 
@@ -438,7 +488,7 @@ mod tests {
         let kps: Vec<VerifiedKeyPackage> = joiners.iter().map(verified).collect();
         let inboxes: Vec<(String, u64)> = (1..=3).map(|i| (format!("inbox-{i}"), 10 + i)).collect();
 
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
         let pending = group.add_members(&creator, &kps, &inboxes).unwrap();
         assert_eq!(group.epoch(), 0, "staged, not merged");
 
@@ -455,7 +505,7 @@ mod tests {
 
         let membership = group.membership().unwrap();
         assert_eq!(membership.members.len(), 4);
-        assert_eq!(membership.members.get("creator"), Some(&0));
+        assert_eq!(membership.members.get("creator"), Some(&1));
         for (inbox, seq) in &inboxes {
             assert_eq!(membership.members.get(inbox), Some(seq));
         }
@@ -482,7 +532,7 @@ mod tests {
         let kp_alice = verified(&alice);
         let kp_bob = verified(&bob);
 
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
         let first = group
             .add_members(
                 &creator,
@@ -527,7 +577,7 @@ mod tests {
     #[test]
     fn application_messages_are_not_handshakes() {
         let creator = installation("creator");
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
         let message = group
             .group
             .create_message(creator.provider(), creator.signer(), b"hello")
@@ -545,7 +595,7 @@ mod tests {
         let creator = installation("creator");
         let alice = installation("alice");
         let kp = verified(&alice);
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
 
         group
             .add_members(&creator, std::slice::from_ref(&kp), &[("alice".into(), 1)])
@@ -567,11 +617,39 @@ mod tests {
     }
 
     #[test]
+    fn failed_installations_are_sorted_unique_and_never_leaves() {
+        let creator = installation("creator");
+        let alice = installation("alice");
+        let kp = verified(&alice);
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
+        // Alice's own installation is listed too: it becomes a leaf in this
+        // very commit, so it must not stay in the failed list.
+        let failed = [[9u8; 32], [3u8; 32], [9u8; 32], alice.installation_key()];
+        let pending = group
+            .update_membership(
+                &creator,
+                std::slice::from_ref(&kp),
+                &[("alice".into(), 4)],
+                &failed,
+            )
+            .unwrap();
+        group.merge_pending_commit(&creator).unwrap();
+        let membership = group.membership().unwrap();
+        assert_eq!(
+            membership.failed_installations,
+            vec![vec![3u8; 32], vec![9u8; 32]]
+        );
+        assert_eq!(membership.members.get("alice"), Some(&4));
+        let joined = deliver(&pending, &alice, &kp);
+        assert_eq!(joined.membership().unwrap(), membership);
+    }
+
+    #[test]
     fn misuse_and_bad_input_are_classified() {
         let creator = installation("creator");
         let other = installation("other");
         let kp = verified(&other);
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
 
         // Another installation's provider does not hold this group.
         let err = group
@@ -610,7 +688,7 @@ mod tests {
         let alice = installation("alice");
         let eve = installation("eve");
         eve.key_package().unwrap();
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
         let pending = group
             .add_members(&creator, &[verified(&alice)], &[("alice".into(), 1)])
             .unwrap();
@@ -642,7 +720,7 @@ mod tests {
             .map(|j| (j.inbox_id().to_owned(), 1))
             .collect();
 
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
         let start = Instant::now();
         let pending = group.add_members(&creator, &kps, &inboxes).unwrap();
         let commit = start.elapsed();
@@ -661,6 +739,7 @@ mod tests {
             .open_welcome(
                 &sealed[0].data,
                 &sealed[0].hpke_public_key,
+                sealed[0].wrapper_algorithm as i32,
                 &sealed[0].welcome_metadata,
             )
             .unwrap();

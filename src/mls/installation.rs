@@ -25,7 +25,8 @@ use openmls_rust_crypto::OpenMlsRustCrypto;
 use openmls_traits::types::HpkePrivateKey;
 use prost::Message;
 
-use super::extensions::{leaf_capabilities, welcome_pointee_aead_extension};
+use super::extensions::{leaf_capabilities, welcome_wrapper_extension};
+use super::welcome::x_wing_key_pair;
 use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::identity::MlsCredential;
 
@@ -38,7 +39,9 @@ pub struct MlsInstallation {
     credential: CredentialWithKey,
     inbox_id: String,
     installation_key: [u8; 32],
-    /// HPKE init public key → private key, one entry per key package made.
+    /// Public → private key of every welcome-wrapping key of the key
+    /// packages made: the X25519 init key and the X-Wing key (their public
+    /// keys differ in length, so they never collide).
     init_keys: Mutex<HashMap<Vec<u8>, HpkePrivateKey>>,
 }
 
@@ -102,9 +105,13 @@ impl MlsInstallation {
             ApplicationIdExtension::new(self.inbox_id.as_bytes()),
         ))
         .map_err(|e| MlsError::Openmls(format!("leaf extensions: {e}")))?;
+        // 0xff03 makes libxmtp wrap our welcomes with X-Wing. No 0xff04
+        // (pointee AEADs): it tells senders we read welcome pointers, which
+        // this client does not.
+        let (x_wing_private, x_wing_public) = x_wing_key_pair()?;
         let kp_extensions = Extensions::from_vec(vec![
             Extension::LastResort(LastResortExtension::default()),
-            welcome_pointee_aead_extension(),
+            welcome_wrapper_extension(&x_wing_public),
         ])
         .map_err(|e| MlsError::Openmls(format!("key package extensions: {e}")))?;
 
@@ -124,15 +131,17 @@ impl MlsInstallation {
             .key_package()
             .tls_serialize_detached()
             .map_err(|e| MlsError::Openmls(format!("serializing key package: {e}")))?;
-        self.lock_init_keys().insert(
+        let mut keys = self.lock_init_keys();
+        keys.insert(
             bundle.key_package().hpke_init_key().as_slice().to_vec(),
             bundle.init_private_key().clone(),
         );
+        keys.insert(x_wing_public, x_wing_private.into());
         Ok(bytes)
     }
 
-    /// The private init key for `init_public_key`, if one of our key
-    /// packages has it.
+    /// The private key for `init_public_key` (an X25519 init key or an
+    /// X-Wing wrapper key), if one of our key packages has it.
     pub(crate) fn init_private_key(&self, init_public_key: &[u8]) -> Option<HpkePrivateKey> {
         self.lock_init_keys().get(init_public_key).cloned()
     }

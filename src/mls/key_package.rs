@@ -16,8 +16,12 @@ use openmls::prelude::{CredentialType, KeyPackage, KeyPackageIn, ProtocolVersion
 use openmls_rust_crypto::RustCrypto;
 use prost::Message;
 
+use super::extensions::WELCOME_WRAPPER_ENCRYPTION;
 use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::identity::MlsCredential;
+use crate::proto::xmtp::mls::message_contents::{
+    WelcomeWrapperAlgorithm, WelcomeWrapperEncryption,
+};
 
 /// Signature verification needs no randomness or storage, so one crypto
 /// provider serves all callers (creating one per call reseeds an RNG).
@@ -29,6 +33,8 @@ pub struct VerifiedKeyPackage {
     key_package: KeyPackage,
     installation_key: [u8; 32],
     inbox_id: String,
+    /// The X-Wing key of extension 0xff03, when the key package has one.
+    x_wing_key: Option<Vec<u8>>,
 }
 
 impl VerifiedKeyPackage {
@@ -45,6 +51,12 @@ impl VerifiedKeyPackage {
     /// The X25519 HPKE init key (welcomes are sealed to it).
     pub fn hpke_init_key(&self) -> &[u8] {
         self.key_package.hpke_init_key().as_slice()
+    }
+
+    /// The X-Wing public key (extension 0xff03) welcomes to this key
+    /// package are wrapped with instead of the init key, if it has one.
+    pub fn x_wing_key(&self) -> Option<&[u8]> {
+        self.x_wing_key.as_deref()
     }
 
     /// The verified openmls key package.
@@ -103,10 +115,23 @@ pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsErr
         }
     }
 
+    // As libxmtp: a 0xff03 naming X-Wing selects X-Wing wrapping; any
+    // other content leaves the Curve25519 init key in charge.
+    let x_wing_key = key_package
+        .extensions()
+        .unknown(WELCOME_WRAPPER_ENCRYPTION)
+        .and_then(|ext| WelcomeWrapperEncryption::decode(ext.0.as_slice()).ok())
+        .filter(|wrapper| {
+            wrapper.algorithm == WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32
+                && !wrapper.pub_key.is_empty()
+        })
+        .map(|wrapper| wrapper.pub_key);
+
     Ok(VerifiedKeyPackage {
         key_package,
         installation_key,
         inbox_id,
+        x_wing_key,
     })
 }
 
@@ -115,10 +140,6 @@ mod tests {
     use super::*;
     use crate::mls::extensions::{self, WELCOME_POINTEE_AEAD_TYPES};
     use crate::mls::installation::tests::installation;
-    use crate::proto::xmtp::mls::message_contents::{
-        welcome_pointee_encryption_aead_types_extension::AeadType,
-        WelcomePointeeEncryptionAeadTypesExtension,
-    };
     use openmls::prelude::ExtensionType;
 
     #[test]
@@ -143,17 +164,14 @@ mod tests {
         assert_eq!(leaf.capabilities(), &extensions::leaf_capabilities());
         let caps = leaf.capabilities().extensions();
         assert!(caps.contains(&ExtensionType::Unknown(0xff01)));
-        assert!(!caps.contains(&ExtensionType::Unknown(0xff03)));
-
-        let aead = key_package
+        // X-Wing wrapping is offered; pointers are not read, so not offered.
+        assert!(caps.contains(&ExtensionType::Unknown(WELCOME_WRAPPER_ENCRYPTION)));
+        assert_eq!(kp.x_wing_key().map(<[u8]>::len), Some(1216));
+        assert!(!caps.contains(&ExtensionType::Unknown(WELCOME_POINTEE_AEAD_TYPES)));
+        assert!(key_package
             .extensions()
             .unknown(WELCOME_POINTEE_AEAD_TYPES)
-            .unwrap();
-        let aead = WelcomePointeeEncryptionAeadTypesExtension::decode(aead.0.as_slice()).unwrap();
-        assert_eq!(
-            aead.supported_aead_types,
-            vec![AeadType::Chacha20Poly1305 as i32]
-        );
+            .is_none());
     }
 
     #[test]

@@ -15,8 +15,15 @@
 //!   ciphertext; the receiver reuses the same context, so it needs no
 //!   `kem_output` of its own).
 //!
-//! The post-quantum variant (X-Wing key from extension 0xff03) and welcome
-//! pointers are not implemented.
+//! When the recipient's key package carries extension 0xff03 (an X-Wing
+//! public key), the KEM is X-Wing (draft 06, ML-KEM-768 + X25519) instead,
+//! sealed to that key, and the envelope says `XWING_MLKEM_768_DRAFT_6`.
+//! libxmtp labels that KEM with the codepoint 0x004D, which early X-Wing
+//! drafts used, rather than the registered 0x647a; the codepoint enters
+//! HPKE's key schedule, so it must match for the welcome to open.
+//!
+//! Welcome pointers are not implemented: our key packages do not offer
+//! them, and [`MlsInstallation::open_welcome`] refuses other algorithms.
 
 use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
 use hpke_rs::{Context, Hpke, HpkePrivateKey, HpkePublicKey, Mode};
@@ -28,32 +35,56 @@ use openmls::prelude::HpkeCiphertext;
 use prost::Message;
 
 use super::{MlsError, MlsInstallation, VerifiedKeyPackage};
-use crate::proto::xmtp::mls::message_contents::WelcomeMetadata;
+use crate::proto::xmtp::mls::api::v1::WelcomeMetadata;
+use crate::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 
 /// Label of the HPKE `info`, including MLS's "MLS 1.0 " prefix.
 const WELCOME_LABEL: &[u8] = b"MLS 1.0 MLS_WELCOME";
 
 /// A welcome wrapped for one recipient installation; the fields map onto
-/// `WelcomeMessageInput.V1` (`data`, `hpke_public_key`, `welcome_metadata`,
-/// with `wrapper_algorithm = CURVE25519`).
+/// `WelcomeMessageInput.V1`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedWelcome {
     /// TLS `HpkeCiphertext { kem_output<V>, ciphertext<V> }` of the welcome.
     pub data: Vec<u8>,
-    /// The recipient key the welcome was sealed to (the KP init key).
+    /// The recipient key the welcome was sealed to (the key package's
+    /// X-Wing key if it has one, else its init key).
     pub hpke_public_key: Vec<u8>,
+    /// `CURVE25519` or `XWING_MLKEM_768_DRAFT_6`.
+    pub wrapper_algorithm: WelcomeWrapperAlgorithm,
     /// Ciphertext of the `WelcomeMetadata` protobuf, second message of the
     /// same HPKE context.
     pub welcome_metadata: Vec<u8>,
 }
 
-fn hpke_suite() -> Hpke<HpkeRustCrypto> {
-    Hpke::new(
+/// The HPKE suite of a wrapper algorithm; `None` for algorithms that are
+/// not HPKE wrappings we implement (symmetric pointees, unknown values).
+fn hpke_suite(algorithm: WelcomeWrapperAlgorithm) -> Option<Hpke<HpkeRustCrypto>> {
+    #[allow(deprecated)] // the obsolete codepoint is what libxmtp uses
+    let kem = match algorithm {
+        WelcomeWrapperAlgorithm::Unspecified | WelcomeWrapperAlgorithm::Curve25519 => {
+            KemAlgorithm::DhKem25519
+        }
+        WelcomeWrapperAlgorithm::XwingMlkem768Draft6 => KemAlgorithm::XWingDraft06Obsolete,
+        WelcomeWrapperAlgorithm::SymmetricKey => return None,
+    };
+    Some(Hpke::new(
         Mode::Base,
-        KemAlgorithm::DhKem25519,
+        kem,
         KdfAlgorithm::HkdfSha256,
         AeadAlgorithm::ChaCha20Poly1305,
-    )
+    ))
+}
+
+/// A fresh X-Wing key pair (private, public) for a key package's 0xff03.
+pub(crate) fn x_wing_key_pair() -> Result<(Vec<u8>, Vec<u8>), MlsError> {
+    let mut suite = hpke_suite(WelcomeWrapperAlgorithm::XwingMlkem768Draft6)
+        .ok_or_else(|| MlsError::Crypto("X-Wing suite unavailable".into()))?;
+    let (private, public) = suite
+        .generate_key_pair()
+        .map_err(|e| MlsError::Crypto(format!("X-Wing key generation: {e}")))?
+        .into_keys();
+    Ok((private.as_slice().to_vec(), public.as_slice().to_vec()))
 }
 
 /// TLS encoding of `EncryptContext { label<V>, context<V> }` with an empty
@@ -76,8 +107,18 @@ pub fn seal_welcome(
     recipient: &VerifiedKeyPackage,
     message_cursor: u64,
 ) -> Result<SealedWelcome, MlsError> {
-    let recipient_key = HpkePublicKey::new(recipient.hpke_init_key().to_vec());
-    let (kem_output, mut context) = hpke_suite()
+    // As libxmtp: X-Wing whenever the key package offers a key for it.
+    let (wrapper_algorithm, key) = match recipient.x_wing_key() {
+        Some(key) => (WelcomeWrapperAlgorithm::XwingMlkem768Draft6, key),
+        None => (
+            WelcomeWrapperAlgorithm::Curve25519,
+            recipient.hpke_init_key(),
+        ),
+    };
+    let mut suite = hpke_suite(wrapper_algorithm)
+        .ok_or_else(|| MlsError::Crypto("no HPKE suite for the wrapper".into()))?;
+    let recipient_key = HpkePublicKey::new(key.to_vec());
+    let (kem_output, mut context) = suite
         .setup_sender(&recipient_key, &welcome_info()?, None, None, None)
         .map_err(|e| MlsError::Crypto(format!("HPKE sender setup: {e}")))?;
     let sealed_welcome = context
@@ -95,51 +136,69 @@ pub fn seal_welcome(
     .map_err(|e| MlsError::Crypto(format!("encoding HPKE ciphertext: {e}")))?;
     Ok(SealedWelcome {
         data,
-        hpke_public_key: recipient.hpke_init_key().to_vec(),
+        hpke_public_key: key.to_vec(),
+        wrapper_algorithm,
         welcome_metadata,
     })
 }
 
 impl MlsInstallation {
-    /// Opens a welcome sealed to one of this installation's key packages and
-    /// returns the TLS-serialized MLS welcome and the message cursor. An
-    /// empty `welcome_metadata` (older senders) yields cursor 0.
+    /// Opens a welcome sealed to one of this installation's key packages
+    /// with `wrapper_algorithm` (the envelope's raw enum value) and returns
+    /// the TLS-serialized MLS welcome and the message cursor. An empty
+    /// `welcome_metadata` (older senders) yields cursor 0.
     pub fn open_welcome(
         &self,
         data: &[u8],
         hpke_public_key: &[u8],
+        wrapper_algorithm: i32,
         welcome_metadata: &[u8],
     ) -> Result<(Vec<u8>, u64), MlsError> {
         let bad = |msg: String| MlsError::InvalidWelcome(msg);
+        let suite = WelcomeWrapperAlgorithm::try_from(wrapper_algorithm)
+            .ok()
+            .and_then(hpke_suite)
+            .ok_or_else(|| bad(format!("unsupported wrapper algorithm {wrapper_algorithm}")))?;
         let private_key = self
             .init_private_key(hpke_public_key)
-            .ok_or_else(|| bad("sealed to an init key that none of our key packages has".into()))?;
-        let ciphertext = HpkeCiphertext::tls_deserialize_exact(data)
-            .map_err(|e| bad(format!("decoding HPKE ciphertext: {e}")))?;
-
-        let mut context: Context<HpkeRustCrypto> = hpke_suite()
-            .setup_receiver(
-                ciphertext.kem_output.as_slice(),
-                &HpkePrivateKey::new(private_key.to_vec()),
-                &welcome_info()?,
-                None,
-                None,
-                None,
-            )
-            .map_err(|e| bad(format!("HPKE receiver setup: {e}")))?;
-        let welcome = context
-            .open(&[], ciphertext.ciphertext.as_slice())
-            .map_err(|e| bad(format!("HPKE open (welcome): {e}")))?;
-        if welcome_metadata.is_empty() {
-            return Ok((welcome, 0));
-        }
-        let metadata = context
-            .open(&[], welcome_metadata)
-            .map_err(|e| bad(format!("HPKE open (metadata): {e}")))?;
-        let metadata = WelcomeMetadata::decode(metadata.as_slice())
-            .map_err(|e| bad(format!("decoding welcome metadata: {e}")))?;
-        Ok((welcome, metadata.message_cursor))
+            .ok_or_else(|| bad("sealed to a key that none of our key packages has".into()))?;
+        open_sealed(suite, &private_key, data, welcome_metadata)
     }
+}
+
+/// Opens a sealed welcome and its metadata with the recipient's private
+/// key under `suite`.
+fn open_sealed(
+    suite: Hpke<HpkeRustCrypto>,
+    private_key: &[u8],
+    data: &[u8],
+    welcome_metadata: &[u8],
+) -> Result<(Vec<u8>, u64), MlsError> {
+    let bad = |msg: String| MlsError::InvalidWelcome(msg);
+    let ciphertext = HpkeCiphertext::tls_deserialize_exact(data)
+        .map_err(|e| bad(format!("decoding HPKE ciphertext: {e}")))?;
+    let mut context: Context<HpkeRustCrypto> = suite
+        .setup_receiver(
+            ciphertext.kem_output.as_slice(),
+            &HpkePrivateKey::new(private_key.to_vec()),
+            &welcome_info()?,
+            None,
+            None,
+            None,
+        )
+        .map_err(|e| bad(format!("HPKE receiver setup: {e}")))?;
+    let welcome = context
+        .open(&[], ciphertext.ciphertext.as_slice())
+        .map_err(|e| bad(format!("HPKE open (welcome): {e}")))?;
+    if welcome_metadata.is_empty() {
+        return Ok((welcome, 0));
+    }
+    let metadata = context
+        .open(&[], welcome_metadata)
+        .map_err(|e| bad(format!("HPKE open (metadata): {e}")))?;
+    let metadata = WelcomeMetadata::decode(metadata.as_slice())
+        .map_err(|e| bad(format!("decoding welcome metadata: {e}")))?;
+    Ok((welcome, metadata.message_cursor))
 }
 
 #[cfg(test)]
@@ -147,6 +206,7 @@ mod tests {
     use super::*;
     use crate::mls::installation::tests::installation;
     use crate::mls::verify_key_package;
+    use sha2::Digest;
 
     #[test]
     fn info_is_tls_encrypt_context() {
@@ -162,12 +222,19 @@ mod tests {
         let b = installation("inbox-b");
         let kp_a = verify_key_package(&a.key_package().unwrap()).unwrap();
         let sealed = seal_welcome(b"an mls welcome", &kp_a, 42).unwrap();
-        assert_eq!(sealed.hpke_public_key, kp_a.hpke_init_key());
+        // Our key packages offer X-Wing, so that is what wraps them.
+        assert_eq!(Some(sealed.hpke_public_key.as_slice()), kp_a.x_wing_key());
+        assert_eq!(
+            sealed.wrapper_algorithm,
+            WelcomeWrapperAlgorithm::XwingMlkem768Draft6
+        );
+        let algorithm = sealed.wrapper_algorithm as i32;
 
         let (welcome, cursor) = a
             .open_welcome(
                 &sealed.data,
                 &sealed.hpke_public_key,
+                algorithm,
                 &sealed.welcome_metadata,
             )
             .unwrap();
@@ -179,17 +246,90 @@ mod tests {
             .open_welcome(
                 &sealed.data,
                 &sealed.hpke_public_key,
+                algorithm,
                 &sealed.welcome_metadata,
             )
             .unwrap_err();
         assert!(matches!(err, MlsError::InvalidWelcome(_)));
 
-        // Even claiming B's own init key, B cannot decrypt A's ciphertext.
+        // Even claiming B's own key, B cannot decrypt A's ciphertext.
         let kp_b = verify_key_package(&b.key_package().unwrap()).unwrap();
         let err = b
-            .open_welcome(&sealed.data, kp_b.hpke_init_key(), &sealed.welcome_metadata)
+            .open_welcome(
+                &sealed.data,
+                kp_b.x_wing_key().unwrap(),
+                algorithm,
+                &sealed.welcome_metadata,
+            )
             .unwrap_err();
         assert!(err.is_remote_fault());
+    }
+
+    /// Pins X-Wing wrapping to its definition: a key pair derived from a
+    /// fixed `ikm` and a welcome sealed to it once (the vector file). Any
+    /// change to the KEM, its codepoint, the KDF, the AEAD or the `info`
+    /// makes the vector stop opening.
+    #[test]
+    fn x_wing_vector_opens() {
+        let vector: std::collections::HashMap<&str, &str> =
+            include_str!("x_wing_welcome_vector.txt")
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .filter_map(|line| line.split_once('='))
+                .collect();
+        let bytes = |key: &str| hex::decode(vector[key]).unwrap();
+        let suite = || hpke_suite(WelcomeWrapperAlgorithm::XwingMlkem768Draft6).unwrap();
+        let (private, public) = suite().derive_key_pair(&bytes("ikm")).unwrap().into_keys();
+        assert_eq!(public.as_slice().len(), 1216);
+        let digest: [u8; 32] = sha2::Sha256::digest(public.as_slice()).into();
+        assert_eq!(hex::encode(digest), vector["public_key_sha256"]);
+
+        let (welcome, cursor) = open_sealed(
+            suite(),
+            private.as_slice(),
+            &bytes("data"),
+            &bytes("welcome_metadata"),
+        )
+        .unwrap();
+        assert_eq!(welcome, vector["welcome"].as_bytes());
+        assert_eq!(cursor.to_string(), vector["message_cursor"]);
+
+        // The registered codepoint (0x647a) labels the key schedule
+        // differently, so libxmtp's welcomes would not open under it.
+        let registered = Hpke::<HpkeRustCrypto>::new(
+            Mode::Base,
+            KemAlgorithm::XWingDraft06,
+            KdfAlgorithm::HkdfSha256,
+            AeadAlgorithm::ChaCha20Poly1305,
+        );
+        assert!(open_sealed(
+            registered,
+            private.as_slice(),
+            &bytes("data"),
+            &bytes("welcome_metadata")
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn symmetric_and_unknown_algorithms_are_refused() {
+        let a = installation("inbox-a");
+        let kp_a = verify_key_package(&a.key_package().unwrap()).unwrap();
+        let sealed = seal_welcome(b"w", &kp_a, 1).unwrap();
+        for algorithm in [WelcomeWrapperAlgorithm::SymmetricKey as i32, 99] {
+            let err = a
+                .open_welcome(
+                    &sealed.data,
+                    &sealed.hpke_public_key,
+                    algorithm,
+                    &sealed.welcome_metadata,
+                )
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("unsupported wrapper algorithm"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -202,6 +342,7 @@ mod tests {
             .open_welcome(
                 &sealed.data,
                 &sealed.hpke_public_key,
+                sealed.wrapper_algorithm as i32,
                 &sealed.welcome_metadata
             )
             .is_err());

@@ -1,0 +1,194 @@
+//! The welcomes our client sends pass libxmtp's initial-membership check
+//! and are wrapped the way libxmtp wraps them (X-Wing when offered).
+//!
+//! A libxmtp client that processes a welcome (`validated_membership.rs`,
+//! `check_initial_membership`) computes, for every inbox in the group's
+//! membership extension, the inbox's association state at the recorded
+//! identity sequence id (failing if the log has no update at that
+//! position), and requires every installation of that state to be a leaf
+//! of the ratchet tree or listed in `failed_installations`; the tree may
+//! hold no other installation. [`check_initial_membership`] redoes that
+//! against the node's identity logs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use xmtp_opmon::client::{Client, Group, Identity, XmtpApi};
+use xmtp_opmon::identity::{fold_log, new_inbox_update, InstallationKey, Wallet};
+use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
+use xmtp_opmon::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
+
+async fn check_initial_membership<A: XmtpApi>(client: &Client<A>, group: &Group) {
+    let membership = group.membership().unwrap();
+    let failed: BTreeSet<Vec<u8>> = group.failed_installations().unwrap().into_iter().collect();
+    let leaves: BTreeSet<[u8; 32]> = group
+        .member_installations()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let requests: Vec<(String, u64)> = membership.keys().map(|i| (i.clone(), 0)).collect();
+    let logs = client.api().get_identity_updates(&requests).await.unwrap();
+    let mut expected = BTreeSet::new();
+    for (inbox, sequence_id) in &membership {
+        let log = &logs[inbox];
+        assert!(
+            log.iter().any(|entry| entry.sequence_id == *sequence_id),
+            "no identity update of {inbox} at {sequence_id} (MissingIdentityUpdate)"
+        );
+        let state = fold_log(
+            log.iter()
+                .filter(|entry| entry.sequence_id <= *sequence_id)
+                .map(|entry| &entry.update),
+        )
+        .unwrap();
+        for key in state.installations() {
+            assert!(
+                leaves.contains(&key) || failed.contains(key.as_slice()),
+                "installation {} of {inbox} is neither a leaf nor failed",
+                hex::encode(key)
+            );
+            expected.insert(key);
+        }
+    }
+    let strays: Vec<_> = leaves.difference(&expected).map(hex::encode).collect();
+    assert!(strays.is_empty(), "leaves of no member's state: {strays:?}");
+}
+
+/// An inbox whose only installation never uploaded a key package.
+async fn inbox_without_key_package<A: XmtpApi>(client: &Client<A>) -> String {
+    let wallet = Wallet::generate();
+    let installation = InstallationKey::generate();
+    let update = new_inbox_update(&wallet, &installation, 0, 1).unwrap();
+    let inbox = update.inbox_id.clone();
+    client.api().publish_identity_update(update).await.unwrap();
+    for _ in 0..100 {
+        let logs = client
+            .api()
+            .get_identity_updates(&[(inbox.clone(), 0)])
+            .await
+            .unwrap();
+        if logs.get(&inbox).is_some_and(|log| !log.is_empty()) {
+            return inbox;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("identity update of {inbox} never became readable");
+}
+
+over_both_apis!(
+    welcomes_pass_libxmtps_initial_membership_check,
+    welcomes_pass_libxmtps_initial_membership_check_over_v3,
+    welcomes_pass
+);
+
+async fn welcomes_pass<A: XmtpApi>(client: Client<A>) {
+    let mut people: Vec<Arc<Identity>> = Vec::new();
+    for _ in 0..3 {
+        people.push(client.create_identity().await.unwrap());
+    }
+    let (alice, bob, carol) = (&people[0], &people[1], &people[2]);
+    let keyless = inbox_without_key_package(&client).await;
+
+    let mut group = client.create_group(alice, &[]).await.unwrap();
+    assert_eq!(
+        group.membership().unwrap()[alice.inbox_id()],
+        alice.sequence_id(),
+        "the creator is recorded where its identity log is, never at 0"
+    );
+
+    let report = client
+        .add_members(&mut group, &[bob.inbox_id().to_owned(), keyless.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        report.inboxes, 1,
+        "an inbox without any key package is left out"
+    );
+    assert!(!group.membership().unwrap().contains_key(&keyless));
+    check_initial_membership(&client, &group).await;
+
+    client
+        .add_members(&mut group, &[carol.inbox_id().to_owned()])
+        .await
+        .unwrap();
+    // Our key packages offer X-Wing (0xff03), so, as libxmtp would, the
+    // welcomes are wrapped with it rather than with Curve25519.
+    let welcomes = client
+        .api()
+        .query_welcomes(carol.installation_key(), 0)
+        .await
+        .unwrap();
+    assert_eq!(welcomes.len(), 1);
+    let Some(welcome_message_input::Version::V1(v1)) = &welcomes[0].welcome.version else {
+        panic!("expected a V1 welcome");
+    };
+    assert_eq!(
+        v1.wrapper_algorithm,
+        WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32
+    );
+    assert_eq!(v1.hpke_public_key.len(), 1216, "an X-Wing public key");
+
+    // Each joiner checks the group as its welcome describes it: bob's at
+    // epoch 1, carol's at epoch 2.
+    for (member, epoch) in [(bob, 1), (carol, 2)] {
+        let joined = client.join_groups(member).await.unwrap();
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].epoch(), epoch);
+        check_initial_membership(&client, &joined[0]).await;
+    }
+}
+
+#[tokio::test]
+async fn adding_only_inboxes_without_key_packages_commits_nothing() {
+    let node = common::node().await;
+    let client = common::client(&node);
+    let alice = client.create_identity().await.unwrap();
+    let keyless = inbox_without_key_package(&client).await;
+    let mut group = client.create_group(&alice, &[]).await.unwrap();
+
+    let error = client
+        .add_members(&mut group, &[keyless])
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), xmtp_opmon::classify::ErrorClass::NotFound);
+    assert_eq!(group.epoch(), 0);
+}
+
+over_both_apis!(
+    one_unreadable_welcome_does_not_fail_the_batch,
+    one_unreadable_welcome_does_not_fail_the_batch_over_v3,
+    unreadable_welcome_skipped
+);
+
+async fn unreadable_welcome_skipped<A: XmtpApi>(client: Client<A>) {
+    let alice = client.create_identity().await.unwrap();
+    let bob = client.create_identity().await.unwrap();
+    // First a welcome nobody can open (sealed to no key of bob's), then a
+    // real one.
+    let junk = WelcomeMessageInput {
+        version: Some(welcome_message_input::Version::V1(
+            welcome_message_input::V1 {
+                installation_key: bob.installation_key().to_vec(),
+                data: vec![0; 64],
+                hpke_public_key: vec![7; 32],
+                wrapper_algorithm: WelcomeWrapperAlgorithm::Curve25519 as i32,
+                welcome_metadata: vec![],
+            },
+        )),
+    };
+    client.api().send_welcomes(vec![junk]).await.unwrap();
+    let group = client
+        .create_group(&alice, &[bob.inbox_id().to_owned()])
+        .await
+        .unwrap();
+
+    let joined = client.join_groups(&bob).await.unwrap();
+    assert_eq!(
+        joined.len(),
+        1,
+        "the junk welcome is skipped, the real one joined"
+    );
+    assert_eq!(joined[0].group_id(), group.group_id());
+}
