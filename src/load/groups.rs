@@ -147,7 +147,18 @@ impl GroupPool {
             });
             self.shared.available.notify_one();
         } else {
+            release(lease.group);
             let _ = self.shared.replace.send(());
+        }
+    }
+}
+
+/// Frees a group no operation will touch again: its MLS state leaves the
+/// owner's installation. A group someone else still holds is left alone.
+pub(crate) fn release(group: SharedGroup) {
+    if let Ok(group) = Arc::try_unwrap(group) {
+        if let Err(error) = group.into_inner().forget() {
+            tracing::debug!(%error, "could not release a group's MLS state");
         }
     }
 }
