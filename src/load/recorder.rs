@@ -145,6 +145,11 @@ impl Recorder {
         let _ = self.window.set(at);
     }
 
+    /// When the measured window opened, once it has.
+    pub fn window_start(&self) -> Option<Instant> {
+        self.window.get().copied()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -99,6 +99,7 @@ mod prometheus;
 mod push;
 mod resource;
 mod runtime;
+mod scrape;
 
 use std::fmt;
 use std::time::Duration;
@@ -107,6 +108,7 @@ use crate::semconv;
 
 pub use error::TelemetryError;
 pub use guard::TelemetryGuard;
+pub use scrape::{Readiness, ScrapeEndpoint};
 
 const DEFAULT_SERVICE_NAME: &str = "xmtp-opmon";
 const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(10);
@@ -129,6 +131,7 @@ pub struct TelemetryBuilder {
     pushgateway: Option<String>,
     push_interval: Duration,
     push_job: String,
+    scrape: Option<ScrapeEndpoint>,
     shutdown_timeout: Duration,
 }
 
@@ -162,6 +165,7 @@ impl TelemetryBuilder {
             pushgateway: var("PUSHGATEWAY_URL"),
             push_interval: DEFAULT_PUSH_INTERVAL,
             push_job: DEFAULT_PUSH_JOB.to_owned(),
+            scrape: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
@@ -236,6 +240,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Serves the metrics for Prometheus to pull, at `/metrics` on the
+    /// endpoint's listener, with `/healthz` and `/readyz` beside them (see
+    /// [`ScrapeEndpoint`]).
+    pub fn metrics_listener(mut self, endpoint: ScrapeEndpoint) -> Self {
+        self.scrape = Some(endpoint);
+        self
+    }
+
     /// Upper bound on the whole shutdown sequence (default 5 s), and on each
     /// [`TelemetryGuard::flush`].
     pub fn shutdown_timeout(mut self, wait: Duration) -> Self {
@@ -251,7 +263,7 @@ impl TelemetryBuilder {
     /// installing anything, if a URL or header is invalid or a global
     /// subscriber or recorder is already installed.
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
-        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() {
+        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() && self.scrape.is_none() {
             return Ok(TelemetryGuard::noop());
         }
         // Validate everything before touching a global.
@@ -295,10 +307,16 @@ impl TelemetryBuilder {
             recorders = recorders.add_recorder(bridge::OtelRecorder::new(&providers.meter));
             guard.set_providers(providers);
         }
-        if let Some(target) = push_target {
+        if push_target.is_some() || self.scrape.is_some() {
+            // One rendering serves both the pusher and the scrapers.
             let (recorder, handle) = prometheus::recorder()?;
             recorders = recorders.add_recorder(recorder);
-            guard.set_pusher(push::Pusher::start(target, handle, self.push_interval)?);
+            if let Some(endpoint) = self.scrape {
+                endpoint.start(handle.clone())?;
+            }
+            if let Some(target) = push_target {
+                guard.set_pusher(push::Pusher::start(target, handle, self.push_interval)?);
+            }
         }
 
         // Recorder first: if it fails, nothing observable was installed yet.

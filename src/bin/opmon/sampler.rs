@@ -1,6 +1,7 @@
 //! Once a second during a run: sample CPU and memory of the client and
 //! the embedded node, warn when the load generator saturates its machine,
-//! and redraw the progress line on a terminal.
+//! redraw the progress line on a terminal, and every few seconds hand what
+//! has been seen to a checkpoint (so a killed run still leaves results).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -19,22 +20,43 @@ pub struct Progress {
     pub plan: String,
 }
 
-/// The running monitor.
-pub struct Monitor {
+/// Called every [`Checkpoints::every`] with the resources seen so far;
+/// returns `true` when that closed an interval, so the next one starts
+/// with no samples (`opmon monitor` keeps one file per interval).
+pub type CheckpointFn = Box<dyn FnMut(&Resources) -> bool + Send>;
+
+/// A periodic checkpoint of the run.
+pub struct Checkpoints {
+    /// How often.
+    pub every: Duration,
+    /// What to do with the resources seen so far.
+    pub write: CheckpointFn,
+}
+
+/// The running sampler.
+pub struct Sampler {
     stop: oneshot::Sender<()>,
     task: JoinHandle<Resources>,
 }
 
-impl Monitor {
+impl Sampler {
     /// Starts sampling. `progress` is drawn on stderr when given.
     pub fn start(
         recorder: Arc<Recorder>,
         node_pid: Option<u32>,
         progress: Option<Progress>,
         warn: bool,
+        checkpoints: Option<Checkpoints>,
     ) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(watch(recorder, node_pid, progress, warn, stopped));
+        let task = tokio::spawn(watch(
+            recorder,
+            node_pid,
+            progress,
+            warn,
+            checkpoints,
+            stopped,
+        ));
         Self { stop, task }
     }
 
@@ -50,6 +72,7 @@ async fn watch(
     node_pid: Option<u32>,
     progress: Option<Progress>,
     warn: bool,
+    mut checkpoints: Option<Checkpoints>,
     mut stopped: oneshot::Receiver<()>,
 ) -> Resources {
     let started = Instant::now();
@@ -61,6 +84,7 @@ async fn watch(
     };
     let mut warned = (false, false);
     let mut last_done = 0;
+    let mut last_checkpoint = Instant::now();
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(1),
         Duration::from_secs(1),
@@ -95,6 +119,18 @@ async fn watch(
         }
         if let Some(progress) = &progress {
             last_done = draw(&recorder, progress, own.cpu_percent, last_done);
+        }
+        if let Some(checkpoints) = checkpoints.as_mut() {
+            if last_checkpoint.elapsed() >= checkpoints.every {
+                last_checkpoint = Instant::now();
+                resources.client = Some(client.summary());
+                resources.node = node.as_ref().map(ResourceSampler::summary);
+                if (checkpoints.write)(&resources) {
+                    resources.samples.clear();
+                    client = ResourceSampler::new(ProcessProbe::current());
+                    node = node_pid.map(|pid| ResourceSampler::new(ProcessProbe::pid(pid)));
+                }
+            }
         }
     }
     // A last sample covering the end of the run, unless too short to mean
