@@ -146,4 +146,17 @@ fn readyz_follows_a_node_that_stops_and_comes_back() {
         created.ok > 0 && created.attempts > created.ok,
         "{created:?}"
     );
+    // The interval is a run like any other for the report.
+    let page = intervals[0].join("report.html");
+    let report = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("report")
+        .arg(&intervals[0])
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{report:?}");
+    assert!(std::fs::read_to_string(&page)
+        .unwrap()
+        .contains("identity.create"));
 }

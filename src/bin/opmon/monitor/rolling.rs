@@ -60,7 +60,7 @@ pub struct Rolling {
 
 impl Rolling {
     /// Starts the first interval, writing under `root`; keeps the newest
-    /// `keep` interval directories.
+    /// `keep` interval directories, the current one included.
     pub fn start(root: PathBuf, length: Duration, keep: usize, parameters: Parameters) -> Self {
         let observer = Arc::new(CurrentRecorder::default());
         let current = Self::interval(&root, length, &parameters);
@@ -145,7 +145,8 @@ impl Rolling {
             .collect();
         // Run ids start with their UTC start time, so names sort by age.
         intervals.sort();
-        let excess = intervals.len().saturating_sub(self.keep);
+        // The interval just started counts too, though it has no file yet.
+        let excess = intervals.len().saturating_sub(self.keep.saturating_sub(1));
         for old in &intervals[..excess] {
             if let Err(error) = std::fs::remove_dir_all(old) {
                 eprintln!("opmon: cannot remove {}: {error}", old.display());
