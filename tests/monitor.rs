@@ -160,3 +160,30 @@ fn readyz_follows_a_node_that_stops_and_comes_back() {
         .unwrap()
         .contains("identity.create"));
 }
+
+/// `opmon monitor ARGS`: its exit code and standard error.
+fn monitor_refuses(args: &[&str], expected: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("monitor")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+}
+
+#[test]
+fn bad_monitor_flags_are_refused_in_one_sentence() {
+    monitor_refuses(&["--every", "chat=1s"], "is not NAME=PERIOD");
+    monitor_refuses(&["--every", "identity=1ms"], "a period must be at least");
+    monitor_refuses(&["--rotate", "soon"], "is not a duration");
+    // A port already taken is the user's to fix, said before anything runs.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    monitor_refuses(
+        &["--metrics-listen", &addr, "--node", "http://127.0.0.1:9"],
+        &format!("cannot listen on {addr} for --metrics-listen"),
+    );
+}

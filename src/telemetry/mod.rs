@@ -27,8 +27,10 @@
 //!   `RUST_LOG` (default `warn`); export failures show up there.
 //!
 //! OTLP is enabled only when an endpoint is given, the Pushgateway only when
-//! a URL is given. With neither, `init` installs nothing at all and returns
-//! a guard that does nothing.
+//! a URL is given, the Prometheus scrape endpoint ([`ScrapeEndpoint`]:
+//! `/metrics`, `/healthz`, `/readyz`) only when a listener is given. With
+//! none, `init` installs nothing at all and returns a guard that does
+//! nothing.
 //!
 //! ## Environment
 //!
