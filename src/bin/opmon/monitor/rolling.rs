@@ -174,3 +174,71 @@ fn write(interval: &Interval, complete: bool, reason: &str, resources: &Resource
         eprintln!("opmon: {error}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmtp_opmon::report::RunResult;
+
+    fn scratch(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("opmon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        root
+    }
+
+    #[tokio::test]
+    async fn an_ended_interval_is_written_complete_and_the_next_begins() {
+        let root = scratch("rolling-rotate");
+        let mut rolling = Rolling::start(root.clone(), Duration::ZERO, 5, Parameters::default());
+        let first = rolling.current.dir.clone();
+        assert!(rolling.checkpoint(&Resources::default()));
+        let run = RunResult::read(&first).unwrap();
+        assert!(run.complete);
+        assert_eq!(run.end_reason, "interval ended");
+        assert_ne!(rolling.current.dir, first);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_intervals_are_kept_and_nothing_else_is_touched() {
+        let root = scratch("rolling-prune");
+        let names = [
+            "20261201T050000Z-aaaa",
+            "20261201T060000Z-bbbb",
+            "20261201T070000Z-cccc",
+        ];
+        for name in names {
+            std::fs::create_dir_all(root.join(name)).unwrap();
+            std::fs::write(root.join(name).join(RUN_FILE), "{}").unwrap();
+        }
+        // Not ours: no run.json, or not named by a start time.
+        std::fs::create_dir_all(root.join("20261201T040000Z-dddd")).unwrap();
+        std::fs::create_dir_all(root.join("notes")).unwrap();
+        std::fs::write(root.join("notes").join(RUN_FILE), "{}").unwrap();
+
+        // Three kept: the current interval and the two newest files.
+        let rolling = Rolling::start(
+            root.clone(),
+            Duration::from_secs(3600),
+            3,
+            Parameters::default(),
+        );
+        rolling.prune();
+        let mut left: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "20261201T040000Z-dddd",
+                "20261201T060000Z-bbbb",
+                "20261201T070000Z-cccc",
+                "notes"
+            ]
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
