@@ -12,6 +12,12 @@ use tokio::task::JoinHandle;
 use xmtp_opmon::load::{cores, saturated, ProcessProbe, Recorder, ResourceSample, ResourceSampler};
 use xmtp_opmon::report::{ResourcePoint, Resources};
 
+/// Resource samples kept at most. Past that, every other one is dropped,
+/// so a run of any length keeps a bounded record: its recent seconds
+/// sampled densely, its older ones more sparsely (each sample carries
+/// its time).
+const MAX_SAMPLES: usize = 7_200;
+
 /// What the progress line says about the plan.
 pub struct Progress {
     /// When the measured window opens.
@@ -161,6 +167,9 @@ fn sample(
 ) -> Option<(ResourceSample, Option<ResourceSample>)> {
     let own = client.sample()?;
     let theirs = node.as_mut().and_then(ResourceSampler::sample);
+    if resources.samples.len() >= MAX_SAMPLES {
+        thin(&mut resources.samples);
+    }
     resources.samples.push(ResourcePoint {
         t_s: started.elapsed().as_secs_f64(),
         client_cpu_percent: own.cpu_percent,
@@ -169,6 +178,15 @@ fn sample(
         node_rss_bytes: theirs.map(|s| s.rss_bytes),
     });
     Some((own, theirs))
+}
+
+/// Halves the samples, keeping the first and every other one after it.
+fn thin(samples: &mut Vec<ResourcePoint>) {
+    let mut index = 0;
+    samples.retain(|_| {
+        index += 1;
+        index % 2 == 1
+    });
 }
 
 /// Draws one progress line; returns the operations done so far.
@@ -198,4 +216,23 @@ fn draw(recorder: &Recorder, progress: &Progress, cpu: f64, last_done: u64) -> u
     );
     let _ = std::io::stderr().flush();
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_halves_the_samples_and_keeps_the_first() {
+        let mut samples: Vec<ResourcePoint> = (0..MAX_SAMPLES)
+            .map(|second| ResourcePoint {
+                t_s: second as f64,
+                ..ResourcePoint::default()
+            })
+            .collect();
+        thin(&mut samples);
+        assert_eq!(samples.len(), MAX_SAMPLES / 2);
+        assert_eq!(samples[0].t_s, 0.0);
+        assert_eq!(samples[1].t_s, 2.0);
+    }
 }
