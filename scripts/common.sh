@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --release --quiet
-opmon=target/release/opmon
+opmon=${CARGO_TARGET_DIR:-target}/release/opmon
 work=$(mktemp -d)
 cleanup=""
 trap 'eval "$cleanup"; rm -rf "$work"' EXIT

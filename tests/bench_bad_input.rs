@@ -28,6 +28,11 @@ fn bad_flags_are_refused_in_one_sentence() {
         &["--duration", "5 parsecs"],
         "is not a duration",
     );
+    refused(
+        "checkpoint",
+        &["--checkpoint-every", "100ms"],
+        "checkpoints are written at most once a second",
+    );
     refused("rate", &["--rate", "-3"], "is not a rate");
     refused("rate-zero", &["--rate", "0/s"], "is not a rate");
     refused("threads", &["--threads", "0"], "invalid value '0'");

@@ -933,18 +933,87 @@ fn kubernetes_manifests_are_valid_objects() {
     for kind in ["Job", "Deployment", "Service", "PersistentVolumeClaim"] {
         assert!(kinds.contains(kind), "no {kind} manifest");
     }
-    // The Collector's Service selects the Deployment's pods.
-    let service = docs.iter().find(|(_, d)| d["kind"] == "Service").unwrap();
-    let deployment = docs
-        .iter()
-        .find(|(_, d)| d["kind"] == "Deployment")
-        .unwrap();
-    let pod_labels = at(&deployment.1, &["spec", "template", "metadata", "labels"]);
-    for key in keys(at(&service.1, &["spec", "selector"])) {
-        assert_eq!(
-            at(&service.1, &["spec", "selector"])[key.as_str()],
-            pod_labels[key.as_str()]
+    // Every Service selects the pods of some Deployment (the Collector's).
+    for (file, service) in docs.iter().filter(|(_, d)| d["kind"] == "Service") {
+        let selector = at(service, &["spec", "selector"]);
+        let selects = |deployment: &Yaml| {
+            let pod_labels = at(deployment, &["spec", "template", "metadata", "labels"]);
+            keys(selector)
+                .iter()
+                .all(|key| selector[key.as_str()] == pod_labels[key.as_str()])
+        };
+        assert!(
+            docs.iter()
+                .any(|(_, d)| d["kind"] == "Deployment" && selects(d)),
+            "{file}: the Service selects no Deployment's pods"
         );
+    }
+}
+
+#[test]
+fn the_monitor_deployment_runs_opmon_monitor_with_probes_and_scraping() {
+    let docs = manifests();
+    let (_, deployment) = docs
+        .iter()
+        .find(|(file, d)| file == "monitor-deployment.yaml" && d["kind"] == "Deployment")
+        .expect("monitor-deployment.yaml holds a Deployment");
+    let pod = at(deployment, &["spec", "template"]);
+    let container = &at(pod, &["spec", "containers"])[0];
+    let args = command_line(container);
+    assert_eq!(args.first().map(String::as_str), Some("monitor"));
+    let known = long_flags(&opmon_help("monitor"));
+    for flag in args.iter().filter(|a| a.starts_with("--")) {
+        assert!(
+            known.contains(flag.as_str()),
+            "`opmon monitor` has no {flag}"
+        );
+    }
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+
+    // Prometheus is told where /metrics is, and it is where opmon listens.
+    let listen = value("--metrics-listen").expect("--metrics-listen");
+    let port = port_of(&format!("http://{listen}"));
+    let annotations = at(pod, &["metadata", "annotations"]);
+    assert_eq!(str_at(annotations, &["prometheus.io/scrape"]), "true");
+    assert_eq!(str_at(annotations, &["prometheus.io/path"]), "/metrics");
+    assert_eq!(
+        str_at(annotations, &["prometheus.io/port"]),
+        port.to_string()
+    );
+    assert!(
+        !listen.starts_with("127."),
+        "{listen}: the kubelet and Prometheus connect from outside the pod"
+    );
+
+    // The probes ask opmon's own endpoints, on that port.
+    let ports = at(container, &["ports"]).as_sequence().expect("ports");
+    let named = |name: &str| {
+        ports
+            .iter()
+            .find(|p| str_at(p, &["name"]) == name)
+            .and_then(|p| at(p, &["containerPort"]).as_u64())
+    };
+    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+        let get = at(container, &[probe, "httpGet"]);
+        assert_eq!(str_at(get, &["path"]), path, "{probe}");
+        let probed = match at(get, &["port"]).as_u64() {
+            Some(number) => Some(number),
+            None => named(str_at(get, &["port"])),
+        };
+        assert_eq!(probed, Some(u64::from(port)), "{probe} port");
+    }
+
+    // --otlp, if given, names the Collector's Service on its gRPC port.
+    if let Some(otlp) = value("--otlp") {
+        assert!(
+            docs.iter().any(|(_, d)| d["kind"] == "Service"
+                && str_at(d, &["metadata", "name"]) == host_of(&otlp)),
+            "--otlp {otlp} names no Service"
+        );
+        assert_eq!(port_of(&otlp), 4317);
     }
 }
 

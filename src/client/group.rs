@@ -72,6 +72,13 @@ impl Group {
     pub fn last_commit(&self) -> u64 {
         self.last_commit
     }
+
+    /// Releases the group's MLS state from its owner's installation, for a
+    /// group nobody will touch again (the state otherwise stays in the
+    /// installation's storage for as long as the installation lives).
+    pub fn forget(self) -> Result<(), ClientError> {
+        Ok(self.state.forget(self.owner.mls())?)
+    }
 }
 
 /// What an addition will change, from the identity logs.
@@ -117,7 +124,11 @@ impl<A: XmtpApi> Client<A> {
             last_commit: 0,
         };
         if !members.is_empty() {
-            self.add_members(&mut group, members).await?;
+            if let Err(error) = self.add_members(&mut group, members).await {
+                // Nobody gets the half-made group: free its state now.
+                let _ = group.forget();
+                return Err(error);
+            }
         }
         Ok(group)
     }

@@ -147,7 +147,18 @@ impl GroupPool {
             });
             self.shared.available.notify_one();
         } else {
+            release(lease.group);
             let _ = self.shared.replace.send(());
+        }
+    }
+}
+
+/// Frees a group no operation will touch again: its MLS state leaves the
+/// owner's installation. A group someone else still holds is left alone.
+pub(crate) fn release(group: SharedGroup) {
+    if let Ok(group) = Arc::try_unwrap(group) {
+        if let Err(error) = group.into_inner().forget() {
+            tracing::debug!(%error, "could not release a group's MLS state");
         }
     }
 }
@@ -186,6 +197,9 @@ async fn replace_groups<A: XmtpApi>(
     mut requests: mpsc::UnboundedReceiver<()>,
 ) {
     let mut n = 0;
+    // One warning per streak of failures: a target that is down for an
+    // hour (under `opmon monitor`) must not log a line a second.
+    let mut failing = false;
     while requests.recv().await.is_some() {
         loop {
             let Some(shared) = shared.upgrade() else {
@@ -195,10 +209,15 @@ async fn replace_groups<A: XmtpApi>(
             match shared.create(&client, n).await {
                 Ok(group) => {
                     shared.push(group);
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("replacement groups can be created again");
+                    }
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "could not create a replacement group; retrying");
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(%error, "could not create a replacement group; retrying every second");
+                    }
                     drop(shared);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

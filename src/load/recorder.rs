@@ -24,6 +24,11 @@ const LOWEST_US: u64 = 1;
 const HIGHEST_US: u64 = 3_600_000_000;
 /// Significant digits kept by the histograms.
 const SIGNIFICANT_DIGITS: u8 = 3;
+/// Seconds a timeline covers at most, so a run of any length keeps a
+/// bounded record per operation (about 2.8 MB at this length). Operations
+/// ending later still count in the histograms and totals; `opmon
+/// monitor`, which runs for days, starts a new recorder every interval.
+pub const TIMELINE_SECONDS: usize = 86_400;
 
 /// What is known about one operation kind.
 #[derive(Debug, Clone)]
@@ -41,7 +46,8 @@ pub struct OpStats {
     /// The longest an operation started after its intended start: how far
     /// the load generator fell behind its schedule.
     pub max_lag: Duration,
-    /// Per second of the measured window, by completion time.
+    /// Per second of the measured window, by completion time; at most
+    /// [`TIMELINE_SECONDS`] long.
     pub timeline: Vec<Second>,
 }
 
@@ -146,6 +152,11 @@ impl Recorder {
         let _ = self.window.set(at);
     }
 
+    /// When the measured window opened, once it has.
+    pub fn window_start(&self) -> Option<Instant> {
+        self.window.get().copied()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -174,22 +185,23 @@ impl Recorder {
         let second = (outcome.started + outcome.duration)
             .saturating_duration_since(origin)
             .as_secs() as usize;
-        if entry.timeline.len() <= second {
+        if entry.timeline.len() <= second && second < TIMELINE_SECONDS {
             entry.timeline.resize(second + 1, Second::default());
         }
-        let point = &mut entry.timeline[second];
+        let mut spare = Second::default();
+        let point = entry.timeline.get_mut(second).unwrap_or(&mut spare);
         match &outcome.error {
             None => {
-                entry.ok += 1;
-                entry.response_us.saturating_record(response);
-                entry.service_us.saturating_record(service);
                 point.ok += 1;
                 point.response_sum_us = point.response_sum_us.saturating_add(response);
                 point.response_max_us = point.response_max_us.max(response);
+                entry.ok += 1;
+                entry.response_us.saturating_record(response);
+                entry.service_us.saturating_record(service);
             }
             Some(failure) => {
-                *entry.errors.entry(failure.class).or_insert(0) += 1;
                 point.errors += 1;
+                *entry.errors.entry(failure.class).or_insert(0) += 1;
             }
         }
         if let Some(sink) = state.samples.as_mut() {
@@ -317,5 +329,21 @@ mod tests {
             rows[2].contains(",identity.lookup,error,timeout,"),
             "{samples}"
         );
+    }
+
+    #[test]
+    fn the_timeline_stops_growing_after_a_day_but_counting_goes_on() {
+        let recorder = Recorder::new();
+        recorder.start_window(Instant::now());
+        let mut late = outcome(5, 0, None);
+        late.started += Duration::from_secs(2 * TIMELINE_SECONDS as u64);
+        late.intended_start = Some(late.started);
+        recorder.record(&outcome(5, 0, None));
+        recorder.record(&late);
+
+        let stats = &recorder.snapshot()[&OpKind::IdentityLookup];
+        assert_eq!((stats.attempts, stats.ok), (2, 2));
+        assert_eq!(stats.response_us.len(), 2);
+        assert_eq!(stats.timeline.len(), 1);
     }
 }

@@ -18,9 +18,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::client::{Client, ClientError, Identity, XmtpApi};
-use crate::client::{Op, OpKind};
+use crate::client::{Op, OpKind, OpResult};
 
-use super::groups::{GroupLease, GroupPool};
+use super::groups::{release, GroupLease, GroupPool};
 
 /// The traffic a benchmark sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -366,10 +366,17 @@ impl Workload {
         self.skipped.load(Ordering::Relaxed)
     }
 
-    /// Returns a group on loan once its operation has ended.
-    pub fn finish(&self, lease: Option<GroupLease>, succeeded: bool) {
+    /// Ends an operation: returns its group on loan, and releases what it
+    /// created that nothing will use again (`result` is `None` if it
+    /// failed). A created group's MLS state would otherwise stay in its
+    /// owner's installation for the whole run; a created identity is
+    /// freed when its last handle (the result) is dropped here.
+    pub fn finish(&self, lease: Option<GroupLease>, result: Option<OpResult>) {
         if let (Some(lease), Some(pool)) = (lease, &self.groups) {
-            pool.give_back(lease, succeeded);
+            pool.give_back(lease, result.is_some());
+        }
+        if let Some(OpResult::Group(group)) = result {
+            release(group);
         }
     }
 }

@@ -216,8 +216,8 @@ where
     let Some(next) = workload.next_op(ticket).await else {
         return;
     };
-    let succeeded = service.oneshot(next.op).await.is_ok();
-    workload.finish(next.lease, succeeded);
+    let result = service.oneshot(next.op).await.ok();
+    workload.finish(next.lease, result);
 }
 
 /// A closed-model worker.

@@ -346,6 +346,18 @@ impl MlsGroupState {
             .map_err(|e| MlsError::Openmls(format!("merging pending commit: {e}")))
     }
 
+    /// Deletes the group's state from the installation's storage. openmls
+    /// writes a group's tree, secrets and proposals through to the
+    /// provider and keeps them there until deleted, so a long-running
+    /// client that creates groups it will never use again must call this,
+    /// or its memory grows with every group.
+    pub fn forget(mut self, installation: &MlsInstallation) -> Result<(), MlsError> {
+        self.check_owner(installation)?;
+        self.group
+            .delete(installation.provider().storage())
+            .map_err(|e| MlsError::Openmls(format!("deleting group state: {e:?}")))
+    }
+
     /// Drops our staged commit (it never became visible, or lost the race).
     pub fn clear_pending_commit(&mut self, installation: &MlsInstallation) -> Result<(), MlsError> {
         self.check_owner(installation)?;
@@ -756,5 +768,27 @@ mod tests {
             pending.commit.len(),
             pending.welcome.len()
         );
+    }
+
+    /// Bytes the installation's provider holds, keys and values.
+    fn stored_bytes(inst: &MlsInstallation) -> usize {
+        let values = inst.provider().storage().values.read().unwrap();
+        values.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    #[test]
+    fn forget_returns_the_storage_a_group_used() {
+        let creator = installation("creator");
+        let before = stored_bytes(&creator);
+        let joiner = installation("inbox-1");
+        let mut group = MlsGroupState::create(&creator).unwrap();
+        group
+            .add_members(&creator, &[verified(&joiner)], &[("inbox-1".into(), 1)])
+            .unwrap();
+        group.merge_pending_commit(&creator).unwrap();
+        assert!(stored_bytes(&creator) > before);
+
+        group.forget(&creator).unwrap();
+        assert_eq!(stored_bytes(&creator), before);
     }
 }

@@ -27,8 +27,10 @@
 //!   `RUST_LOG` (default `warn`); export failures show up there.
 //!
 //! OTLP is enabled only when an endpoint is given, the Pushgateway only when
-//! a URL is given. With neither, `init` installs nothing at all and returns
-//! a guard that does nothing.
+//! a URL is given, the Prometheus scrape endpoint ([`ScrapeEndpoint`]:
+//! `/metrics`, `/healthz`, `/readyz`) only when a listener is given. With
+//! none, `init` installs nothing at all and returns a guard that does
+//! nothing.
 //!
 //! ## Environment
 //!
@@ -100,6 +102,7 @@ mod prometheus;
 mod push;
 mod resource;
 mod runtime;
+mod scrape;
 
 use std::fmt;
 use std::time::Duration;
@@ -109,6 +112,7 @@ use crate::semconv;
 pub use error::TelemetryError;
 pub use guard::TelemetryGuard;
 pub use parts::{otel_tracing_layer, TelemetryParts, TelemetryRecorder};
+pub use scrape::{Readiness, ScrapeEndpoint};
 
 /// Installs only human-readable logs on standard error, filtered by
 /// `RUST_LOG` (default `warn`), as the global `tracing` subscriber: for a
@@ -141,6 +145,7 @@ pub struct TelemetryBuilder {
     pushgateway: Option<String>,
     push_interval: Duration,
     push_job: String,
+    scrape: Option<ScrapeEndpoint>,
     shutdown_timeout: Duration,
 }
 
@@ -174,6 +179,7 @@ impl TelemetryBuilder {
             pushgateway: var("PUSHGATEWAY_URL"),
             push_interval: DEFAULT_PUSH_INTERVAL,
             push_job: DEFAULT_PUSH_JOB.to_owned(),
+            scrape: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
@@ -248,6 +254,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Serves the metrics for Prometheus to pull, at `/metrics` on the
+    /// endpoint's listener, with `/healthz` and `/readyz` beside them (see
+    /// [`ScrapeEndpoint`]).
+    pub fn metrics_listener(mut self, endpoint: ScrapeEndpoint) -> Self {
+        self.scrape = Some(endpoint);
+        self
+    }
+
     /// Upper bound on the whole shutdown sequence (default 5 s), and on each
     /// [`TelemetryGuard::flush`].
     pub fn shutdown_timeout(mut self, wait: Duration) -> Self {
@@ -263,7 +277,7 @@ impl TelemetryBuilder {
     /// installing anything, if a URL or header is invalid or a global
     /// subscriber or recorder is already installed.
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
-        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() {
+        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() && self.scrape.is_none() {
             return Ok(TelemetryGuard::noop());
         }
         if tracing::dispatcher::has_been_set() {
@@ -284,7 +298,7 @@ impl TelemetryBuilder {
     ///
     /// Fails if a URL or header is invalid.
     pub fn build(self) -> Result<TelemetryParts, TelemetryError> {
-        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() {
+        if self.otlp_endpoint.is_none() && self.pushgateway.is_none() && self.scrape.is_none() {
             return Ok(TelemetryParts {
                 recorder: None,
                 guard: TelemetryGuard::noop(),
@@ -326,10 +340,16 @@ impl TelemetryBuilder {
             recorders = recorders.add_recorder(bridge::OtelRecorder::new(&providers.meter));
             guard.set_providers(providers);
         }
-        if let Some(target) = push_target {
+        if push_target.is_some() || self.scrape.is_some() {
+            // One rendering serves both the pusher and the scrapers.
             let (recorder, handle) = prometheus::recorder()?;
             recorders = recorders.add_recorder(recorder);
-            guard.set_pusher(push::Pusher::start(target, handle, self.push_interval)?);
+            if let Some(endpoint) = self.scrape {
+                endpoint.start(handle.clone())?;
+            }
+            if let Some(target) = push_target {
+                guard.set_pusher(push::Pusher::start(target, handle, self.push_interval)?);
+            }
         }
 
         Ok(TelemetryParts {

@@ -26,18 +26,16 @@ use xmtp_opmon::client::{
 };
 use xmtp_opmon::layer::{OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::{
-    cores, drive, evaluate, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario,
-    Schedule, Stop, Threshold, Workload, WorkloadConfig,
+    drive, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario, Schedule, Stop,
+    Threshold, Workload, WorkloadConfig,
 };
-use xmtp_opmon::report::{
-    Environment, OperationReport, Parameters, ProvisioningReport, Resources, RunResult,
-    ThresholdResult, Window, RUN_SCHEMA,
-};
+use xmtp_opmon::report::{Parameters, ProvisioningReport, Resources, RunResult};
 use xmtp_opmon::semconv::XMTP_RUN_ID;
 use xmtp_opmon::telemetry::{TelemetryBuilder, TelemetryGuard};
 
 use crate::faults::FaultArgs;
-use crate::monitor::{Monitor, Progress};
+use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState};
+use crate::sampler::{Checkpoints, Progress, Sampler};
 use crate::signal::shutdown_signal;
 use crate::target::{Env, NodeProcess, Target};
 
@@ -54,6 +52,8 @@ const DRAIN: Duration = Duration::from_secs(30);
 const MAX_IN_FLIGHT: usize = 10_000;
 /// The measured duration when neither `--duration` nor `--ops` is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// How often run.json is checkpointed when `--checkpoint-every` is not given.
+const DEFAULT_CHECKPOINT: Duration = Duration::from_secs(5);
 
 /// What `opmon bench` accepts.
 #[derive(Args, Debug)]
@@ -115,6 +115,10 @@ pub struct BenchArgs {
     /// Fail (exit 99) when more than PCT of all operations fail, e.g. 1%.
     #[arg(long, value_name = "PCT", value_parser = parse_max_error_rate)]
     max_error_rate: Option<Threshold>,
+    /// How often run.json is rewritten during the run (marked incomplete),
+    /// so a killed run keeps its results up to then [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_checkpoint)]
+    checkpoint_every: Option<Duration>,
     /// Also write samples.csv, one row per operation attempt.
     #[arg(long)]
     samples: bool,
@@ -146,6 +150,15 @@ fn parse_span(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{text}` is not a duration like 500ms, 30s or 2m ({e})"))
 }
 
+fn parse_checkpoint(text: &str) -> Result<Duration, String> {
+    match parse_span(text)? {
+        every if every >= Duration::from_secs(1) => Ok(every),
+        _ => Err(format!(
+            "`{text}` is too short: checkpoints are written at most once a second"
+        )),
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     let number = text.trim().trim_end_matches("/s");
     match number.parse::<f64>() {
@@ -156,24 +169,13 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_tag(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_tag(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_owned(), value.trim().to_owned()))
         }
         _ => Err(format!("`{text}` is not KEY=VALUE")),
     }
-}
-
-/// A new run id: the UTC start time and a random suffix, e.g.
-/// `20261126T231000Z-3f9a`.
-fn new_run_id() -> String {
-    let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
-    format!("{stamp}-{:04x}", rand::random::<u16>())
 }
 
 /// Makes sure results can be written before anything is measured.
@@ -320,42 +322,6 @@ impl Plan {
     }
 }
 
-async fn resolve_target(args: &BenchArgs) -> anyhow::Result<Target> {
-    Ok(match (&args.env, &args.node, &args.gateway) {
-        (Some(env), _, _) => {
-            let (node, gateway) = if args.api == "v3" {
-                (env.v3_url(), env.v3_url())
-            } else {
-                env.urls()
-            };
-            Target {
-                kind: "env",
-                env: Some(*env),
-                node: node.to_owned(),
-                gateway: gateway.to_owned(),
-                child: None,
-            }
-        }
-        (None, Some(node), gateway) => Target {
-            kind: "explicit",
-            env: None,
-            node: node.clone(),
-            gateway: gateway.clone().unwrap_or_else(|| node.clone()),
-            child: None,
-        },
-        _ => {
-            let (child, url) = NodeProcess::start(&args.faults).await?;
-            Target {
-                kind: "embedded",
-                env: None,
-                node: url.clone(),
-                gateway: url,
-                child: Some(child),
-            }
-        }
-    })
-}
-
 fn start_telemetry(args: &BenchArgs, run_id: &str) -> anyhow::Result<Option<TelemetryGuard>> {
     if args.otlp.is_none() && args.pushgateway.is_none() {
         // Nothing exported, but warnings must still reach stderr.
@@ -393,6 +359,9 @@ enum Ending {
 /// What a run needs besides its client and target.
 struct RunContext<'a> {
     plan: &'a Plan,
+    frame: &'a Arc<RunFrame>,
+    out: &'a Path,
+    checkpoint_every: Duration,
     recorder: &'a Arc<Recorder>,
     interrupt: &'a Interrupt,
     show_progress: bool,
@@ -450,8 +419,24 @@ async fn measure<A: XmtpApi>(
                 plan: context.plan.describe_stop(),
             });
             let node_pid = target.child.as_ref().and_then(NodeProcess::pid);
-            let monitor =
-                Monitor::start(context.recorder.clone(), node_pid, progress, context.warn);
+            let checkpoints = {
+                let (frame, recorder) = (context.frame.clone(), context.recorder.clone());
+                let (out, mut warned) = (context.out.to_owned(), false);
+                Checkpoints {
+                    every: context.checkpoint_every,
+                    write: Box::new(move |resources: &Resources| {
+                        write_checkpoint(&frame, &recorder, resources, &out, &mut warned);
+                        false
+                    }),
+                }
+            };
+            let sampler = Sampler::start(
+                context.recorder.clone(),
+                node_pid,
+                progress,
+                context.warn,
+                Some(checkpoints),
+            );
             let end = drive(
                 context.plan.schedule,
                 workload.clone(),
@@ -460,7 +445,7 @@ async fn measure<A: XmtpApi>(
                 context.interrupt.clone().wait(),
             )
             .await;
-            resources = monitor.finish().await;
+            resources = sampler.finish().await;
             let report = workload.provisioning();
             provisioning.identities = report.identities;
             provisioning.groups = report.groups;
@@ -493,7 +478,14 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let interrupt = Interrupt::listen();
     let telemetry = start_telemetry(&args, &run_id)?;
     let started_at = SystemTime::now();
-    let mut target = resolve_target(&args).await?;
+    let mut target = Target::resolve(
+        args.env,
+        args.node.as_deref(),
+        args.gateway.as_deref(),
+        &args.api,
+        &args.faults,
+    )
+    .await?;
     let plan = match Plan::new(&args, &target) {
         Ok(plan) => plan,
         Err(error) => {
@@ -511,10 +503,20 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         recorder = recorder.with_samples(Box::new(BufWriter::new(file)))?;
     }
     let recorder = Arc::new(recorder);
+    let frame = Arc::new(RunFrame {
+        run_id: run_id.clone(),
+        started_at,
+        parameters: plan.parameters.clone(),
+        warmup: plan.schedule.warmup,
+        thresholds: plan.thresholds.clone(),
+    });
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
     let context = RunContext {
         plan: &plan,
+        frame: &frame,
+        out: &out,
+        checkpoint_every: args.checkpoint_every.unwrap_or(DEFAULT_CHECKPOINT),
         recorder: &recorder,
         interrupt: &interrupt,
         show_progress,
@@ -544,74 +546,26 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = recorder.flush_samples();
 
-    let stats = recorder.snapshot();
-    let breaches = evaluate(&plan.thresholds, &stats);
     let end = match &ending {
         Ending::Finished(end) | Ending::Interrupted(Some(end)) => Some(*end),
         _ => None,
     };
-    let measured_s = end.map_or(0.0, |end| {
-        end.ended
-            .saturating_duration_since(end.window_start)
-            .as_secs_f64()
-    });
-    // Second 0 of the timelines, on the wall clock.
-    let window_started_at = end.map_or(started_at, |end| {
-        let ago = Instant::now().saturating_duration_since(end.window_start);
-        SystemTime::now() - ago
-    });
-    let run = RunResult {
-        schema: RUN_SCHEMA.to_owned(),
-        run_id: run_id.clone(),
-        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-        finished_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        window_started_at: humantime::format_rfc3339_millis(window_started_at).to_string(),
+    let state = RunState {
         complete: matches!(ending, Ending::Finished(_)),
         end_reason: match &ending {
             Ending::Finished(_) => "finished".to_owned(),
             Ending::Interrupted(_) => "interrupted".to_owned(),
             Ending::Failed(reason) => reason.clone(),
         },
-        parameters: plan.parameters.clone(),
-        environment: Environment {
-            opmon_version: env!("CARGO_PKG_VERSION").to_owned(),
-            os: std::env::consts::OS.to_owned(),
-            arch: std::env::consts::ARCH.to_owned(),
-            cores: cores(),
-            threads: Some(tokio::runtime::Handle::current().metrics().num_workers()),
-        },
+        window_start: end.map(|end| end.window_start),
+        ended: end.map_or_else(Instant::now, |end| end.ended),
+        started_ops: end.map_or(0, |end| end.started),
+        abandoned_ops: end.map_or(0, |end| end.abandoned),
+        skipped_ops,
         provisioning,
-        window: Window {
-            warmup_s: plan.schedule.warmup.as_secs_f64(),
-            measured_s,
-            warmup_ops: recorder.warmup_ops(),
-            started_ops: end.map_or(0, |end| end.started),
-            abandoned_ops: end.map_or(0, |end| end.abandoned),
-            skipped_ops,
-        },
-        operations: OpKind::ALL
-            .iter()
-            .filter_map(|kind| {
-                stats
-                    .get(kind)
-                    .map(|s| OperationReport::from_stats(kind.as_str(), s, measured_s))
-            })
-            .collect(),
         resources: monitor_resources,
-        thresholds: plan
-            .thresholds
-            .iter()
-            .map(|threshold| {
-                let breach = breaches.iter().find(|b| &b.threshold == threshold);
-                ThresholdResult {
-                    threshold: threshold.to_string(),
-                    passed: breach.is_none(),
-                    observed: breach.map(|b| b.observed.clone()),
-                }
-            })
-            .collect(),
-        merged_from: Vec::new(),
     };
+    let (run, breaches) = assemble(&frame, &recorder, state);
     let written = run.write_json(&out).and_then(|_| run.write_csv(&out));
 
     println!("{}", xmtp_opmon::report::summary_table(&run));
@@ -633,8 +587,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     }
 
-    let totals = stats.values().fold((0, 0), |(attempts, ok), s| {
-        (attempts + s.attempts, ok + s.ok)
+    let totals = run.operations.iter().fold((0, 0), |(attempts, ok), op| {
+        (attempts + op.attempts, ok + op.ok)
     });
     Ok(match ending {
         Ending::Interrupted(_) => {

@@ -8,6 +8,8 @@ mod merge;
 mod monitor;
 mod node;
 mod report;
+mod run_file;
+mod sampler;
 mod signal;
 mod target;
 
@@ -38,6 +40,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Serve the embedded V4 node (gateway and node on one listener).
     Node(node::NodeArgs),
+    /// Run each operation on a schedule, forever: synthetic monitoring with /metrics and probes.
+    Monitor(Box<monitor::MonitorArgs>),
 }
 
 fn main() -> ExitCode {
@@ -72,11 +76,8 @@ fn main() -> ExitCode {
             Command::Compare(args) => compare::compare(args),
             Command::Merge(args) => merge::merge(args),
             Command::Report(args) => report::report(args),
-            Command::Node(args) => {
-                // The node exports nothing; its warnings and errors go to stderr.
-                xmtp_opmon::telemetry::install_log_subscriber()?;
-                node::serve(args).await.map(|()| ExitCode::SUCCESS)
-            }
+            Command::Node(args) => node::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Monitor(args) => monitor::monitor(*args).await,
         }
     });
     // Tasks still parked on stdin or timers must not hold the exit.

@@ -60,7 +60,12 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
                 .init()
                 .context("cannot start telemetry export")?,
         ),
-        None => None,
+        None => {
+            // Nothing exported, but warnings and errors must still reach stderr.
+            xmtp_opmon::telemetry::install_log_subscriber()
+                .context("cannot install the log subscriber")?;
+            None
+        }
     };
     let config = NodeConfig {
         strict: args.strict,

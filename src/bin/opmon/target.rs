@@ -80,6 +80,53 @@ pub struct Target {
     pub child: Option<NodeProcess>,
 }
 
+impl Target {
+    /// The target the flags name: an `--env` preset, explicit `--node`
+    /// (and `--gateway`) URLs, or else the embedded node, started here
+    /// with `faults`.
+    pub async fn resolve(
+        env: Option<Env>,
+        node: Option<&str>,
+        gateway: Option<&str>,
+        api: &str,
+        faults: &FaultArgs,
+    ) -> anyhow::Result<Self> {
+        Ok(match (env, node) {
+            (Some(env), _) => {
+                let (node, gateway) = if api == "v3" {
+                    (env.v3_url(), env.v3_url())
+                } else {
+                    env.urls()
+                };
+                Self {
+                    kind: "env",
+                    env: Some(env),
+                    node: node.to_owned(),
+                    gateway: gateway.to_owned(),
+                    child: None,
+                }
+            }
+            (None, Some(node)) => Self {
+                kind: "explicit",
+                env: None,
+                node: node.to_owned(),
+                gateway: gateway.unwrap_or(node).to_owned(),
+                child: None,
+            },
+            (None, None) => {
+                let (child, url) = NodeProcess::start(faults).await?;
+                Self {
+                    kind: "embedded",
+                    env: None,
+                    node: url.clone(),
+                    gateway: url,
+                    child: Some(child),
+                }
+            }
+        })
+    }
+}
+
 /// How long the embedded node may take to print its address.
 const NODE_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the embedded node gets to stop once asked.

@@ -1,6 +1,7 @@
 //! Once a second during a run: sample CPU and memory of the client and
 //! the embedded node, warn when the load generator saturates its machine,
-//! and redraw the progress line on a terminal.
+//! redraw the progress line on a terminal, and every few seconds hand what
+//! has been seen to a checkpoint (so a killed run still leaves results).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -11,6 +12,12 @@ use tokio::task::JoinHandle;
 use xmtp_opmon::load::{cores, saturated, ProcessProbe, Recorder, ResourceSample, ResourceSampler};
 use xmtp_opmon::report::{ResourcePoint, Resources};
 
+/// Resource samples kept at most. Past that, every other one is dropped,
+/// so a run of any length keeps a bounded record: its recent seconds
+/// sampled densely, its older ones more sparsely (each sample carries
+/// its time).
+const MAX_SAMPLES: usize = 7_200;
+
 /// What the progress line says about the plan.
 pub struct Progress {
     /// When the measured window opens.
@@ -19,22 +26,43 @@ pub struct Progress {
     pub plan: String,
 }
 
-/// The running monitor.
-pub struct Monitor {
+/// Called every [`Checkpoints::every`] with the resources seen so far;
+/// returns `true` when that closed an interval, so the next one starts
+/// with no samples (`opmon monitor` keeps one file per interval).
+pub type CheckpointFn = Box<dyn FnMut(&Resources) -> bool + Send>;
+
+/// A periodic checkpoint of the run.
+pub struct Checkpoints {
+    /// How often.
+    pub every: Duration,
+    /// What to do with the resources seen so far.
+    pub write: CheckpointFn,
+}
+
+/// The running sampler.
+pub struct Sampler {
     stop: oneshot::Sender<()>,
     task: JoinHandle<Resources>,
 }
 
-impl Monitor {
+impl Sampler {
     /// Starts sampling. `progress` is drawn on stderr when given.
     pub fn start(
         recorder: Arc<Recorder>,
         node_pid: Option<u32>,
         progress: Option<Progress>,
         warn: bool,
+        checkpoints: Option<Checkpoints>,
     ) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(watch(recorder, node_pid, progress, warn, stopped));
+        let task = tokio::spawn(watch(
+            recorder,
+            node_pid,
+            progress,
+            warn,
+            checkpoints,
+            stopped,
+        ));
         Self { stop, task }
     }
 
@@ -50,6 +78,7 @@ async fn watch(
     node_pid: Option<u32>,
     progress: Option<Progress>,
     warn: bool,
+    mut checkpoints: Option<Checkpoints>,
     mut stopped: oneshot::Receiver<()>,
 ) -> Resources {
     let started = Instant::now();
@@ -61,6 +90,7 @@ async fn watch(
     };
     let mut warned = (false, false);
     let mut last_done = 0;
+    let mut last_checkpoint = Instant::now();
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(1),
         Duration::from_secs(1),
@@ -96,6 +126,18 @@ async fn watch(
         if let Some(progress) = &progress {
             last_done = draw(&recorder, progress, own.cpu_percent, last_done);
         }
+        if let Some(checkpoints) = checkpoints.as_mut() {
+            if last_checkpoint.elapsed() >= checkpoints.every {
+                last_checkpoint = Instant::now();
+                resources.client = Some(client.summary());
+                resources.node = node.as_ref().map(ResourceSampler::summary);
+                if (checkpoints.write)(&resources) {
+                    resources.samples.clear();
+                    client = ResourceSampler::new(ProcessProbe::current());
+                    node = node_pid.map(|pid| ResourceSampler::new(ProcessProbe::pid(pid)));
+                }
+            }
+        }
     }
     // A last sample covering the end of the run, unless too short to mean
     // anything: CPU time moves in 10 ms ticks.
@@ -125,6 +167,9 @@ fn sample(
 ) -> Option<(ResourceSample, Option<ResourceSample>)> {
     let own = client.sample()?;
     let theirs = node.as_mut().and_then(ResourceSampler::sample);
+    if resources.samples.len() >= MAX_SAMPLES {
+        thin(&mut resources.samples);
+    }
     resources.samples.push(ResourcePoint {
         t_s: started.elapsed().as_secs_f64(),
         client_cpu_percent: own.cpu_percent,
@@ -133,6 +178,15 @@ fn sample(
         node_rss_bytes: theirs.map(|s| s.rss_bytes),
     });
     Some((own, theirs))
+}
+
+/// Halves the samples, keeping the first and every other one after it.
+fn thin(samples: &mut Vec<ResourcePoint>) {
+    let mut index = 0;
+    samples.retain(|_| {
+        index += 1;
+        index % 2 == 1
+    });
 }
 
 /// Draws one progress line; returns the operations done so far.
@@ -162,4 +216,23 @@ fn draw(recorder: &Recorder, progress: &Progress, cpu: f64, last_done: u64) -> u
     );
     let _ = std::io::stderr().flush();
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_halves_the_samples_and_keeps_the_first() {
+        let mut samples: Vec<ResourcePoint> = (0..MAX_SAMPLES)
+            .map(|second| ResourcePoint {
+                t_s: second as f64,
+                ..ResourcePoint::default()
+            })
+            .collect();
+        thin(&mut samples);
+        assert_eq!(samples.len(), MAX_SAMPLES / 2);
+        assert_eq!(samples[0].t_s, 0.0);
+        assert_eq!(samples[1].t_s, 2.0);
+    }
 }
