@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::topic::TopicKind;
 
-use super::store::{Inner, Key, COMMITS_ORIGINATOR};
+use super::store::{Inner, Key, Stored, TopicIndex, COMMITS_ORIGINATOR};
 use super::store_stats::StatsDelta;
 
 /// How long envelopes stay by default: long enough for every reader of a
@@ -106,7 +106,7 @@ impl StoreLimits {
             let Some(stored) = inner.envelopes.remove(&key) else {
                 continue;
             };
-            unindex(&mut inner.topics, &stored.topic, key);
+            unindex(&mut inner.topics, &stored, key);
             inner.bytes -= stored.bytes;
             inner.evictions.total += 1;
             delta.evicted(stored.bytes);
@@ -115,11 +115,12 @@ impl StoreLimits {
     }
 }
 
-fn unindex(topics: &mut HashMap<Vec<u8>, BTreeSet<Key>>, topic: &[u8], key: Key) {
-    if let Some(keys) = topics.get_mut(topic) {
-        keys.remove(&key);
-        if keys.is_empty() {
-            topics.remove(topic);
+fn unindex(topics: &mut HashMap<Vec<u8>, TopicIndex>, stored: &Stored, key: Key) {
+    if let Some(index) = topics.get_mut(&stored.topic) {
+        index.keys.remove(&key);
+        index.arrivals.remove(&stored.arrival);
+        if index.is_empty() {
+            topics.remove(&stored.topic);
         }
     }
 }

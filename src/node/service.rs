@@ -33,7 +33,7 @@ use super::store::{Store, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINAT
 use super::validate::{check_envelope, invalid, Route, Strictness};
 
 /// Request limits of xmtpd's query handlers.
-const MAX_TOPICS: usize = 10_000;
+pub(crate) const MAX_TOPICS: usize = 10_000;
 const MAX_CURSOR_ENTRIES: usize = 100;
 const MAX_INBOX_ID_REQUESTS: usize = 1_000;
 const MAX_PAGE: usize = 1_000;

@@ -17,7 +17,7 @@
 //! as a read from a pruned node would.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Mutex;
 
 use prost::Message;
@@ -44,6 +44,23 @@ pub(super) struct Stored {
     pub(super) topic: Vec<u8>,
     pub(super) bytes: u64,
     pub(super) arrived_at: Instant,
+    pub(super) arrival: u64,
+}
+
+/// One topic's envelopes, in the two orders readers ask for.
+#[derive(Default)]
+pub(super) struct TopicIndex {
+    /// By (originator, sequence id): V4's cursors.
+    pub(super) keys: BTreeSet<Key>,
+    /// By arrival at this node: V3's single id sequence per topic, in
+    /// which a group's commits and application messages interleave.
+    pub(super) arrivals: BTreeMap<u64, Key>,
+}
+
+impl TopicIndex {
+    pub(super) fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// An inbox as the indexer last validated it.
@@ -60,7 +77,9 @@ pub(super) struct Inner {
     /// that is still being written.
     pending: HashMap<u32, BTreeSet<u64>>,
     pub(super) envelopes: HashMap<Key, Stored>,
-    pub(super) topics: HashMap<Vec<u8>, BTreeSet<Key>>,
+    pub(super) topics: HashMap<Vec<u8>, TopicIndex>,
+    /// The last arrival id handed out (V3 ids start at 1).
+    arrivals: u64,
     pub(super) evictions: Evictions,
     pub(super) bytes: u64,
     inboxes: HashMap<String, InboxRecord>,
@@ -139,10 +158,13 @@ impl Store {
             let mut inner = self.lock();
             inner.finish_pending(key);
             let keep = Keep::of(key, &topic);
-            let keys = inner.topics.entry(topic.clone()).or_default();
+            inner.arrivals += 1;
+            let arrival = inner.arrivals;
+            let index = inner.topics.entry(topic.clone()).or_default();
             // Whatever the new envelope supersedes may go from now on.
-            let superseded = keep.supersedes(key, keys);
-            keys.insert(key);
+            let superseded = keep.supersedes(key, &index.keys);
+            index.keys.insert(key);
+            index.arrivals.insert(arrival, key);
             inner.envelopes.insert(
                 key,
                 Stored {
@@ -151,6 +173,7 @@ impl Store {
                     topic,
                     bytes,
                     arrived_at: now,
+                    arrival,
                 },
             );
             inner.bytes += bytes;
@@ -195,7 +218,7 @@ impl Store {
             names.dedup();
             let indexes: Vec<&BTreeSet<Key>> = names
                 .into_iter()
-                .filter_map(|topic| inner.topics.get(topic))
+                .filter_map(|topic| inner.topics.get(topic).map(|index| &index.keys))
                 .collect();
             let mut originators: Vec<u32> = inner.last_sequence.keys().copied().collect();
             originators.sort_unstable();
@@ -279,6 +302,56 @@ impl Store {
         out
     }
 
+    /// Envelopes on `topic` by arrival id, as V3 pages them: ascending
+    /// after `cursor` (stopping at the first one not yet indexed), or
+    /// descending before it (0: from the newest), at most `limit`.
+    pub(crate) fn query_arrivals(
+        &self,
+        topic: &[u8],
+        cursor: u64,
+        descending: bool,
+        limit: usize,
+    ) -> Vec<(u64, OriginatorEnvelope)> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let delta = {
+            let mut inner = self.lock();
+            let delta = self.expire(&mut inner, now);
+            if let Some(index) = inner.topics.get(topic) {
+                let readable = |(&arrival, key): (&u64, &Key)| {
+                    let stored = inner.envelopes.get(key)?;
+                    Some((arrival, stored.visible_at <= now, &stored.envelope))
+                };
+                if descending {
+                    let below = if cursor == 0 { u64::MAX } else { cursor };
+                    out.extend(
+                        index
+                            .arrivals
+                            .range(..below)
+                            .rev()
+                            .filter_map(readable)
+                            .filter(|(_, visible, _)| *visible)
+                            .take(limit)
+                            .map(|(arrival, _, envelope)| (arrival, envelope.clone())),
+                    );
+                } else {
+                    out.extend(
+                        index
+                            .arrivals
+                            .range(cursor.saturating_add(1)..)
+                            .filter_map(readable)
+                            .take_while(|(_, visible, _)| *visible)
+                            .take(limit)
+                            .map(|(arrival, _, envelope)| (arrival, envelope.clone())),
+                    );
+                }
+            }
+            delta
+        };
+        delta.record();
+        out
+    }
+
     /// The newest readable envelope on `topic`.
     pub(crate) fn newest(&self, topic: &[u8]) -> Option<OriginatorEnvelope> {
         let now = Instant::now();
@@ -286,6 +359,7 @@ impl Store {
         inner
             .topics
             .get(topic)?
+            .keys
             .iter()
             .rev()
             .filter_map(|key| inner.envelopes.get(key))

@@ -9,10 +9,14 @@
 //! invalid identity update instead of acknowledging and dropping it. The
 //! node's faults apply to both alike.
 //!
-//! Sequence ids are the store's: a group's messages are numbered by the
-//! commit originator (the operations send only commits to groups), a
-//! welcome by the node originator, an identity update by the identity
-//! originator.
+//! Ids are V3's: a group's messages and an installation's welcomes are
+//! numbered by their arrival at the node, one increasing sequence per
+//! topic in which commits and application messages interleave (so a
+//! client can resume from whichever it saw last, and `is_commit` tells
+//! them apart); an identity update keeps its position in the identity
+//! log. Pages go either way: ascending after the cursor, or descending
+//! before it. The node keeps no commit log, so the commit-log RPCs accept
+//! entries and answer with none.
 
 use std::collections::HashMap;
 
@@ -31,16 +35,19 @@ use crate::proto::xmtp::identity::api::v1::{
     PublishIdentityUpdateRequest, PublishIdentityUpdateResponse,
 };
 use crate::proto::xmtp::mls::api::v1::{
-    fetch_key_packages_response, group_message, group_message_input, mls_api_server::MlsApi,
-    welcome_message, welcome_message_input, FetchKeyPackagesRequest, FetchKeyPackagesResponse,
-    GroupMessage, PagingInfo, QueryGroupMessagesRequest, QueryGroupMessagesResponse,
-    QueryWelcomeMessagesRequest, QueryWelcomeMessagesResponse, SendGroupMessagesRequest,
-    SendWelcomeMessagesRequest, SortDirection, UploadKeyPackageRequest, WelcomeMessage,
+    fetch_key_packages_response, get_newest_group_message_response, group_message,
+    group_message_input, mls_api_server::MlsApi, welcome_message, welcome_message_input,
+    BatchPublishCommitLogRequest, BatchQueryCommitLogRequest, BatchQueryCommitLogResponse,
+    FetchKeyPackagesRequest, FetchKeyPackagesResponse, GetNewestGroupMessageRequest,
+    GetNewestGroupMessageResponse, GroupMessage, PagingInfo, QueryCommitLogResponse,
+    QueryGroupMessagesRequest, QueryGroupMessagesResponse, QueryWelcomeMessagesRequest,
+    QueryWelcomeMessagesResponse, SendGroupMessagesRequest, SendWelcomeMessagesRequest,
+    SortDirection, UploadKeyPackageRequest, WelcomeMessage,
 };
 use crate::topic::{topic, TopicKind};
 
-use super::service::{Generation, NodeService};
-use super::store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
+use super::service::{Generation, NodeService, MAX_TOPICS};
+use super::store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR};
 use super::validate::invalid;
 
 /// The most messages one V3 query returns, as node-go pages them.
@@ -80,20 +87,31 @@ fn open(envelope: &OriginatorEnvelope) -> Result<Stored, Status> {
     })
 }
 
-/// The cursor and page size a V3 query asks for. Only ascending order is
-/// served (what clients syncing forward use).
-fn paging(info: Option<PagingInfo>) -> Result<(u64, usize), Status> {
+/// A V3 page request: the cursor, how many, and which way.
+struct Page {
+    cursor: u64,
+    limit: usize,
+    descending: bool,
+}
+
+fn paging(info: Option<PagingInfo>) -> Page {
     let info = info.unwrap_or_default();
-    if info.direction == SortDirection::Descending as i32 {
-        return Err(Status::unimplemented(
-            "the embedded node serves V3 queries in ascending order only",
-        ));
+    Page {
+        cursor: info.id_cursor,
+        limit: match info.limit as usize {
+            0 => V3_PAGE,
+            n => n.min(V3_PAGE),
+        },
+        descending: info.direction == SortDirection::Descending as i32,
     }
-    let limit = match info.limit as usize {
-        0 => V3_PAGE,
-        n => n.min(V3_PAGE),
-    };
-    Ok((info.id_cursor, limit))
+}
+
+/// Refuses a batch larger than the V4 API's cap on topics per request.
+fn capped<T>(batch: &[T], what: &str) -> Result<(), Status> {
+    if batch.len() > MAX_TOPICS {
+        return Err(invalid(format!("at most {MAX_TOPICS} {what} per request")));
+    }
+    Ok(())
 }
 
 fn identifier(bytes: &[u8], what: &str, length: usize) -> Result<(), Status> {
@@ -144,6 +162,44 @@ impl NodeService {
             }
         }
         Ok(stored)
+    }
+}
+
+impl NodeService {
+    /// The envelopes on `topic` as a V3 page, each with its V3 id.
+    fn read_page(&self, topic: &[u8], page: &Page) -> Result<Vec<(u64, Stored)>, Status> {
+        self.state
+            .store
+            .query_arrivals(topic, page.cursor, page.descending, page.limit)
+            .iter()
+            .map(|(id, envelope)| Ok((*id, open(envelope)?)))
+            .collect()
+    }
+
+    /// A group's messages as V3 pages them.
+    fn group_messages(&self, group_id: &[u8], page: &Page) -> Result<Vec<GroupMessage>, Status> {
+        let topic = topic(TopicKind::GroupMessages, group_id);
+        let mut messages = Vec::new();
+        for (id, stored) in self.read_page(&topic, page)? {
+            let Some(Payload::GroupMessage(input)) = stored.payload else {
+                continue;
+            };
+            let Some(group_message_input::Version::V1(v1)) = input.version else {
+                continue;
+            };
+            messages.push(GroupMessage {
+                version: Some(group_message::Version::V1(group_message::V1 {
+                    id,
+                    created_ns: stored.created_ns,
+                    group_id: group_id.to_vec(),
+                    data: v1.data,
+                    sender_hmac: v1.sender_hmac,
+                    should_push: v1.should_push,
+                    is_commit: stored.originator == COMMITS_ORIGINATOR,
+                })),
+            });
+        }
+        Ok(messages)
     }
 }
 
@@ -246,31 +302,16 @@ impl MlsApi for NodeService {
     ) -> Result<Response<QueryGroupMessagesResponse>, Status> {
         let request = request.into_inner();
         identifier(&request.group_id, "a group id", 16)?;
-        let (cursor, limit) = paging(request.paging_info)?;
-        let topic = topic(TopicKind::GroupMessages, &request.group_id);
-        let mut messages = Vec::new();
-        for stored in self.read_topic(topic, COMMITS_ORIGINATOR, cursor, limit)? {
-            if let Some(Payload::GroupMessage(input)) = stored.payload {
-                if let Some(group_message_input::Version::V1(v1)) = input.version {
-                    messages.push(GroupMessage {
-                        version: Some(group_message::Version::V1(group_message::V1 {
-                            id: stored.sequence_id,
-                            created_ns: stored.created_ns,
-                            group_id: request.group_id.clone(),
-                            data: v1.data,
-                            sender_hmac: v1.sender_hmac,
-                            should_push: v1.should_push,
-                            is_commit: true,
-                        })),
-                    });
-                }
-            }
-        }
-        let paging_info = next_page(messages.last().and_then(|m| {
-            m.version
-                .as_ref()
-                .map(|group_message::Version::V1(v1)| v1.id)
-        }));
+        let page = paging(request.paging_info);
+        let messages = self.group_messages(&request.group_id, &page)?;
+        let paging_info = next_page(
+            &page,
+            messages.last().and_then(|m| {
+                m.version
+                    .as_ref()
+                    .map(|group_message::Version::V1(v1)| v1.id)
+            }),
+        );
         Ok(Response::new(QueryGroupMessagesResponse {
             messages,
             paging_info,
@@ -283,47 +324,116 @@ impl MlsApi for NodeService {
     ) -> Result<Response<QueryWelcomeMessagesResponse>, Status> {
         let request = request.into_inner();
         identifier(&request.installation_key, "an installation key", 32)?;
-        let (cursor, limit) = paging(request.paging_info)?;
+        let page = paging(request.paging_info);
         let topic = topic(TopicKind::WelcomeMessages, &request.installation_key);
         let mut messages = Vec::new();
-        for stored in self.read_topic(topic, NODE_ORIGINATOR, cursor, limit)? {
-            if let Some(Payload::WelcomeMessage(input)) = stored.payload {
-                if let Some(welcome_message_input::Version::V1(v1)) = input.version {
-                    messages.push(WelcomeMessage {
-                        version: Some(welcome_message::Version::V1(welcome_message::V1 {
-                            id: stored.sequence_id,
-                            created_ns: stored.created_ns,
-                            installation_key: v1.installation_key,
-                            data: v1.data,
-                            hpke_public_key: v1.hpke_public_key,
-                            wrapper_algorithm: v1.wrapper_algorithm,
-                            welcome_metadata: v1.welcome_metadata,
-                        })),
-                    });
+        let mut last = None;
+        for (id, stored) in self.read_page(&topic, &page)? {
+            last = Some(id);
+            let Some(Payload::WelcomeMessage(input)) = stored.payload else {
+                continue;
+            };
+            let version = match input.version {
+                Some(welcome_message_input::Version::V1(v1)) => {
+                    welcome_message::Version::V1(welcome_message::V1 {
+                        id,
+                        created_ns: stored.created_ns,
+                        installation_key: v1.installation_key,
+                        data: v1.data,
+                        hpke_public_key: v1.hpke_public_key,
+                        wrapper_algorithm: v1.wrapper_algorithm,
+                        welcome_metadata: v1.welcome_metadata,
+                    })
                 }
-            }
+                Some(welcome_message_input::Version::WelcomePointer(pointer)) => {
+                    welcome_message::Version::WelcomePointer(welcome_message::WelcomePointer {
+                        id,
+                        created_ns: stored.created_ns,
+                        installation_key: pointer.installation_key,
+                        welcome_pointer: pointer.welcome_pointer,
+                        hpke_public_key: pointer.hpke_public_key,
+                        wrapper_algorithm: pointer.wrapper_algorithm,
+                    })
+                }
+                None => continue,
+            };
+            messages.push(WelcomeMessage {
+                version: Some(version),
+            });
         }
-        let paging_info = next_page(messages.last().and_then(|m| {
-            m.version
-                .as_ref()
-                .map(|welcome_message::Version::V1(v1)| v1.id)
-        }));
         Ok(Response::new(QueryWelcomeMessagesResponse {
             messages,
-            paging_info,
+            paging_info: next_page(&page, last),
         }))
+    }
+
+    async fn get_newest_group_message(
+        &self,
+        request: Request<GetNewestGroupMessageRequest>,
+    ) -> Result<Response<GetNewestGroupMessageResponse>, Status> {
+        let request = request.into_inner();
+        capped(&request.group_ids, "group ids")?;
+        let newest = Page {
+            cursor: 0,
+            limit: 1,
+            descending: true,
+        };
+        let mut responses = Vec::with_capacity(request.group_ids.len());
+        for group_id in &request.group_ids {
+            let mut group_message = self.group_messages(group_id, &newest)?.pop();
+            if !request.include_content {
+                if let Some(group_message::Version::V1(v1)) =
+                    group_message.as_mut().and_then(|m| m.version.as_mut())
+                {
+                    v1.data.clear();
+                }
+            }
+            responses.push(get_newest_group_message_response::Response { group_message });
+        }
+        Ok(Response::new(GetNewestGroupMessageResponse { responses }))
+    }
+
+    async fn batch_publish_commit_log(
+        &self,
+        request: Request<BatchPublishCommitLogRequest>,
+    ) -> Result<Response<()>, Status> {
+        // Accepted and not kept: the node has no commit log to serve.
+        capped(&request.into_inner().requests, "commit log entries")?;
+        Ok(Response::new(()))
+    }
+
+    async fn batch_query_commit_log(
+        &self,
+        request: Request<BatchQueryCommitLogRequest>,
+    ) -> Result<Response<BatchQueryCommitLogResponse>, Status> {
+        let requests = request.into_inner().requests;
+        capped(&requests, "commit log queries")?;
+        let responses = requests
+            .into_iter()
+            .map(|query| QueryCommitLogResponse {
+                group_id: query.group_id,
+                commit_log_entries: Vec::new(),
+                paging_info: None,
+            })
+            .collect();
+        Ok(Response::new(BatchQueryCommitLogResponse { responses }))
     }
 }
 
-/// Where the next page starts, after the last id returned.
-fn next_page(last: Option<u64>) -> Option<PagingInfo> {
+/// Where the next page starts: after (or, descending, before) the last
+/// id returned, in the same direction.
+fn next_page(page: &Page, last: Option<u64>) -> Option<PagingInfo> {
+    let direction = if page.descending {
+        SortDirection::Descending
+    } else {
+        SortDirection::Ascending
+    };
     last.map(|id| PagingInfo {
-        direction: SortDirection::Ascending as i32,
+        direction: direction as i32,
         limit: V3_PAGE as u32,
         id_cursor: id,
     })
 }
-
 #[tonic::async_trait]
 impl IdentityApi for NodeService {
     async fn publish_identity_update(
@@ -350,8 +460,10 @@ impl IdentityApi for NodeService {
         &self,
         request: Request<GetIdentityUpdatesRequest>,
     ) -> Result<Response<GetIdentityUpdatesResponse>, Status> {
+        let requests = request.into_inner().requests;
+        capped(&requests, "inboxes")?;
         let mut responses = Vec::new();
-        for asked in request.into_inner().requests {
+        for asked in requests {
             let inbox = hex::decode(&asked.inbox_id)
                 .map_err(|_| invalid(format!("inbox id `{}` is not hex", asked.inbox_id)))?;
             let topic = topic(TopicKind::IdentityUpdates, &inbox);
