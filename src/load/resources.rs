@@ -17,13 +17,47 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+/// `AT_CLKTCK`: the auxiliary-vector entry holding `USER_HZ`.
+const AT_CLKTCK: u64 = 17;
+/// `USER_HZ` where the auxiliary vector cannot be read.
+const FALLBACK_TICKS_PER_SECOND: u64 = 100;
+
 /// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`).
 ///
-/// The kernel reports CPU times in `USER_HZ` units, which is part of the
-/// user-space ABI and is 100 on every mainstream Linux architecture
-/// (whatever the internal `HZ`). Asking `sysconf(_SC_CLK_TCK)` would need
-/// libc for a value that does not vary in practice.
-const TICKS_PER_SECOND: u64 = 100;
+/// The kernel hands every process its `USER_HZ` in the auxiliary vector
+/// (`AT_CLKTCK`, the value `sysconf(_SC_CLK_TCK)` returns), which
+/// `/proc/self/auxv` exposes as native-endian pairs of words. Reading it
+/// there needs no libc; 100 stands in where it cannot be read.
+fn ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::fs::read("/proc/self/auxv")
+            .ok()
+            .and_then(|auxv| clock_ticks_from_auxv(&auxv))
+            .unwrap_or(FALLBACK_TICKS_PER_SECOND)
+    })
+}
+
+/// `AT_CLKTCK` from the bytes of an auxiliary vector of this target's word size.
+fn clock_ticks_from_auxv(auxv: &[u8]) -> Option<u64> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let word = |bytes: &[u8]| -> u64 {
+        let mut buffer = [0u8; 8];
+        if cfg!(target_endian = "little") {
+            buffer[..WORD].copy_from_slice(bytes);
+            u64::from_le_bytes(buffer)
+        } else {
+            buffer[8 - WORD..].copy_from_slice(bytes);
+            u64::from_be_bytes(buffer)
+        }
+    };
+    auxv.chunks_exact(2 * WORD)
+        .map(|pair| (word(&pair[..WORD]), word(&pair[WORD..])))
+        .take_while(|&(key, _)| key != 0)
+        .find(|&(key, _)| key == AT_CLKTCK)
+        .map(|(_, ticks)| ticks)
+        .filter(|&ticks| ticks > 0)
+}
 
 /// Share of all cores above which a process counts as saturated (percent
 /// of one core, per core).
@@ -105,9 +139,13 @@ fn parse_rss_bytes(status: &str) -> Option<u64> {
 }
 
 fn ticks_to_duration(ticks: u64) -> Duration {
-    let seconds = ticks / TICKS_PER_SECOND;
-    let rest = ticks % TICKS_PER_SECOND;
-    Duration::from_secs(seconds) + Duration::from_nanos(rest * (1_000_000_000 / TICKS_PER_SECOND))
+    ticks_to_duration_at(ticks, ticks_per_second())
+}
+
+fn ticks_to_duration_at(ticks: u64, per_second: u64) -> Duration {
+    let seconds = ticks / per_second;
+    let rest = ticks % per_second;
+    Duration::from_secs(seconds) + Duration::from_nanos(rest * 1_000_000_000 / per_second)
 }
 
 /// Resource use over one sampling interval.
@@ -314,8 +352,16 @@ mod tests {
 
     #[test]
     fn ticks_are_hundredths_of_a_second() {
-        assert_eq!(ticks_to_duration(0), Duration::ZERO);
-        assert_eq!(ticks_to_duration(250), Duration::from_millis(2500));
+        assert_eq!(ticks_to_duration_at(0, 100), Duration::ZERO);
+        assert_eq!(ticks_to_duration_at(250, 100), Duration::from_millis(2500));
+        assert_eq!(ticks_to_duration_at(250, 1000), Duration::from_millis(250));
+        // This machine's own vector names a tick rate.
+        let auxv = std::fs::read("/proc/self/auxv").unwrap();
+        assert!(clock_ticks_from_auxv(&auxv).is_some_and(|hz| hz > 0));
+        // Another vector: AT_PAGESZ, then AT_CLKTCK = 250, then AT_NULL.
+        let words: Vec<usize> = vec![6, 4096, AT_CLKTCK as usize, 250, 0, 0];
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        assert_eq!(clock_ticks_from_auxv(&bytes), Some(250));
     }
 
     #[test]

@@ -1,39 +1,41 @@
 //! Pushing the Prometheus rendering to a Pushgateway.
 //!
-//! A tiny HTTP/1.1 client over `std::net::TcpStream` on a plain thread:
-//! every interval it renders the recorder and `PUT`s the text to
-//! `{url}/metrics/job/{job}`. It needs no async runtime and no TLS stack,
-//! and, unlike the upstream push task, it pushes one last time when the
-//! guard stops it, so the tail of a short run is not lost.
+//! A plain thread owns a small current-thread Tokio runtime and hyper-util's
+//! HTTP/1.1 client: every interval it renders the recorder and `PUT`s the
+//! text to `{url}/metrics/job/{job}`. The thread keeps pushes off the
+//! application's runtime, and, unlike the upstream push task, it pushes
+//! one last time when the guard stops it, so the tail of a short run is not
+//! lost. TLS is not built in (`https://` is refused at `init`).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::TelemetryError;
 
-/// Bound on each network step (connect, write, read) of one push.
+/// Bound on one push, from connecting to reading the answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(3);
 /// At most one warning per this period while pushes keep failing.
 const WARN_EVERY: Duration = Duration::from_secs(60);
-/// How much of the response is read (status line and a short error).
-const MAX_RESPONSE: u64 = 4096;
+/// How much of an error response is read.
+const MAX_RESPONSE: usize = 4096;
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 /// Where to push: parsed and checked at `init`.
 #[derive(Debug, Clone)]
 pub(super) struct PushTarget {
     /// The URL as given, for messages.
     url: String,
-    host: String,
-    port: u16,
-    /// `host[:port]` as sent in the `Host` header.
-    authority: String,
-    /// `[/prefix]/metrics/job/{job}`.
-    path: String,
+    /// `http://host[:port][/prefix]/metrics/job/{job}`.
+    uri: http::Uri,
 }
 
 impl PushTarget {
@@ -42,120 +44,106 @@ impl PushTarget {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
-        let trimmed = url.trim();
-        if trimmed.len() >= 8 && trimmed[..8].eq_ignore_ascii_case("https://") {
-            return Err(TelemetryError::PushgatewayTlsUnsupported {
-                url: url.to_owned(),
-            });
-        }
-        let rest = match trimmed.get(..7) {
-            Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &trimmed[7..],
+        let parsed: http::Uri = url
+            .trim()
+            .parse()
+            .map_err(|_| invalid("not a URL (http://host:port[/prefix])"))?;
+        match parsed.scheme_str() {
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => {
+                return Err(TelemetryError::PushgatewayTlsUnsupported {
+                    url: url.to_owned(),
+                })
+            }
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => {}
             _ => return Err(invalid("the scheme must be http://")),
-        };
-        let (authority, prefix) = match rest.find(['/', '?', '#']) {
-            Some(at) if rest[at..].starts_with('/') => (&rest[..at], &rest[at..]),
-            Some(_) => return Err(invalid("query strings and fragments are not supported")),
-            None => (rest, ""),
-        };
-        if prefix.contains(['?', '#']) {
-            return Err(invalid("query strings and fragments are not supported"));
         }
-        if authority.contains('@') {
+        let authority = parsed
+            .authority()
+            .ok_or_else(|| invalid("bad host or port"))?;
+        if authority.as_str().contains('@') {
             return Err(invalid("credentials in the URL are not supported"));
         }
-        let (host, port) = split_host_port(authority).ok_or_else(|| invalid("bad host or port"))?;
+        // `http::Uri` keeps a non-numeric port as text; the port must be a
+        // number when present (after an IPv6 host's closing bracket).
+        let text = authority.as_str();
+        let after_host = &text[text.rfind(']').map_or(0, |at| at + 1)..];
+        let bad_port = after_host
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.parse::<u16>().is_err());
+        if authority.host().is_empty() || bad_port {
+            return Err(invalid("bad host or port"));
+        }
+        if parsed.query().is_some() {
+            return Err(invalid("query strings and fragments are not supported"));
+        }
         if job.is_empty() {
             return Err(TelemetryError::EmptyPushJob);
         }
+        let path = format!(
+            "{}/metrics/job{}",
+            parsed.path().trim_end_matches('/'),
+            job_segment(job)
+        );
+        let uri = http::Uri::builder()
+            .scheme("http")
+            .authority(authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|_| invalid("bad path"))?;
         Ok(Self {
             url: url.to_owned(),
-            host,
-            port,
-            authority: authority.to_owned(),
-            path: format!(
-                "{}/metrics/job{}",
-                prefix.trim_end_matches('/'),
-                job_segment(job)
-            ),
+            uri,
         })
     }
 
     /// One `PUT` of `body`; `Err` says why it failed, never with secrets.
-    fn put(&self, body: &str) -> Result<(), String> {
-        let addresses = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", self.host))?;
-        let mut last_error = format!("{} resolves to no address", self.host);
-        let mut stream = None;
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, IO_TIMEOUT) {
-                Ok(connected) => {
-                    stream = Some(connected);
-                    break;
-                }
-                Err(e) => last_error = format!("cannot connect to {address}: {e}"),
+    async fn put(&self, client: &HttpClient, body: String) -> Result<(), String> {
+        let request = http::Request::put(self.uri.clone())
+            .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .header(
+                http::header::USER_AGENT,
+                concat!("xmtp-opmon/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| format!("cannot build the push to {}: {e}", self.url))?;
+        let exchange = async {
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| format!("push to {} failed: {}", self.url, error_chain(&e)))?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
             }
-        }
-        let mut stream = stream.ok_or(last_error)?;
-        let io = |e: std::io::Error| format!("push to {} failed: {e}", self.url);
-        stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
-        let head = format!(
-            "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\nUser-Agent: xmtp-opmon/{}\r\n\r\n",
-            self.path,
-            self.authority,
-            body.len(),
-            env!("CARGO_PKG_VERSION"),
-        );
-        stream.write_all(head.as_bytes()).map_err(io)?;
-        stream.write_all(body.as_bytes()).map_err(io)?;
-        stream.flush().map_err(io)?;
-
-        let mut response = Vec::new();
-        // `Connection: close` ends the response; a server that stays silent
-        // runs into the read timeout. A partial read is enough for the status.
-        let read = stream.take(MAX_RESPONSE).read_to_end(&mut response);
-        if response.is_empty() {
-            return Err(match read {
-                Err(e) => io(e),
-                Ok(_) => format!("{} closed the connection without a response", self.url),
-            });
-        }
-        let text = String::from_utf8_lossy(&response);
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| format!("{} sent a malformed HTTP response", self.url))?;
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            let detail = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
-            let detail: String = detail.chars().take(200).collect();
-            Err(format!("{} answered HTTP {status}: {detail}", self.url))
-        }
+            // A short excerpt of the answer explains most refusals.
+            let detail = Limited::new(response.into_body(), MAX_RESPONSE)
+                .collect()
+                .await
+                .map(|body| String::from_utf8_lossy(&body.to_bytes()).into_owned())
+                .unwrap_or_default();
+            let detail: String = detail.trim().chars().take(200).collect();
+            Err(format!(
+                "{} answered HTTP {}: {detail}",
+                self.url,
+                status.as_u16()
+            ))
+        };
+        tokio::time::timeout(IO_TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| Err(format!("push to {} timed out", self.url)))
     }
 }
 
-/// Splits `host[:port]` (IPv6 in brackets); the port defaults to 80.
-fn split_host_port(authority: &str) -> Option<(String, u16)> {
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return None;
+/// An error and its causes, on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
-    let port = match port {
-        Some(port) => port.parse().ok()?,
-        None => 80,
-    };
-    Some((host.to_owned(), port))
+    text
 }
 
 /// The `/{job}` path segment. Plain if it is URL-safe, otherwise in the
@@ -173,22 +161,7 @@ fn job_segment(job: &str) -> String {
 
 /// RFC 4648 base64 with the URL-safe alphabet, padded.
 fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 enum Command {
@@ -248,11 +221,22 @@ fn run(
     interval: Duration,
     inbox: mpsc::Receiver<Command>,
 ) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!(%error, "cannot start the Pushgateway pusher; nothing will be pushed");
+            return;
+        }
+    };
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mut warnings = Warnings::default();
     let mut push = || {
         // Nothing else runs upkeep in recorder-only mode.
         handle.run_upkeep();
-        let result = target.put(&handle.render());
+        let result = runtime.block_on(target.put(&client, handle.render()));
         warnings.record(&result);
         result.is_ok()
     };
@@ -317,11 +301,15 @@ mod tests {
     #[test]
     fn urls_are_parsed_and_tls_refused() {
         let target = PushTarget::parse("http://127.0.0.1:9091/gw/", "xmtp_opmon").unwrap();
-        assert_eq!((target.host.as_str(), target.port), ("127.0.0.1", 9091));
-        assert_eq!(target.path, "/gw/metrics/job/xmtp_opmon");
+        assert_eq!(
+            target.uri.to_string(),
+            "http://127.0.0.1:9091/gw/metrics/job/xmtp_opmon"
+        );
         let target = PushTarget::parse("http://[::1]", "a/b").unwrap();
-        assert_eq!((target.host.as_str(), target.port), ("::1", 80));
-        assert_eq!(target.path, "/metrics/job@base64/YS9i");
+        assert_eq!(
+            target.uri.to_string(),
+            "http://[::1]/metrics/job@base64/YS9i"
+        );
 
         assert!(matches!(
             PushTarget::parse("https://gw:9091", "j"),
@@ -346,6 +334,72 @@ mod tests {
             PushTarget::parse("http://gw:9091", ""),
             Err(TelemetryError::EmptyPushJob)
         ));
+    }
+
+    /// A one-shot HTTP server on loopback: answers `response` and hands
+    /// back what it received.
+    fn answer_once(response: &'static str) -> (String, thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut received = Vec::new();
+            let mut chunk = [0; 4096];
+            // Read until the body announced by Content-Length is in.
+            loop {
+                let read = stream.read(&mut chunk).unwrap();
+                received.extend_from_slice(&chunk[..read]);
+                let text = String::from_utf8_lossy(&received).to_lowercase();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length || read == 0 {
+                        break;
+                    }
+                }
+            }
+            stream.write_all(response.as_bytes()).unwrap();
+            String::from_utf8_lossy(&received).into_owned()
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn pushes_put_the_rendering_and_report_refusals() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+
+        let (url, server) = answer_once("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        let target = PushTarget::parse(&url, "a/b").unwrap();
+        let pushed = runtime.block_on(target.put(&client, "up 1\n".to_owned()));
+        assert_eq!(pushed, Ok(()));
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("PUT /metrics/job@base64/YS9i HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request
+            .to_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"));
+        assert!(request.ends_with("up 1\n"));
+
+        let (url, server) =
+            answer_once("HTTP/1.1 400 Bad Request\r\ncontent-length: 14\r\n\r\nbad line 1 col");
+        let target = PushTarget::parse(&url, "j").unwrap();
+        let refused = runtime.block_on(target.put(&client, "garbage".to_owned()));
+        server.join().unwrap();
+        let error = refused.unwrap_err();
+        assert!(
+            error.ends_with("answered HTTP 400: bad line 1 col"),
+            "{error}"
+        );
     }
 
     #[test]
