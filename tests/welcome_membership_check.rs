@@ -192,3 +192,98 @@ async fn unreadable_welcome_skipped<A: XmtpApi>(client: Client<A>) {
     );
     assert_eq!(joined[0].group_id(), group.group_id());
 }
+
+/// Pointers round-trip: an addition of five pointer-capable installations
+/// publishes the welcome once (a pointee) and a pointer to each, and every
+/// installation reads its pointer, fetches the pointee and joins.
+#[tokio::test]
+async fn pointers_to_five_installations_are_read_and_joined_by_each() {
+    let node = common::node().await;
+    let client = common::client(&node);
+    let alice = client.create_identity().await.unwrap();
+    let mut invitees = Vec::new();
+    for _ in 0..5 {
+        invitees.push(client.create_identity().await.unwrap());
+    }
+    let ids: Vec<String> = invitees.iter().map(|i| i.inbox_id().to_owned()).collect();
+    let group = client.create_group(&alice, &ids).await.unwrap();
+
+    let mut destinations = BTreeSet::new();
+    for invitee in &invitees {
+        let welcomes = client
+            .api()
+            .query_welcomes(invitee.installation_key(), 0)
+            .await
+            .unwrap();
+        assert_eq!(welcomes.len(), 1);
+        let Some(welcome_message_input::Version::WelcomePointer(pointer)) =
+            &welcomes[0].welcome.version
+        else {
+            panic!("expected a welcome pointer");
+        };
+        assert_eq!(
+            pointer.wrapper_algorithm,
+            WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32
+        );
+        let opened = invitee
+            .mls()
+            .open_pointer(
+                &pointer.welcome_pointer,
+                &pointer.hpke_public_key,
+                pointer.wrapper_algorithm,
+            )
+            .unwrap();
+        destinations.insert(opened.destination);
+
+        let joined = client.join_groups(invitee).await.unwrap();
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].group_id(), group.group_id());
+        assert_eq!(joined[0].epoch(), group.epoch());
+        assert_eq!(
+            joined[0].member_installations(),
+            group.member_installations()
+        );
+        check_initial_membership(&client, &joined[0]).await;
+    }
+    assert_eq!(destinations.len(), 1, "one pointee for all five");
+    let destination = destinations.into_iter().next().unwrap();
+    let pointees = client.api().query_welcomes(destination, 0).await.unwrap();
+    assert_eq!(pointees.len(), 1);
+    let Some(welcome_message_input::Version::V1(pointee)) = &pointees[0].welcome.version else {
+        panic!("the pointee is a V1 welcome");
+    };
+    assert_eq!(
+        pointee.wrapper_algorithm,
+        WelcomeWrapperAlgorithm::SymmetricKey as i32
+    );
+    assert!(pointee.hpke_public_key.is_empty());
+}
+
+/// Two pointer-capable installations are not more than libxmtp's
+/// threshold: each gets its own V1 welcome.
+#[tokio::test]
+async fn two_installations_get_v1_welcomes() {
+    let node = common::node().await;
+    let client = common::client(&node);
+    let alice = client.create_identity().await.unwrap();
+    let bob = client.create_identity().await.unwrap();
+    let carol = client.create_identity().await.unwrap();
+    client
+        .create_group(
+            &alice,
+            &[bob.inbox_id().to_owned(), carol.inbox_id().to_owned()],
+        )
+        .await
+        .unwrap();
+    for invitee in [&bob, &carol] {
+        let welcomes = client
+            .api()
+            .query_welcomes(invitee.installation_key(), 0)
+            .await
+            .unwrap();
+        assert!(matches!(
+            welcomes[0].welcome.version,
+            Some(welcome_message_input::Version::V1(_))
+        ));
+    }
+}

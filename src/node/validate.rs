@@ -12,6 +12,7 @@ use crate::mls::{inspect_group_message, verify_key_package};
 use crate::proto::associations::IdentityUpdate;
 use crate::proto::envelopes::{client_envelope::Payload, ClientEnvelope};
 use crate::proto::xmtp::mls::api::v1::{group_message_input, welcome_message_input};
+use crate::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 use crate::topic::{Topic, TopicKind};
 
 use super::store::{Store, NODE_ORIGINATOR};
@@ -80,7 +81,11 @@ pub(crate) fn check_envelope(
         Payload::WelcomeMessage(welcome) => {
             let installation_key = match &welcome.version {
                 Some(welcome_message_input::Version::V1(v1)) => {
-                    if v1.data.is_empty() || v1.hpke_public_key.is_empty() {
+                    // A welcome-pointer pointee is sealed symmetrically, so
+                    // it has no HPKE key.
+                    let pointee =
+                        v1.wrapper_algorithm == WelcomeWrapperAlgorithm::SymmetricKey as i32;
+                    if v1.data.is_empty() || (v1.hpke_public_key.is_empty() && !pointee) {
                         return Err(invalid("welcome has no data or no HPKE public key"));
                     }
                     &v1.installation_key
