@@ -56,6 +56,16 @@ async fn check_initial_membership<A: XmtpApi>(client: &Client<A>, group: &Group)
     assert!(strays.is_empty(), "leaves of no member's state: {strays:?}");
 }
 
+/// The one welcome on the welcome topic of `key`.
+async fn only_welcome<A: XmtpApi>(
+    client: &Client<A>,
+    key: [u8; 32],
+) -> welcome_message_input::Version {
+    let mut welcomes = client.api().query_welcomes(key, 0).await.unwrap();
+    assert_eq!(welcomes.len(), 1);
+    welcomes.remove(0).welcome.version.unwrap()
+}
+
 /// An inbox whose only installation never uploaded a key package.
 async fn inbox_without_key_package<A: XmtpApi>(client: &Client<A>) -> String {
     let wallet = Wallet::generate();
@@ -115,13 +125,9 @@ async fn welcomes_pass<A: XmtpApi>(client: Client<A>) {
         .unwrap();
     // Our key packages offer X-Wing (0xff03), so, as libxmtp would, the
     // welcomes are wrapped with it rather than with Curve25519.
-    let welcomes = client
-        .api()
-        .query_welcomes(carol.installation_key(), 0)
-        .await
-        .unwrap();
-    assert_eq!(welcomes.len(), 1);
-    let Some(welcome_message_input::Version::V1(v1)) = &welcomes[0].welcome.version else {
+    let welcome_message_input::Version::V1(v1) =
+        only_welcome(&client, carol.installation_key()).await
+    else {
         panic!("expected a V1 welcome");
     };
     assert_eq!(
@@ -210,14 +216,8 @@ async fn pointers_to_five_installations_are_read_and_joined_by_each() {
 
     let mut destinations = BTreeSet::new();
     for invitee in &invitees {
-        let welcomes = client
-            .api()
-            .query_welcomes(invitee.installation_key(), 0)
-            .await
-            .unwrap();
-        assert_eq!(welcomes.len(), 1);
-        let Some(welcome_message_input::Version::WelcomePointer(pointer)) =
-            &welcomes[0].welcome.version
+        let welcome_message_input::Version::WelcomePointer(pointer) =
+            only_welcome(&client, invitee.installation_key()).await
         else {
             panic!("expected a welcome pointer");
         };
@@ -247,9 +247,8 @@ async fn pointers_to_five_installations_are_read_and_joined_by_each() {
     }
     assert_eq!(destinations.len(), 1, "one pointee for all five");
     let destination = destinations.into_iter().next().unwrap();
-    let pointees = client.api().query_welcomes(destination, 0).await.unwrap();
-    assert_eq!(pointees.len(), 1);
-    let Some(welcome_message_input::Version::V1(pointee)) = &pointees[0].welcome.version else {
+    let welcome_message_input::Version::V1(pointee) = only_welcome(&client, destination).await
+    else {
         panic!("the pointee is a V1 welcome");
     };
     assert_eq!(
@@ -276,14 +275,9 @@ async fn two_installations_get_v1_welcomes() {
         .await
         .unwrap();
     for invitee in [&bob, &carol] {
-        let welcomes = client
-            .api()
-            .query_welcomes(invitee.installation_key(), 0)
-            .await
-            .unwrap();
         assert!(matches!(
-            welcomes[0].welcome.version,
-            Some(welcome_message_input::Version::V1(_))
+            only_welcome(&client, invitee.installation_key()).await,
+            welcome_message_input::Version::V1(_)
         ));
     }
 }
