@@ -56,6 +56,16 @@ async fn check_initial_membership<A: XmtpApi>(client: &Client<A>, group: &Group)
     assert!(strays.is_empty(), "leaves of no member's state: {strays:?}");
 }
 
+/// The one welcome on the welcome topic of `key`.
+async fn only_welcome<A: XmtpApi>(
+    client: &Client<A>,
+    key: [u8; 32],
+) -> welcome_message_input::Version {
+    let mut welcomes = client.api().query_welcomes(key, 0).await.unwrap();
+    assert_eq!(welcomes.len(), 1);
+    welcomes.remove(0).welcome.version.unwrap()
+}
+
 /// An inbox whose only installation never uploaded a key package.
 async fn inbox_without_key_package<A: XmtpApi>(client: &Client<A>) -> String {
     let wallet = Wallet::generate();
@@ -115,13 +125,9 @@ async fn welcomes_pass<A: XmtpApi>(client: Client<A>) {
         .unwrap();
     // Our key packages offer X-Wing (0xff03), so, as libxmtp would, the
     // welcomes are wrapped with it rather than with Curve25519.
-    let welcomes = client
-        .api()
-        .query_welcomes(carol.installation_key(), 0)
-        .await
-        .unwrap();
-    assert_eq!(welcomes.len(), 1);
-    let Some(welcome_message_input::Version::V1(v1)) = &welcomes[0].welcome.version else {
+    let welcome_message_input::Version::V1(v1) =
+        only_welcome(&client, carol.installation_key()).await
+    else {
         panic!("expected a V1 welcome");
     };
     assert_eq!(
@@ -191,4 +197,87 @@ async fn unreadable_welcome_skipped<A: XmtpApi>(client: Client<A>) {
         "the junk welcome is skipped, the real one joined"
     );
     assert_eq!(joined[0].group_id(), group.group_id());
+}
+
+/// Pointers round-trip: an addition of five pointer-capable installations
+/// publishes the welcome once (a pointee) and a pointer to each, and every
+/// installation reads its pointer, fetches the pointee and joins.
+#[tokio::test]
+async fn pointers_to_five_installations_are_read_and_joined_by_each() {
+    let node = common::node().await;
+    let client = common::client(&node);
+    let alice = client.create_identity().await.unwrap();
+    let mut invitees = Vec::new();
+    for _ in 0..5 {
+        invitees.push(client.create_identity().await.unwrap());
+    }
+    let ids: Vec<String> = invitees.iter().map(|i| i.inbox_id().to_owned()).collect();
+    let group = client.create_group(&alice, &ids).await.unwrap();
+
+    let mut destinations = BTreeSet::new();
+    for invitee in &invitees {
+        let welcome_message_input::Version::WelcomePointer(pointer) =
+            only_welcome(&client, invitee.installation_key()).await
+        else {
+            panic!("expected a welcome pointer");
+        };
+        assert_eq!(
+            pointer.wrapper_algorithm,
+            WelcomeWrapperAlgorithm::XwingMlkem768Draft6 as i32
+        );
+        let opened = invitee
+            .mls()
+            .open_pointer(
+                &pointer.welcome_pointer,
+                &pointer.hpke_public_key,
+                pointer.wrapper_algorithm,
+            )
+            .unwrap();
+        destinations.insert(opened.destination);
+
+        let joined = client.join_groups(invitee).await.unwrap();
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].group_id(), group.group_id());
+        assert_eq!(joined[0].epoch(), group.epoch());
+        assert_eq!(
+            joined[0].member_installations(),
+            group.member_installations()
+        );
+        check_initial_membership(&client, &joined[0]).await;
+    }
+    assert_eq!(destinations.len(), 1, "one pointee for all five");
+    let destination = destinations.into_iter().next().unwrap();
+    let welcome_message_input::Version::V1(pointee) = only_welcome(&client, destination).await
+    else {
+        panic!("the pointee is a V1 welcome");
+    };
+    assert_eq!(
+        pointee.wrapper_algorithm,
+        WelcomeWrapperAlgorithm::SymmetricKey as i32
+    );
+    assert!(pointee.hpke_public_key.is_empty());
+}
+
+/// Two pointer-capable installations are not more than libxmtp's
+/// threshold: each gets its own V1 welcome.
+#[tokio::test]
+async fn two_installations_get_v1_welcomes() {
+    let node = common::node().await;
+    let client = common::client(&node);
+    let alice = client.create_identity().await.unwrap();
+    let bob = client.create_identity().await.unwrap();
+    let carol = client.create_identity().await.unwrap();
+    client
+        .create_group(
+            &alice,
+            &[bob.inbox_id().to_owned(), carol.inbox_id().to_owned()],
+        )
+        .await
+        .unwrap();
+    for invitee in [&bob, &carol] {
+        assert!(matches!(
+            only_welcome(&client, invitee.installation_key()).await,
+            welcome_message_input::Version::V1(_)
+        ));
+    }
 }

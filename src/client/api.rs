@@ -67,6 +67,12 @@ pub trait XmtpApi: Send + Sync + 'static {
     /// The generation this API speaks.
     fn version(&self) -> ApiVersion;
 
+    /// Whether welcome pointers published through this API can be read
+    /// back through it; additions send pointers only if so.
+    fn reads_welcome_pointers(&self) -> bool {
+        true
+    }
+
     /// The inbox registered for a lowercase Ethereum address, if any.
     fn get_inbox_id(
         &self,

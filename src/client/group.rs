@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::identity::fold_log;
-use crate::mls::{seal_welcome, verify_key_package, MlsGroupState, VerifiedKeyPackage};
-use crate::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
+use crate::mls::{verify_key_package, MlsGroupState, VerifiedKeyPackage};
 
 use super::parallel;
 use super::phase::{run, run_sync, Phase};
 use super::visibility::await_visible;
+use super::welcomes;
 use super::{Client, ClientError, Identity, XmtpApi};
 
 /// A group as one member sees it.
@@ -223,23 +223,14 @@ impl<A: XmtpApi> Client<A> {
             group.state.merge_pending_commit(owner.mls())
         })?;
         group.last_commit = commit_sequence_id;
+        let pointers = self.api.reads_welcome_pointers();
         let welcomes = run_sync(Phase::WelcomeSeal, || {
-            parallel::map(&key_packages, |kp| {
-                let sealed = seal_welcome(&pending.welcome, kp, commit_sequence_id)?;
-                Ok(WelcomeMessageInput {
-                    version: Some(welcome_message_input::Version::V1(
-                        welcome_message_input::V1 {
-                            installation_key: kp.installation_key().to_vec(),
-                            data: sealed.data,
-                            hpke_public_key: sealed.hpke_public_key,
-                            wrapper_algorithm: sealed.wrapper_algorithm as i32,
-                            welcome_metadata: sealed.welcome_metadata,
-                        },
-                    )),
-                })
-            })
-            .into_iter()
-            .collect::<Result<Vec<_>, ClientError>>()
+            welcomes::seal_all(
+                &pending.welcome,
+                &key_packages,
+                commit_sequence_id,
+                pointers,
+            )
         })?;
         run(Phase::WelcomePublish, self.api.send_welcomes(welcomes)).await?;
         Ok(AddReport {
@@ -370,10 +361,10 @@ impl<A: XmtpApi> Client<A> {
     /// Fetches the welcomes addressed to `identity`'s installation and
     /// joins every group they invite it to.
     ///
-    /// Reads V1 welcomes wrapped with Curve25519 or X-Wing. A welcome it
-    /// cannot use (a pointer, which this client does not offer to read, or
-    /// one that does not open or join) is skipped, not fatal: like
-    /// libxmtp, one bad welcome must not keep the others from being joined.
+    /// Reads V1 welcomes wrapped with Curve25519 or X-Wing, and welcome
+    /// pointers (fetching the pointee each names). A welcome that does not
+    /// open or join is skipped, not fatal: like libxmtp, one bad welcome
+    /// must not keep the others from being joined.
     pub async fn join_groups(&self, identity: &Arc<Identity>) -> Result<Vec<Group>, ClientError> {
         let welcomes = self
             .api
@@ -381,7 +372,13 @@ impl<A: XmtpApi> Client<A> {
             .await?;
         let mut groups = Vec::with_capacity(welcomes.len());
         for entry in welcomes {
-            match join_one(identity, entry.welcome.version) {
+            // A pointee is never addressed to an installation key; anything
+            // else that fails to open or join is skipped.
+            let joined = match welcomes::open(&*self.api, identity, entry.welcome.version).await {
+                Ok((welcome, cursor)) => join_one(identity, &welcome, cursor),
+                Err(error) => Err(error),
+            };
+            match joined {
                 Ok(group) => groups.push(group),
                 Err(error) => tracing::warn!(%error, "skipping a welcome that cannot be joined"),
             }
@@ -405,23 +402,9 @@ impl<A: XmtpApi> Client<A> {
     }
 }
 
-/// Opens and joins one welcome.
-fn join_one(
-    identity: &Arc<Identity>,
-    welcome: Option<welcome_message_input::Version>,
-) -> Result<Group, ClientError> {
-    let Some(welcome_message_input::Version::V1(v1)) = welcome else {
-        return Err(ClientError::Protocol(
-            "welcome pointers are not read by this client".into(),
-        ));
-    };
-    let (welcome, cursor) = identity.mls().open_welcome(
-        &v1.data,
-        &v1.hpke_public_key,
-        v1.wrapper_algorithm,
-        &v1.welcome_metadata,
-    )?;
-    let state = MlsGroupState::join(identity.mls(), &welcome)?;
+/// Joins the group of an opened MLS welcome.
+fn join_one(identity: &Arc<Identity>, welcome: &[u8], cursor: u64) -> Result<Group, ClientError> {
+    let state = MlsGroupState::join(identity.mls(), welcome)?;
     Ok(Group {
         owner: identity.clone(),
         state,

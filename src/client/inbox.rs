@@ -54,7 +54,9 @@ impl Identity {
         self.sequence_id
     }
 
-    pub(crate) fn mls(&self) -> &MlsInstallation {
+    /// The installation's MLS side (its key packages' private keys, the
+    /// groups it joined).
+    pub fn mls(&self) -> &MlsInstallation {
         &self.mls
     }
 }

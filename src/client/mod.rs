@@ -36,6 +36,7 @@ mod transport;
 pub mod v3;
 mod v4;
 mod visibility;
+mod welcomes;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -91,6 +91,13 @@ impl V3Api {
 }
 
 impl XmtpApi for V3Api {
+    /// `QueryWelcomeMessages` answers carry V1 welcomes only here (the
+    /// `WelcomeMessage.welcome_pointer` variant is not in this build's
+    /// definitions), so this API never sends pointers.
+    fn reads_welcome_pointers(&self) -> bool {
+        false
+    }
+
     fn version(&self) -> ApiVersion {
         ApiVersion::V3
     }

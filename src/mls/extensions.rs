@@ -13,7 +13,7 @@
 //! | 0xff01 | `GroupMembership` (inbox id → identity sequence id) | group context |
 //! | 0xff02 | `GroupMutablePermissionsV1` (who may change what) | group context |
 //! | 0xff03 | `WelcomeWrapperEncryption` (post-quantum wrapper key) | key package |
-//! | 0xff04 | `WelcomePointeeEncryptionAeadTypesExtension` (reads pointers) | key package (not produced here) |
+//! | 0xff04 | `WelcomePointeeEncryptionAeadTypesExtension` (reads pointers) | key package |
 //!
 //! 0xf000 is a typed extension in XMTP's openmls fork whose body is a TLS
 //! variable-length vector; upstream openmls does not know it, so we encode it
@@ -39,8 +39,9 @@ use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::mls::message_contents::{
     membership_policy, metadata_policy, permissions_update_policy, ConversationType,
     GroupMembership, GroupMetadataV1, GroupMutableMetadataV1, GroupMutablePermissionsV1, Inboxes,
-    MembershipPolicy, MetadataPolicy, PermissionsUpdatePolicy, PolicySet, WelcomeWrapperAlgorithm,
-    WelcomeWrapperEncryption,
+    MembershipPolicy, MetadataPolicy, PermissionsUpdatePolicy, PolicySet,
+    WelcomePointeeEncryptionAeadType, WelcomePointeeEncryptionAeadTypesExtension,
+    WelcomeWrapperAlgorithm, WelcomeWrapperEncryption,
 };
 
 /// `application_id` (RFC 9420): the inbox id of the leaf's owner, UTF-8.
@@ -75,9 +76,8 @@ pub const METADATA_ATTRIBUTE_KEYS: [&str; 4] = [
 pub const COMMIT_LOG_SIGNER_KEY: &str = "_commit_log_signer";
 
 /// The capabilities every XMTP leaf advertises (PROTOCOL.md §4.6), minus
-/// 0xff04 (this client reads no welcome pointers, so it must not invite
-/// them) and AppDataDictionary / AppDataUpdate (need openmls'
-/// `extensions-draft` feature).
+/// AppDataDictionary / AppDataUpdate (need openmls' `extensions-draft`
+/// feature).
 pub fn leaf_capabilities() -> Capabilities {
     Capabilities::builder()
         .versions(vec![ProtocolVersion::Mls10])
@@ -90,6 +90,7 @@ pub fn leaf_capabilities() -> Capabilities {
             ExtensionType::Unknown(MUTABLE_METADATA),
             ExtensionType::Unknown(GROUP_MEMBERSHIP),
             ExtensionType::Unknown(WELCOME_WRAPPER_ENCRYPTION),
+            ExtensionType::Unknown(WELCOME_POINTEE_AEAD_TYPES),
         ])
         .proposals(vec![ProposalType::GroupContextExtensions])
         .credentials(vec![CredentialType::Basic])
@@ -122,6 +123,18 @@ pub fn welcome_wrapper_extension(x_wing_public_key: &[u8]) -> Extension {
     };
     Extension::Unknown(
         WELCOME_WRAPPER_ENCRYPTION,
+        UnknownExtension(body.encode_to_vec()),
+    )
+}
+
+/// Key-package extension 0xff04: this installation reads welcome pointers
+/// whose pointee is sealed with ChaCha20-Poly1305.
+pub fn welcome_pointee_aead_extension() -> Extension {
+    let body = WelcomePointeeEncryptionAeadTypesExtension {
+        supported_aead_types: vec![WelcomePointeeEncryptionAeadType::Chacha20Poly1305 as i32],
+    };
+    Extension::Unknown(
+        WELCOME_POINTEE_AEAD_TYPES,
         UnknownExtension(body.encode_to_vec()),
     )
 }

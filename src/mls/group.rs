@@ -781,7 +781,7 @@ mod tests {
         let creator = installation("creator");
         let before = stored_bytes(&creator);
         let joiner = installation("inbox-1");
-        let mut group = MlsGroupState::create(&creator).unwrap();
+        let mut group = MlsGroupState::create(&creator, 1).unwrap();
         group
             .add_members(&creator, &[verified(&joiner)], &[("inbox-1".into(), 1)])
             .unwrap();

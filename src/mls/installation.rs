@@ -25,7 +25,9 @@ use openmls_rust_crypto::OpenMlsRustCrypto;
 use openmls_traits::types::HpkePrivateKey;
 use prost::Message;
 
-use super::extensions::{leaf_capabilities, welcome_wrapper_extension};
+use super::extensions::{
+    leaf_capabilities, welcome_pointee_aead_extension, welcome_wrapper_extension,
+};
 use super::welcome::x_wing_key_pair;
 use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::identity::MlsCredential;
@@ -105,13 +107,13 @@ impl MlsInstallation {
             ApplicationIdExtension::new(self.inbox_id.as_bytes()),
         ))
         .map_err(|e| MlsError::Openmls(format!("leaf extensions: {e}")))?;
-        // 0xff03 makes libxmtp wrap our welcomes with X-Wing. No 0xff04
-        // (pointee AEADs): it tells senders we read welcome pointers, which
-        // this client does not.
+        // 0xff03 makes libxmtp wrap our welcomes with X-Wing; 0xff04 lets
+        // it send us welcome pointers.
         let (x_wing_private, x_wing_public) = x_wing_key_pair()?;
         let kp_extensions = Extensions::from_vec(vec![
             Extension::LastResort(LastResortExtension::default()),
             welcome_wrapper_extension(&x_wing_public),
+            welcome_pointee_aead_extension(),
         ])
         .map_err(|e| MlsError::Openmls(format!("key package extensions: {e}")))?;
 

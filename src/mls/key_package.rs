@@ -16,10 +16,11 @@ use openmls::prelude::{CredentialType, KeyPackage, KeyPackageIn, ProtocolVersion
 use openmls_rust_crypto::RustCrypto;
 use prost::Message;
 
-use super::extensions::WELCOME_WRAPPER_ENCRYPTION;
+use super::extensions::{WELCOME_POINTEE_AEAD_TYPES, WELCOME_WRAPPER_ENCRYPTION};
 use super::{MlsError, CIPHERSUITE};
 use crate::proto::xmtp::identity::MlsCredential;
 use crate::proto::xmtp::mls::message_contents::{
+    WelcomePointeeEncryptionAeadType, WelcomePointeeEncryptionAeadTypesExtension,
     WelcomeWrapperAlgorithm, WelcomeWrapperEncryption,
 };
 
@@ -35,6 +36,9 @@ pub struct VerifiedKeyPackage {
     inbox_id: String,
     /// The X-Wing key of extension 0xff03, when the key package has one.
     x_wing_key: Option<Vec<u8>>,
+    /// Extension 0xff04 lists ChaCha20-Poly1305: the installation reads
+    /// welcome pointers.
+    reads_pointers: bool,
 }
 
 impl VerifiedKeyPackage {
@@ -57,6 +61,12 @@ impl VerifiedKeyPackage {
     /// package are wrapped with instead of the init key, if it has one.
     pub fn x_wing_key(&self) -> Option<&[u8]> {
         self.x_wing_key.as_deref()
+    }
+
+    /// Whether the installation accepts welcome pointers with
+    /// ChaCha20-Poly1305 pointees (extension 0xff04).
+    pub fn reads_pointers(&self) -> bool {
+        self.reads_pointers
     }
 
     /// The verified openmls key package.
@@ -127,18 +137,28 @@ pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsErr
         })
         .map(|wrapper| wrapper.pub_key);
 
+    let reads_pointers = key_package
+        .extensions()
+        .unknown(WELCOME_POINTEE_AEAD_TYPES)
+        .and_then(|ext| WelcomePointeeEncryptionAeadTypesExtension::decode(ext.0.as_slice()).ok())
+        .is_some_and(|ext| {
+            ext.supported_aead_types
+                .contains(&(WelcomePointeeEncryptionAeadType::Chacha20Poly1305 as i32))
+        });
+
     Ok(VerifiedKeyPackage {
         key_package,
         installation_key,
         inbox_id,
         x_wing_key,
+        reads_pointers,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mls::extensions::{self, WELCOME_POINTEE_AEAD_TYPES};
+    use crate::mls::extensions;
     use crate::mls::installation::tests::installation;
     use openmls::prelude::ExtensionType;
 
@@ -164,14 +184,11 @@ mod tests {
         assert_eq!(leaf.capabilities(), &extensions::leaf_capabilities());
         let caps = leaf.capabilities().extensions();
         assert!(caps.contains(&ExtensionType::Unknown(0xff01)));
-        // X-Wing wrapping is offered; pointers are not read, so not offered.
+        // X-Wing wrapping and welcome pointers are both offered.
         assert!(caps.contains(&ExtensionType::Unknown(WELCOME_WRAPPER_ENCRYPTION)));
+        assert!(caps.contains(&ExtensionType::Unknown(WELCOME_POINTEE_AEAD_TYPES)));
         assert_eq!(kp.x_wing_key().map(<[u8]>::len), Some(1216));
-        assert!(!caps.contains(&ExtensionType::Unknown(WELCOME_POINTEE_AEAD_TYPES)));
-        assert!(key_package
-            .extensions()
-            .unknown(WELCOME_POINTEE_AEAD_TYPES)
-            .is_none());
+        assert!(kp.reads_pointers());
     }
 
     #[test]

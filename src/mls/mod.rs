@@ -38,12 +38,17 @@ mod group;
 mod installation;
 mod key_package;
 mod welcome;
+mod welcome_pointer;
 
 pub use framing::{inspect_group_message, GroupMessageInfo, GroupMessageKind};
 pub use group::{MlsGroupState, PendingAdd};
 pub use installation::MlsInstallation;
 pub use key_package::{verify_key_package, VerifiedKeyPackage};
 pub use welcome::{seal_welcome, SealedWelcome};
+pub use welcome_pointer::{
+    accepts_pointers, seal_pointee, OpenedPointer, Pointee, PointerBundle, SealedPointer,
+    POINTER_THRESHOLD,
+};
 
 /// The only ciphersuite XMTP uses for groups:
 /// `MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519` (0x0003).

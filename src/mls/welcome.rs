@@ -107,39 +107,61 @@ pub fn seal_welcome(
     recipient: &VerifiedKeyPackage,
     message_cursor: u64,
 ) -> Result<SealedWelcome, MlsError> {
-    // As libxmtp: X-Wing whenever the key package offers a key for it.
-    let (wrapper_algorithm, key) = match recipient.x_wing_key() {
-        Some(key) => (WelcomeWrapperAlgorithm::XwingMlkem768Draft6, key),
-        None => (
-            WelcomeWrapperAlgorithm::Curve25519,
-            recipient.hpke_init_key(),
-        ),
-    };
-    let mut suite = hpke_suite(wrapper_algorithm)
-        .ok_or_else(|| MlsError::Crypto("no HPKE suite for the wrapper".into()))?;
-    let recipient_key = HpkePublicKey::new(key.to_vec());
-    let (kem_output, mut context) = suite
-        .setup_sender(&recipient_key, &welcome_info()?, None, None, None)
-        .map_err(|e| MlsError::Crypto(format!("HPKE sender setup: {e}")))?;
-    let sealed_welcome = context
-        .seal(&[], welcome)
-        .map_err(|e| MlsError::Crypto(format!("HPKE seal (welcome): {e}")))?;
+    let (wrapper_algorithm, key) = wrapper_key(recipient);
     let metadata = WelcomeMetadata { message_cursor }.encode_to_vec();
-    let welcome_metadata = context
-        .seal(&[], &metadata)
-        .map_err(|e| MlsError::Crypto(format!("HPKE seal (metadata): {e}")))?;
-    let data = HpkeCiphertext {
-        kem_output: VLBytes::new(kem_output),
-        ciphertext: VLBytes::new(sealed_welcome),
-    }
-    .tls_serialize_detached()
-    .map_err(|e| MlsError::Crypto(format!("encoding HPKE ciphertext: {e}")))?;
+    let (data, welcome_metadata) = hpke_seal(wrapper_algorithm, key, welcome, &metadata)?;
     Ok(SealedWelcome {
         data,
         hpke_public_key: key.to_vec(),
         wrapper_algorithm,
         welcome_metadata,
     })
+}
+
+/// The algorithm and key a welcome to `recipient` is wrapped with: as in
+/// libxmtp, X-Wing whenever the key package offers a key for it.
+pub(crate) fn wrapper_key(recipient: &VerifiedKeyPackage) -> (WelcomeWrapperAlgorithm, &[u8]) {
+    match recipient.x_wing_key() {
+        Some(key) => (WelcomeWrapperAlgorithm::XwingMlkem768Draft6, key),
+        None => (
+            WelcomeWrapperAlgorithm::Curve25519,
+            recipient.hpke_init_key(),
+        ),
+    }
+}
+
+/// Seals `first` then `second` in one HPKE context to `key`; returns the
+/// TLS `HpkeCiphertext` of `first` and the bare ciphertext of `second`
+/// (empty when `second` is).
+pub(crate) fn hpke_seal(
+    algorithm: WelcomeWrapperAlgorithm,
+    key: &[u8],
+    first: &[u8],
+    second: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), MlsError> {
+    let mut suite = hpke_suite(algorithm)
+        .ok_or_else(|| MlsError::Crypto("no HPKE suite for the wrapper".into()))?;
+    let recipient_key = HpkePublicKey::new(key.to_vec());
+    let (kem_output, mut context) = suite
+        .setup_sender(&recipient_key, &welcome_info()?, None, None, None)
+        .map_err(|e| MlsError::Crypto(format!("HPKE sender setup: {e}")))?;
+    let sealed_first = context
+        .seal(&[], first)
+        .map_err(|e| MlsError::Crypto(format!("HPKE seal: {e}")))?;
+    let sealed_second = if second.is_empty() {
+        Vec::new()
+    } else {
+        context
+            .seal(&[], second)
+            .map_err(|e| MlsError::Crypto(format!("HPKE seal: {e}")))?
+    };
+    let data = HpkeCiphertext {
+        kem_output: VLBytes::new(kem_output),
+        ciphertext: VLBytes::new(sealed_first),
+    }
+    .tls_serialize_detached()
+    .map_err(|e| MlsError::Crypto(format!("encoding HPKE ciphertext: {e}")))?;
+    Ok((data, sealed_second))
 }
 
 impl MlsInstallation {
@@ -164,6 +186,16 @@ impl MlsInstallation {
             .ok_or_else(|| bad("sealed to a key that none of our key packages has".into()))?;
         open_sealed(suite, &private_key, data, welcome_metadata)
     }
+}
+
+/// Decodes a `WelcomeMetadata` and returns its cursor (0 when absent).
+pub(crate) fn decode_cursor(metadata: &[u8]) -> Result<u64, MlsError> {
+    if metadata.is_empty() {
+        return Ok(0);
+    }
+    WelcomeMetadata::decode(metadata)
+        .map(|m| m.message_cursor)
+        .map_err(|e| MlsError::InvalidWelcome(format!("decoding welcome metadata: {e}")))
 }
 
 /// Opens a sealed welcome and its metadata with the recipient's private
@@ -196,9 +228,7 @@ fn open_sealed(
     let metadata = context
         .open(&[], welcome_metadata)
         .map_err(|e| bad(format!("HPKE open (metadata): {e}")))?;
-    let metadata = WelcomeMetadata::decode(metadata.as_slice())
-        .map_err(|e| bad(format!("decoding welcome metadata: {e}")))?;
-    Ok((welcome, metadata.message_cursor))
+    Ok((welcome, decode_cursor(&metadata)?))
 }
 
 #[cfg(test)]

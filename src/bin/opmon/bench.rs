@@ -20,7 +20,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
-use xmtp_opmon::client::OpKind;
 use xmtp_opmon::client::{
     ApiVersion, Client, ClientConfig, EndpointError, V3Client, V4Client, XmtpApi,
 };

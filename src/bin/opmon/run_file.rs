@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use xmtp_opmon::layer::OpKind;
+use xmtp_opmon::client::OpKind;
 use xmtp_opmon::load::{cores, evaluate, Breach, OpStats, Recorder, Threshold};
 use xmtp_opmon::report::{
     Environment, OperationReport, Parameters, ProvisioningReport, Resources, RunResult,

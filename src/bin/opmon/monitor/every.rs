@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use xmtp_opmon::layer::OpKind;
+use xmtp_opmon::client::OpKind;
 
 /// The default period of each monitored operation, as XMTP's own monitor.
 const DEFAULT_PERIOD: Duration = Duration::from_secs(20);

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tower::{Service, ServiceExt};
 use xmtp_opmon::client::{Client, XmtpApi};
-use xmtp_opmon::layer::{Op, OpKind, OpResult};
+use xmtp_opmon::client::{Op, OpKind, OpResult};
 use xmtp_opmon::load::{Scenario, Workload, WorkloadConfig};
 use xmtp_opmon::telemetry::Readiness;
 
