@@ -32,5 +32,6 @@ pub use op::{
 };
 pub use rpc::{InspectError, RpcTelemetry, RpcTelemetryLayer};
 
-/// The error type of the layers' services.
+/// A type-erased error, as tower middleware such as `timeout` or `buffer`
+/// returns (see [`ByErrorChain`]).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

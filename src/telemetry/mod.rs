@@ -32,6 +32,10 @@
 //! none, `init` installs nothing at all and returns a guard that does
 //! nothing.
 //!
+//! An app with its own `tracing` subscriber or `metrics` recorder calls
+//! [`TelemetryBuilder::build`] instead of `init`: the same exporters, as
+//! [parts](parts) to add to its own stack.
+//!
 //! ## Environment
 //!
 //! [`TelemetryBuilder::from_env`] reads the standard variables; builder
