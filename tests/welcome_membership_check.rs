@@ -202,10 +202,13 @@ async fn unreadable_welcome_skipped<A: XmtpApi>(client: Client<A>) {
 /// Pointers round-trip: an addition of five pointer-capable installations
 /// publishes the welcome once (a pointee) and a pointer to each, and every
 /// installation reads its pointer, fetches the pointee and joins.
-#[tokio::test]
-async fn pointers_to_five_installations_are_read_and_joined_by_each() {
-    let node = common::node().await;
-    let client = common::client(&node);
+over_both_apis!(
+    pointers_to_five_installations_are_read_and_joined_by_each,
+    pointers_to_five_installations_are_read_and_joined_by_each_over_v3,
+    pointers_round_trip
+);
+
+async fn pointers_round_trip<A: XmtpApi>(client: Client<A>) {
     let alice = client.create_identity().await.unwrap();
     let mut invitees = Vec::new();
     for _ in 0..5 {

@@ -91,13 +91,6 @@ impl V3Api {
 }
 
 impl XmtpApi for V3Api {
-    /// `QueryWelcomeMessages` answers carry V1 welcomes only here (the
-    /// `WelcomeMessage.welcome_pointer` variant is not in this build's
-    /// definitions), so this API never sends pointers.
-    fn reads_welcome_pointers(&self) -> bool {
-        false
-    }
-
     fn version(&self) -> ApiVersion {
         ApiVersion::V3
     }
@@ -334,22 +327,35 @@ impl XmtpApi for V3Api {
             .await?;
             let page = response.messages.len();
             for message in response.messages {
-                let Some(welcome_message::Version::V1(v1)) = message.version else {
-                    return Err(ClientError::Protocol("welcome without a version".into()));
-                };
-                cursor = cursor.max(v1.id);
-                entries.push(WelcomeEntry {
-                    sequence_id: v1.id,
-                    welcome: WelcomeMessageInput {
-                        version: Some(welcome_message_input::Version::V1(
-                            welcome_message_input::V1 {
-                                installation_key: v1.installation_key,
-                                data: v1.data,
-                                hpke_public_key: v1.hpke_public_key,
-                                wrapper_algorithm: v1.wrapper_algorithm,
-                                welcome_metadata: v1.welcome_metadata,
+                let (sequence_id, version) = match message.version {
+                    Some(welcome_message::Version::V1(v1)) => (
+                        v1.id,
+                        welcome_message_input::Version::V1(welcome_message_input::V1 {
+                            installation_key: v1.installation_key,
+                            data: v1.data,
+                            hpke_public_key: v1.hpke_public_key,
+                            wrapper_algorithm: v1.wrapper_algorithm,
+                            welcome_metadata: v1.welcome_metadata,
+                        }),
+                    ),
+                    Some(welcome_message::Version::WelcomePointer(pointer)) => (
+                        pointer.id,
+                        welcome_message_input::Version::WelcomePointer(
+                            welcome_message_input::WelcomePointer {
+                                installation_key: pointer.installation_key,
+                                welcome_pointer: pointer.welcome_pointer,
+                                hpke_public_key: pointer.hpke_public_key,
+                                wrapper_algorithm: pointer.wrapper_algorithm,
                             },
-                        )),
+                        ),
+                    ),
+                    None => return Err(ClientError::Protocol("welcome without a version".into())),
+                };
+                cursor = cursor.max(sequence_id);
+                entries.push(WelcomeEntry {
+                    sequence_id,
+                    welcome: WelcomeMessageInput {
+                        version: Some(version),
                     },
                 });
             }
