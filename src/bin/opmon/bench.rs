@@ -36,6 +36,7 @@ use crate::faults::FaultArgs;
 use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState};
 use crate::sampler::{Checkpoints, Progress, Sampler};
 use crate::signal::shutdown_signal;
+use crate::store::StoreArgs;
 use crate::target::{Env, NodeProcess, Target};
 
 /// Exit code of an interrupted run (128 + SIGINT, as shells report it).
@@ -134,6 +135,8 @@ pub struct BenchArgs {
     threads: Option<u16>,
     #[command(flatten)]
     faults: FaultArgs,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 impl BenchArgs {
@@ -222,6 +225,9 @@ impl Plan {
     fn new(args: &BenchArgs, target: &Target) -> anyhow::Result<Self> {
         if args.faults.any() && target.kind != "embedded" {
             bail!("fault flags apply only to the embedded node, not to --env or --node targets");
+        }
+        if args.store.any() && target.kind != "embedded" {
+            bail!("--retention and --max-store apply only to the embedded node, not to --env or --node targets");
         }
         let scenario = match (&args.scenario, &args.mix) {
             (Some(name), Some(_)) if name != "mix" => {
@@ -482,7 +488,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.node.as_deref(),
         args.gateway.as_deref(),
         &args.api,
-        &args.faults,
+        &[args.faults.to_args(), args.store.to_args()].concat(),
     )
     .await?;
     let plan = match Plan::new(&args, &target) {

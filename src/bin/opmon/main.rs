@@ -11,6 +11,7 @@ mod report;
 mod run_file;
 mod sampler;
 mod signal;
+mod store;
 mod target;
 
 use std::process::ExitCode;

@@ -3,15 +3,15 @@
 use std::net::SocketAddr;
 
 use clap::Args;
-use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 
 use anyhow::Context;
-use xmtp_opmon::node::{parse_duration, parse_size, EmbeddedNode, NodeConfig};
+use xmtp_opmon::node::{EmbeddedNode, NodeConfig};
 use xmtp_opmon::telemetry::TelemetryBuilder;
 
 use crate::faults::FaultArgs;
 use crate::signal::shutdown_signal;
+use crate::store::StoreArgs;
 
 /// What `opmon node` accepts.
 #[derive(Args, Debug)]
@@ -24,15 +24,8 @@ pub struct NodeArgs {
     /// another installation, group or inbox, or welcomes without data or key.
     #[arg(long)]
     strict: bool,
-    /// How long envelopes no rule keeps stay readable (identity logs, the
-    /// newest key package of each installation and the last commit of
-    /// each group are always kept).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
-    retention: Duration,
-    /// The store's size cap: past it, the oldest envelopes no rule keeps
-    /// are evicted before their retention ends.
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
-    max_store: u64,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Export the node's metrics (its store's envelopes, bytes and
     /// evictions) over OTLP/gRPC to URL.
     #[arg(long, value_name = "URL")]
@@ -67,12 +60,13 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let (retention, max_store) = args.store.bounds();
     let config = NodeConfig {
         strict: args.strict,
         faults: args.faults.faults()?,
         hold_faults: args.supervised,
-        retention: args.retention,
-        max_store: args.max_store,
+        retention,
+        max_store,
     };
     let mut node = EmbeddedNode::start_with(args.listen, config)
         .await

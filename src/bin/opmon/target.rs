@@ -9,7 +9,6 @@ use clap::ValueEnum;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::faults::FaultArgs;
 use crate::node::{ARM, ARMED};
 
 /// XMTP's published V4 environments (hosts as libxmtp configures them).
@@ -83,13 +82,13 @@ pub struct Target {
 impl Target {
     /// The target the flags name: an `--env` preset, explicit `--node`
     /// (and `--gateway`) URLs, or else the embedded node, started here
-    /// with `faults`.
+    /// with `node_args` (its fault and store flags).
     pub async fn resolve(
         env: Option<Env>,
         node: Option<&str>,
         gateway: Option<&str>,
         api: &str,
-        faults: &FaultArgs,
+        node_args: &[String],
     ) -> anyhow::Result<Self> {
         Ok(match (env, node) {
             (Some(env), _) => {
@@ -114,7 +113,7 @@ impl Target {
                 child: None,
             },
             (None, None) => {
-                let (child, url) = NodeProcess::start(faults).await?;
+                let (child, url) = NodeProcess::start(node_args).await?;
                 Self {
                     kind: "embedded",
                     env: None,
@@ -142,14 +141,14 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts the node on a free loopback port, with `faults` held until
-    /// [`arm`](Self::arm); returns it with its URL.
-    pub async fn start(faults: &FaultArgs) -> anyhow::Result<(Self, String)> {
+    /// Starts the node on a free loopback port with `node_args`, its faults
+    /// held until [`arm`](Self::arm); returns it with its URL.
+    pub async fn start(node_args: &[String]) -> anyhow::Result<(Self, String)> {
         let exe = std::env::current_exe().context("cannot find the opmon executable")?;
         let mut command = Command::new(exe);
         command
             .args(["node", "--listen", "127.0.0.1:0", "--supervised"])
-            .args(faults.to_args())
+            .args(node_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -39,9 +39,9 @@ use xmtp_opmon::load::Recorder;
 use xmtp_opmon::report::{Parameters, Resources};
 use xmtp_opmon::telemetry::{Readiness, ScrapeEndpoint, TelemetryBuilder};
 
-use crate::faults::FaultArgs;
 use crate::sampler::{Checkpoints, Sampler};
 use crate::signal::shutdown_signal;
+use crate::store::StoreArgs;
 use crate::target::{Env, NodeProcess, Target};
 
 use every::Every;
@@ -99,6 +99,10 @@ pub struct MonitorArgs {
     /// A label recorded with each interval's run, KEY=VALUE (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::bench::parse_tag)]
     tags: Vec<(String, String)>,
+    /// The embedded node's store bounds (its defaults already keep a node
+    /// that runs for days bounded).
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -148,9 +152,12 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         args.node.as_deref(),
         args.gateway.as_deref(),
         &args.api,
-        &FaultArgs::default(),
+        &args.store.to_args(),
     )
     .await?;
+    if args.store.any() && target.kind != "embedded" {
+        anyhow::bail!("--retention and --max-store apply only to the embedded node, not to --env or --node targets");
+    }
     println!("monitoring {} every {}", target.gateway, args.every);
     let config = ClientConfig::default();
     let endpoint = |e: EndpointError| anyhow::anyhow!("{e}");
