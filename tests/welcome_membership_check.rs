@@ -199,9 +199,9 @@ async fn unreadable_welcome_skipped<A: XmtpApi>(client: Client<A>) {
     assert_eq!(joined[0].group_id(), group.group_id());
 }
 
-/// Pointers round-trip: an addition of five pointer-capable installations
-/// publishes the welcome once (a pointee) and a pointer to each, and every
-/// installation reads its pointer, fetches the pointee and joins.
+// Pointers round-trip: an addition of five pointer-capable installations
+// publishes the welcome once (a pointee) and a pointer to each, and every
+// installation reads its pointer, fetches the pointee and joins.
 over_both_apis!(
     pointers_to_five_installations_are_read_and_joined_by_each,
     pointers_to_five_installations_are_read_and_joined_by_each_over_v3,
