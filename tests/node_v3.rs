@@ -113,9 +113,7 @@ async fn commits_and_application_messages_share_one_sequence() {
         .await
         .unwrap();
     // The node reads only a message's header, so the commit sent again
-    // after an application message stands for a later commit. (Our V3
-    // client syncs commits only, so it cannot make one past an
-    // application message itself.)
+    // after an application message stands for a later commit.
     let commit = first_message_data(&node, group_id).await;
     send_application(&node, group_id, 1).await;
     send(&node, commit).await;
@@ -161,6 +159,31 @@ async fn commits_and_application_messages_share_one_sequence() {
     assert_eq!((v1.id, v1.is_commit), all[3]);
     assert!(v1.data.is_empty(), "content only when asked for");
     assert!(newest[1].group_message.is_none());
+}
+
+/// An application message between two commits is not a competing commit:
+/// the client skips it and its next addition lands in the next epoch.
+#[tokio::test]
+async fn additions_after_an_application_message_succeed() {
+    let node = common::node().await;
+    let client = common::v3_client(&node);
+    let alice = client.create_identity().await.unwrap();
+    let bob = client.create_identity().await.unwrap();
+    let carol = client.create_identity().await.unwrap();
+    let mut group = client
+        .create_group(&alice, &[bob.inbox_id().to_owned()])
+        .await
+        .unwrap();
+    send_application(&node, group.group_id(), 1).await;
+
+    client
+        .add_members(&mut group, &[carol.inbox_id().to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(group.epoch(), 2);
+    let mut bobs = client.join_groups(&bob).await.unwrap().remove(0);
+    assert_eq!(client.sync_group(&mut bobs).await.unwrap(), 1);
+    assert_eq!(bobs.epoch(), 2);
 }
 
 #[tokio::test]

@@ -114,7 +114,8 @@ pub trait XmtpApi: Send + Sync + 'static {
         depends_on: Option<u64>,
     ) -> impl Future<Output = Result<Option<u64>, ClientError>> + Send;
 
-    /// Group messages after a position.
+    /// The group's commits after a position (application messages on the
+    /// same topic are skipped, though they count for the position).
     fn query_group_messages(
         &self,
         group_id: [u8; 16],

@@ -277,10 +277,15 @@ impl XmtpApi for V3Api {
                     ));
                 };
                 cursor = cursor.max(v1.id);
-                entries.push(GroupMessageEntry {
-                    sequence_id: v1.id,
-                    data: v1.data,
-                });
+                // Application messages share the group's id sequence on V3;
+                // only commits move the group's epoch (V4 reads the commit
+                // originator alone for the same reason).
+                if v1.is_commit {
+                    entries.push(GroupMessageEntry {
+                        sequence_id: v1.id,
+                        data: v1.data,
+                    });
+                }
             }
             if page < PAGE as usize {
                 return Ok(entries);
