@@ -37,7 +37,7 @@ use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState
 use crate::sampler::{Checkpoints, Progress, Sampler};
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
-use crate::target::{Env, NodeProcess, Target};
+use crate::target::{NodeProcess, Target, TargetArgs};
 
 /// Exit code of an interrupted run (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -58,18 +58,8 @@ const DEFAULT_CHECKPOINT: Duration = Duration::from_secs(5);
 /// What `opmon bench` accepts.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// A published XMTP environment instead of the embedded node.
-    #[arg(long, value_enum, conflicts_with_all = ["node", "gateway"])]
-    env: Option<Env>,
-    /// Node URL for reads instead of the embedded node (with --api v3, the V3 node).
-    #[arg(long, value_name = "URL")]
-    node: Option<String>,
-    /// Gateway URL for V4 writes [default: the --node URL].
-    #[arg(long, value_name = "URL", requires = "node")]
-    gateway: Option<String>,
-    /// Network generation: v4 (d14n) or v3 (the centralized network).
-    #[arg(long, default_value = "v4", value_parser = ["v4", "v3"])]
-    api: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Traffic to send [default: mix].
     #[arg(long, value_parser = Scenario::NAMES)]
     scenario: Option<String>,
@@ -265,7 +255,7 @@ impl Plan {
         let mut thresholds = args.thresholds.clone();
         thresholds.extend(args.max_error_rate.clone());
         let parameters = Parameters {
-            api: args.api.clone(),
+            api: args.target.api.clone(),
             target: xmtp_opmon::report::Target {
                 kind: target.kind.to_owned(),
                 env: target.env.map(|e| e.name().to_owned()),
@@ -301,7 +291,7 @@ impl Plan {
             faults: args.faults.recorded(),
         };
         Ok(Self {
-            api: if args.api == "v3" {
+            api: if args.target.api == "v3" {
                 ApiVersion::V3
             } else {
                 ApiVersion::V4
@@ -484,10 +474,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let telemetry = start_telemetry(&args, &run_id)?;
     let started_at = SystemTime::now();
     let mut target = Target::resolve(
-        args.env,
-        args.node.as_deref(),
-        args.gateway.as_deref(),
-        &args.api,
+        &args.target,
         &[args.faults.to_args(), args.store.to_args()].concat(),
     )
     .await?;

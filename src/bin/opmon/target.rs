@@ -5,11 +5,28 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::node::{ARM, ARMED};
+
+/// Where the operations go, as `opmon bench` and `opmon monitor` take it.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// A published XMTP environment instead of the embedded node.
+    #[arg(long, value_enum, conflicts_with_all = ["node", "gateway"])]
+    pub env: Option<Env>,
+    /// Node URL for reads instead of the embedded node (with --api v3, the V3 node).
+    #[arg(long, value_name = "URL")]
+    pub node: Option<String>,
+    /// Gateway URL for V4 writes [default: the --node URL].
+    #[arg(long, value_name = "URL", requires = "node")]
+    pub gateway: Option<String>,
+    /// Network generation: v4 (d14n) or v3 (the centralized network).
+    #[arg(long, default_value = "v4", value_parser = ["v4", "v3"])]
+    pub api: String,
+}
 
 /// XMTP's published V4 environments (hosts as libxmtp configures them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,16 +100,11 @@ impl Target {
     /// The target the flags name: an `--env` preset, explicit `--node`
     /// (and `--gateway`) URLs, or else the embedded node, started here
     /// with `node_args` (its fault and store flags).
-    pub async fn resolve(
-        env: Option<Env>,
-        node: Option<&str>,
-        gateway: Option<&str>,
-        api: &str,
-        node_args: &[String],
-    ) -> anyhow::Result<Self> {
+    pub async fn resolve(args: &TargetArgs, node_args: &[String]) -> anyhow::Result<Self> {
+        let (env, node, gateway) = (args.env, args.node.as_deref(), args.gateway.as_deref());
         Ok(match (env, node) {
             (Some(env), _) => {
-                let (node, gateway) = if api == "v3" {
+                let (node, gateway) = if args.api == "v3" {
                     (env.v3_url(), env.v3_url())
                 } else {
                     env.urls()

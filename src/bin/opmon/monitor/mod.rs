@@ -42,7 +42,7 @@ use xmtp_opmon::telemetry::{Readiness, ScrapeEndpoint, TelemetryBuilder};
 use crate::sampler::{Checkpoints, Sampler};
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
-use crate::target::{Env, NodeProcess, Target};
+use crate::target::{NodeProcess, Target, TargetArgs};
 
 use every::Every;
 use probe::{Probe, Rounds};
@@ -54,18 +54,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 /// What `opmon monitor` accepts.
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
-    /// A published XMTP environment instead of the embedded node.
-    #[arg(long, value_enum, conflicts_with_all = ["node", "gateway"])]
-    env: Option<Env>,
-    /// Node URL for reads instead of the embedded node (with --api v3, the V3 node).
-    #[arg(long, value_name = "URL")]
-    node: Option<String>,
-    /// Gateway URL for V4 writes [default: the --node URL].
-    #[arg(long, value_name = "URL", requires = "node")]
-    gateway: Option<String>,
-    /// Network generation: v4 (d14n) or v3 (the centralized network).
-    #[arg(long, default_value = "v4", value_parser = ["v4", "v3"])]
-    api: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Operations and how often each runs, e.g. identity=20s,group=1m,add-members=20s,lookup=5s.
     #[arg(long, value_name = "SCHEDULE", default_value_t = Every::default(), value_parser = |s: &str| s.parse::<Every>())]
     every: Every,
@@ -147,21 +137,14 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     }
     let telemetry = telemetry.init().context("cannot start telemetry export")?;
 
-    let mut target = Target::resolve(
-        args.env,
-        args.node.as_deref(),
-        args.gateway.as_deref(),
-        &args.api,
-        &args.store.to_args(),
-    )
-    .await?;
+    let mut target = Target::resolve(&args.target, &args.store.to_args()).await?;
     if args.store.any() && target.kind != "embedded" {
         anyhow::bail!("--retention and --max-store apply only to the embedded node, not to --env or --node targets");
     }
     println!("monitoring {} every {}", target.gateway, args.every);
     let config = ClientConfig::default();
     let endpoint = |e: EndpointError| anyhow::anyhow!("{e}");
-    let result = if args.api == "v3" {
+    let result = if args.target.api == "v3" {
         match V3Client::connect_traced(&target.node, config) {
             Ok(client) => watch(client, ApiVersion::V3, &args, &target, readiness).await,
             Err(error) => Err(endpoint(error)),
@@ -259,7 +242,7 @@ fn parameters(args: &MonitorArgs, target: &Target) -> Parameters {
     let mut tags: std::collections::BTreeMap<String, String> = args.tags.iter().cloned().collect();
     tags.insert("schedule".to_owned(), args.every.to_string());
     Parameters {
-        api: args.api.clone(),
+        api: args.target.api.clone(),
         target: xmtp_opmon::report::Target {
             kind: target.kind.to_owned(),
             env: target.env.map(|e| e.name().to_owned()),
