@@ -32,6 +32,7 @@ use xmtp_opmon::report::{Parameters, ProvisioningReport, Resources, RunResult};
 use xmtp_opmon::semconv::XMTP_RUN_ID;
 use xmtp_opmon::telemetry::{TelemetryBuilder, TelemetryGuard};
 
+use crate::export::{logs_only, otlp_endpoint};
 use crate::faults::FaultArgs;
 use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState};
 use crate::sampler::{Checkpoints, Progress, Sampler};
@@ -319,22 +320,14 @@ impl Plan {
 
 fn start_telemetry(args: &BenchArgs, run_id: &str) -> anyhow::Result<Option<TelemetryGuard>> {
     if args.otlp.is_none() && args.pushgateway.is_none() {
-        // Nothing exported, but warnings must still reach stderr.
-        xmtp_opmon::telemetry::install_log_subscriber()
-            .context("cannot install the log subscriber")?;
+        logs_only()?;
         return Ok(None);
     }
     let mut builder = TelemetryBuilder::from_env()
         .service_name("opmon")
         .resource_attribute(XMTP_RUN_ID, run_id);
     if let Some(url) = args.otlp.as_deref() {
-        let url = if url.is_empty() {
-            std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .unwrap_or_else(|_| "http://localhost:4317".into())
-        } else {
-            url.to_owned()
-        };
-        builder = builder.otlp_endpoint(url);
+        builder = builder.otlp_endpoint(otlp_endpoint(url));
     }
     if let Some(url) = &args.pushgateway {
         builder = builder.pushgateway(url.clone());

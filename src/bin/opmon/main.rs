@@ -3,6 +3,7 @@
 
 mod bench;
 mod compare;
+mod export;
 mod faults;
 mod merge;
 mod monitor;

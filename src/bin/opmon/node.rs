@@ -54,9 +54,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
                 .context("cannot start telemetry export")?,
         ),
         None => {
-            // Nothing exported, but warnings and errors must still reach stderr.
-            xmtp_opmon::telemetry::install_log_subscriber()
-                .context("cannot install the log subscriber")?;
+            crate::export::logs_only()?;
             None
         }
     };

@@ -39,6 +39,7 @@ use xmtp_opmon::load::Recorder;
 use xmtp_opmon::report::{Parameters, Resources};
 use xmtp_opmon::telemetry::{Readiness, ScrapeEndpoint, TelemetryBuilder};
 
+use crate::export::{logs_only, otlp_endpoint};
 use crate::sampler::{Checkpoints, Sampler};
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
@@ -122,18 +123,15 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         println!("metrics on http://{bound}/metrics");
     }
     if let Some(url) = args.otlp.as_deref() {
-        let url = if url.is_empty() {
-            std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .unwrap_or_else(|_| "http://localhost:4317".into())
-        } else {
-            url.to_owned()
-        };
-        telemetry = telemetry.otlp_endpoint(url);
+        telemetry = telemetry.otlp_endpoint(otlp_endpoint(url));
     }
     if let Some(url) = &args.pushgateway {
         telemetry = telemetry
             .pushgateway(url.clone())
             .push_job("xmtp_opmon_monitor");
+    }
+    if args.metrics_listen.is_none() && args.otlp.is_none() && args.pushgateway.is_none() {
+        logs_only()?;
     }
     let telemetry = telemetry.init().context("cannot start telemetry export")?;
 
