@@ -75,6 +75,29 @@ impl Transport {
         }
     }
 
+    /// Gives every call through this transport `timeout` as its gRPC
+    /// deadline (a `grpc-timeout` header), unless the call names its own.
+    ///
+    /// The deadline then travels with the call: tonic's channel ends the
+    /// call when it passes, the server may stop work nobody will wait for,
+    /// and the RPC layer below sees it and reports such a call as
+    /// `timeout` rather than `cancelled`.
+    pub fn with_deadline(self, timeout: Duration) -> Self {
+        let value = grpc_timeout_value(timeout);
+        let service = self
+            .inner
+            .map_request(move |mut request: http::Request<Body>| {
+                request
+                    .headers_mut()
+                    .entry(GRPC_TIMEOUT)
+                    .or_insert_with(|| value.clone());
+                request
+            });
+        Self {
+            inner: BoxCloneSyncService::new(service),
+        }
+    }
+
     /// The boxed service, for generated tonic clients of your own
     /// (`SomeApiClient::new(transport.into_service())`).
     pub fn into_service(self) -> BoxedService {
@@ -84,6 +107,21 @@ impl Transport {
     pub(crate) fn service(&self) -> BoxedService {
         self.inner.clone()
     }
+}
+
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// A `grpc-timeout` value: at most eight digits and a unit, in the finest
+/// unit that fits (milliseconds up to some 27 hours, then hours).
+fn grpc_timeout_value(timeout: Duration) -> http::HeaderValue {
+    const MAX: u128 = 99_999_999;
+    let millis = timeout.as_millis().max(1);
+    let text = if millis <= MAX {
+        format!("{millis}m")
+    } else {
+        format!("{}H", (timeout.as_secs() / 3600).clamp(1, MAX as u64))
+    };
+    http::HeaderValue::from_str(&text).expect("digits and a unit are a valid header value")
 }
 
 /// Why a target URL cannot be used.
@@ -133,4 +171,21 @@ pub fn channel(url: &str) -> Result<Channel, EndpointError> {
 pub fn traced(url: &str) -> Result<Transport, EndpointError> {
     let layer = crate::layer::RpcTelemetryLayer::for_target(url);
     Ok(Transport::new(tower::Layer::layer(&layer, channel(url)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_fit_eight_digits() {
+        assert_eq!(grpc_timeout_value(Duration::from_millis(200)), "200m");
+        assert_eq!(grpc_timeout_value(Duration::from_micros(10)), "1m");
+        assert_eq!(grpc_timeout_value(Duration::from_secs(10)), "10000m");
+        assert_eq!(
+            grpc_timeout_value(Duration::from_secs(200_000)),
+            "55H",
+            "past eight digits of milliseconds, whole hours"
+        );
+    }
 }

@@ -66,7 +66,10 @@ pub struct V3Api {
 impl V3Api {
     /// An API calling `node`, with a deadline per call.
     pub fn new(node: Transport, rpc_timeout: Duration) -> Self {
-        Self { node, rpc_timeout }
+        Self {
+            node: node.with_deadline(rpc_timeout),
+            rpc_timeout,
+        }
     }
 
     fn mls(&self) -> MlsApiClient<BoxedService> {

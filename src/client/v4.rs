@@ -69,14 +69,30 @@ pub mod methods {
     pub const PUBLISH_LEGACY: &str = "/xmtp.xmtpv4.payer_api.PayerApi/PublishClientEnvelopes";
 }
 
+/// How long past its deadline a call may still take before the client
+/// drops it: the transport's `grpc-timeout` ends a call that gets no
+/// answer, and this only catches an answer that starts and then stalls.
+const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
 /// Runs one gRPC `call` to `method` within `timeout`.
+///
+/// The transport carries `timeout` as the call's `grpc-timeout` (see
+/// [`Transport::with_deadline`]), so tonic ends the call at its deadline,
+/// with `CANCELLED`, as does a server that honours the header. A call that
+/// ends cancelled once the deadline has passed was ended by it.
 pub(crate) async fn timed<T>(
     method: &'static str,
     timeout: Duration,
     call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<T, ClientError> {
-    match tokio::time::timeout(timeout, call).await {
+    let started = tokio::time::Instant::now();
+    match tokio::time::timeout(timeout + DEADLINE_GRACE, call).await {
         Err(_) => Err(ClientError::Timeout { method, timeout }),
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled && started.elapsed() >= timeout =>
+        {
+            Err(ClientError::Timeout { method, timeout })
+        }
         Ok(Err(status)) => Err(ClientError::Rpc { method, status }),
         Ok(Ok(response)) => Ok(response.into_inner()),
     }
@@ -102,8 +118,8 @@ impl V4Api {
     /// be the same transport), with a deadline per call.
     pub fn new(gateway: Transport, node: Transport, rpc_timeout: Duration) -> Self {
         Self {
-            gateway,
-            node,
+            gateway: gateway.with_deadline(rpc_timeout),
+            node: node.with_deadline(rpc_timeout),
             rpc_timeout,
             legacy_reads: AtomicBool::new(false),
             legacy_writes: AtomicBool::new(false),

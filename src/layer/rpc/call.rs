@@ -87,12 +87,15 @@ impl CallGuard {
         self.saw_data = true;
     }
 
+    /// Whether the call's `grpc-timeout` has passed.
+    fn past_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
     /// How a drop before the end reads.
     fn dropped(&self) -> CallEnd {
-        if self
-            .deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
-        {
+        if self.past_deadline() {
             CallEnd::Transport(ErrorClass::Timeout)
         } else if self.saw_data {
             CallEnd::BodyDropped
@@ -120,10 +123,16 @@ impl CallGuard {
             CallEnd::Status(code) => {
                 let name = grpc_code_name(code);
                 let failure = (!self.config.is_success(code)).then(|| {
-                    (
-                        ErrorClass::from_code(code).unwrap_or(ErrorClass::Server),
-                        name,
-                    )
+                    if code == Code::Cancelled && self.past_deadline() {
+                        // tonic's channel and servers end a call whose
+                        // grpc-timeout passed with CANCELLED.
+                        (ErrorClass::Timeout, ErrorClass::Timeout.as_str())
+                    } else {
+                        (
+                            ErrorClass::from_code(code).unwrap_or(ErrorClass::Server),
+                            name,
+                        )
+                    }
                 });
                 (Some(name), failure)
             }

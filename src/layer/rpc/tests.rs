@@ -168,6 +168,37 @@ fn a_trailers_only_response_is_decided_by_its_headers() {
 }
 
 #[test]
+fn cancelled_past_the_deadline_is_a_timeout() {
+    // tonic's channel and servers answer CANCELLED when a call's
+    // grpc-timeout passes; before the deadline CANCELLED stays what it is.
+    for (timeout, expected) in [("1m", "timeout"), ("10S", "CANCELLED")] {
+        let labels = recorded(|| async {
+            let mut service = RpcTelemetryLayer::new().layer(service_fn(|_| async {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                let mut response = http::Response::new(Frames::new(vec![]));
+                response
+                    .headers_mut()
+                    .insert("grpc-status", "1".parse().unwrap());
+                Ok::<_, BoxError>(response)
+            }));
+            let response = service
+                .ready()
+                .await
+                .unwrap()
+                .call(request(Some(timeout)))
+                .await
+                .unwrap();
+            drain(response.into_body()).await.unwrap();
+        });
+        assert_eq!(
+            labels,
+            (Some("CANCELLED".into()), Some(expected.into())),
+            "grpc-timeout {timeout}"
+        );
+    }
+}
+
+#[test]
 fn a_body_dropped_after_data_is_not_a_cancellation() {
     let labels = recorded(|| async {
         let mut service = RpcTelemetryLayer::new().layer(answering(|| {
