@@ -249,7 +249,11 @@ fn is_connect_error(error: &(dyn StdError + 'static)) -> bool {
 }
 
 fn is_timeout_error(error: &(dyn StdError + 'static)) -> bool {
-    error.is::<tower::timeout::error::Elapsed>() || error.is::<tokio::time::error::Elapsed>()
+    // tonic's channel fails a call whose grpc-timeout passed with
+    // TimeoutExpired.
+    error.is::<tower::timeout::error::Elapsed>()
+        || error.is::<tokio::time::error::Elapsed>()
+        || error.is::<tonic::TimeoutExpired>()
 }
 
 #[cfg(test)]
@@ -278,6 +282,15 @@ mod tests {
         let mut status = tonic::Status::internal("bad bytes");
         status.set_source(std::sync::Arc::new(DecodeFailure("eof".into())));
         assert_eq!(ErrorClass::from_status(&status), Some(ErrorClass::Protocol));
+    }
+
+    #[test]
+    fn an_expired_grpc_timeout_is_a_timeout() {
+        let expired: Box<dyn StdError + Send + Sync> = Box::new(tonic::TimeoutExpired(()));
+        assert_eq!(
+            ErrorClass::from_transport_error(expired.as_ref()),
+            ErrorClass::Timeout
+        );
     }
 
     #[test]
