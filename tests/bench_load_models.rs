@@ -44,6 +44,7 @@ fn the_open_model_starts_operations_on_schedule() {
             "1s",
             "--warmup",
             "0s",
+            "--samples",
         ],
     );
     let run = ran.run();
@@ -51,9 +52,24 @@ fn the_open_model_starts_operations_on_schedule() {
     assert_eq!(run.parameters.rate, Some(100.0));
     let op = ran.op("identity.lookup");
     assert_eq!(op.attempts, 100, "{:?}", op.errors);
-    // Response time runs from the intended start, so it is never shorter.
-    assert!(op.response_ms.max >= op.service_ms.max);
-    assert!(op.response_ms.p50 >= op.service_ms.p50);
+    // Each attempt's intended start lies on the 10 ms grid, one per slot,
+    // and its response time is its service time plus how late it started.
+    let samples = std::fs::read_to_string(ran.dir.join("samples.csv")).unwrap();
+    let mut slots = Vec::new();
+    for row in samples.lines().skip(1) {
+        let fields: Vec<&str> = row.split(',').collect();
+        let start_s: f64 = fields[0].parse().unwrap();
+        let [response, service, lag] = [4, 5, 6].map(|i| fields[i].parse::<i64>().unwrap());
+        let slot = (start_s * 100.0).round();
+        assert!((start_s * 100.0 - slot).abs() < 1e-3, "off the grid: {row}");
+        slots.push(slot as u32);
+        assert!(
+            (response - service - lag).abs() <= 2,
+            "response is not service plus lag: {row}"
+        );
+    }
+    slots.sort_unstable();
+    assert_eq!(slots, (0..100).collect::<Vec<_>>());
     assert_eq!(
         op.timeline.iter().map(|s| s.ok + s.errors).sum::<u64>(),
         100
