@@ -102,6 +102,15 @@ where
     (label(RPC_RESPONSE_STATUS_CODE), label(ERROR_TYPE))
 }
 
+/// The response of a call that must reach the inner service and succeed.
+async fn respond<S>(service: &mut S, request: http::Request<()>) -> S::Response
+where
+    S: Service<http::Request<()>>,
+    S::Error: std::fmt::Debug,
+{
+    service.ready().await.unwrap().call(request).await.unwrap()
+}
+
 async fn drain<B: Body + Unpin>(mut body: B) -> Result<(), B::Error> {
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         frame?;
@@ -129,13 +138,7 @@ fn trailers_after_data_decide_the_outcome() {
         let mut service = RpcTelemetryLayer::new().layer(answering(|| {
             http::Response::new(Frames::new(vec![data(), trailers("14")]))
         }));
-        let response = service
-            .ready()
-            .await
-            .unwrap()
-            .call(request(None))
-            .await
-            .unwrap();
+        let response = respond(&mut service, request(None)).await;
         drain(response.into_body()).await.unwrap();
     });
     assert_eq!(
@@ -154,13 +157,7 @@ fn a_trailers_only_response_is_decided_by_its_headers() {
                 .insert("grpc-status", "0".parse().unwrap());
             response
         }));
-        let response = service
-            .ready()
-            .await
-            .unwrap()
-            .call(request(None))
-            .await
-            .unwrap();
+        let response = respond(&mut service, request(None)).await;
         // Nobody reads the body: the outcome is already known.
         drop(response);
     });
@@ -204,13 +201,7 @@ fn a_body_dropped_after_data_is_not_a_cancellation() {
         let mut service = RpcTelemetryLayer::new().layer(answering(|| {
             http::Response::new(Frames::new(vec![data()]).then_pending())
         }));
-        let response = service
-            .ready()
-            .await
-            .unwrap()
-            .call(request(None))
-            .await
-            .unwrap();
+        let response = respond(&mut service, request(None)).await;
         let mut body = response.into_body();
         let first = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         assert!(first.is_some_and(|frame| frame.is_ok_and(|f| f.is_data())));
@@ -271,13 +262,7 @@ fn a_reset_stream_reports_the_status_it_carries() {
             let reset: BoxError = Box::new(tonic::Status::cancelled("reset"));
             http::Response::new(Frames::new(vec![data(), Err(reset)]))
         }));
-        let response = service
-            .ready()
-            .await
-            .unwrap()
-            .call(request(None))
-            .await
-            .unwrap();
+        let response = respond(&mut service, request(None)).await;
         assert!(drain(response.into_body()).await.is_err());
     });
     assert_eq!(labels, (Some("CANCELLED".into()), Some("CANCELLED".into())));
