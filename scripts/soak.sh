@@ -3,10 +3,12 @@
 # embedded node for DURATION (default 10m) at concurrency 2, then a
 # one-million-operation lookup run, and prints the client's and the node's
 # RSS at 1, 5 and 10 minutes (and at the end), read from the per-second
-# resource samples in run.json. Needs python3.
+# resource samples in run.json. Extra bench flags (the node's bounds, for
+# instance) come from $SOAK_ARGS. Needs python3.
 #
 #   scripts/soak.sh [DURATION] [SCENARIO...]
 #   scripts/soak.sh 10m mix group add-members
+#   SOAK_ARGS="--max-store 64MiB" scripts/soak.sh 10m mix
 source "$(dirname "$0")/common.sh"
 duration=${1:-10m}
 shift || true
@@ -39,9 +41,10 @@ PY
 }
 
 for scenario in "${scenarios[@]}"; do
-  echo "== opmon bench --scenario $scenario --concurrency 2 --duration $duration (group size 10)"
+  echo "== opmon bench --scenario $scenario --concurrency 2 --duration $duration --group-size 10 ${SOAK_ARGS:-}"
+  # shellcheck disable=SC2086 # SOAK_ARGS is a list of flags
   "$opmon" bench --scenario "$scenario" --concurrency 2 --duration "$duration" \
-    --group-size 10 --quiet --out "$work/$scenario" >/dev/null
+    --group-size 10 ${SOAK_ARGS:-} --quiet --out "$work/$scenario" >/dev/null
   report "$work/$scenario"
 done
 echo "== opmon bench --scenario lookup --ops 1000000 --concurrency 32"

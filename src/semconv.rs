@@ -140,6 +140,9 @@ pub const NODE_STORE_ENVELOPES: &str = "xmtp.node.store.envelopes";
 pub const NODE_STORE_BYTES: &str = "xmtp.node.store.size";
 /// Envelopes the embedded node's store has evicted (a counter).
 pub const NODE_STORE_EVICTIONS: &str = "xmtp.node.store.evictions";
+/// Topics the embedded node's store has forgotten whole, least recently
+/// used first, once what its rules keep outgrew the size cap (a counter).
+pub const NODE_STORE_FORGOTTEN: &str = "xmtp.node.store.forgotten";
 
 #[cfg(test)]
 mod tests {

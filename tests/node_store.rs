@@ -239,3 +239,59 @@ async fn past_retention_only_what_rules_keep_is_read() {
     );
     assert!(node.store_stats().evictions >= 2);
 }
+
+#[tokio::test]
+async fn over_the_cap_the_least_recently_used_topics_are_forgotten() {
+    // Identity logs and newest key packages are kept by rule, so only
+    // forgetting whole topics keeps a store of ever more inboxes bounded.
+    let cap = 64 * 1024;
+    let node = common::node_with(NodeConfig {
+        max_store: cap,
+        ..NodeConfig::default()
+    })
+    .await;
+    let client = common::client(&node);
+    let used = client.create_identity().await.unwrap();
+    let mut idle = Vec::new();
+    while node.store_stats().forgotten < 8 {
+        assert!(idle.len() < 200, "{:?}", node.store_stats());
+        idle.push(client.create_identity().await.unwrap());
+        // Looked up after every write, `used` stays recently used.
+        assert_eq!(
+            client
+                .lookup_inbox(used.address())
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(used.inbox_id()),
+            "a recently used inbox is never forgotten"
+        );
+    }
+    let stats = node.store_stats();
+    assert!(stats.bytes <= cap, "{stats:?}");
+
+    // The inbox unused for longest reads as from a node that never saw it:
+    // no address resolves to it and its log is empty.
+    let oldest = &idle[0];
+    assert_eq!(client.lookup_inbox(oldest.address()).await.unwrap(), None);
+    let log = query(
+        &node,
+        vec![topic(
+            TopicKind::IdentityUpdates,
+            &hex::decode(oldest.inbox_id()).unwrap(),
+        )],
+        HashMap::new(),
+        0,
+    )
+    .await;
+    assert!(log.is_empty(), "{} envelopes", log.len());
+    let newest = idle.last().unwrap();
+    assert_eq!(
+        client
+            .lookup_inbox(newest.address())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(newest.inbox_id())
+    );
+}

@@ -113,6 +113,17 @@ impl AssociationState {
             .collect()
     }
 
+    /// How many members (addresses and installations) the inbox has.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// How many signatures the state remembers to refuse replays: one or
+    /// two per applied update.
+    pub fn replay_key_count(&self) -> usize {
+        self.seen_signatures.len()
+    }
+
     /// Whether `member` currently belongs to the inbox.
     pub fn is_member(&self, member: &MemberId) -> bool {
         self.members.contains_key(member)

@@ -12,6 +12,10 @@
 //! The queue is drained from its oldest end while the oldest has outlived
 //! the retention period, or while the store is over its size cap. A kept
 //! envelope is never in the queue, so draining never has to skip one.
+//!
+//! Retention never removes a kept envelope, but the cap does: once the
+//! queue is empty and the store is still over, the topics unused for
+//! longest are forgotten whole (see [`recency`](super::recency)).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -20,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::topic::TopicKind;
 
+use super::recency::{Recency, TopicName};
 use super::store::{Inner, Key, Stored, TopicIndex, COMMITS_ORIGINATOR};
 use super::store_stats::StatsDelta;
 
@@ -80,6 +85,7 @@ impl Keep {
 pub(super) struct Evictions {
     queue: BTreeSet<(Instant, Key)>,
     total: u64,
+    forgotten: u64,
 }
 
 impl Evictions {
@@ -90,11 +96,16 @@ impl Evictions {
     pub(super) fn total(&self) -> u64 {
         self.total
     }
+
+    pub(super) fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
 }
 
 impl StoreLimits {
     /// Evicts from the oldest end while the oldest has expired or the
-    /// store is over its cap.
+    /// store is over its cap; then, while still over the cap, forgets the
+    /// topics unused for longest.
     pub(super) fn enforce(&self, inner: &mut Inner, now: Instant) -> StatsDelta {
         let mut delta = StatsDelta::default();
         while let Some(&(arrived_at, key)) = inner.evictions.queue.first() {
@@ -106,20 +117,36 @@ impl StoreLimits {
             let Some(stored) = inner.envelopes.remove(&key) else {
                 continue;
             };
-            unindex(&mut inner.topics, &stored, key);
+            unindex(&mut inner.topics, &mut inner.recency, &stored, key);
             inner.bytes -= stored.bytes;
             inner.evictions.total += 1;
             delta.evicted(stored.bytes);
+        }
+        while inner.bytes > self.max_bytes {
+            let Some(topic) = inner.recency.oldest().cloned() else {
+                break;
+            };
+            let mut forgotten = StatsDelta::default();
+            inner.forget(&topic, &mut forgotten);
+            inner.evictions.total += forgotten.evicted_count();
+            inner.evictions.forgotten += 1;
+            delta.add(forgotten);
         }
         delta
     }
 }
 
-fn unindex(topics: &mut HashMap<Vec<u8>, TopicIndex>, stored: &Stored, key: Key) {
+fn unindex(
+    topics: &mut HashMap<TopicName, TopicIndex>,
+    recency: &mut Recency,
+    stored: &Stored,
+    key: Key,
+) {
     if let Some(index) = topics.get_mut(&stored.topic) {
         index.keys.remove(&key);
         index.arrivals.remove(&stored.arrival);
         if index.is_empty() {
+            recency.remove(index.last_use);
             topics.remove(&stored.topic);
         }
     }

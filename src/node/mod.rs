@@ -22,7 +22,9 @@
 
 mod eviction;
 mod faults;
+mod footprint;
 mod inbox_locks;
+mod recency;
 mod service;
 mod sign;
 mod size;

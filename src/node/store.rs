@@ -13,20 +13,24 @@
 //!
 //! The store is bounded (see [`eviction`](super::eviction)): envelopes no
 //! rule still needs leave after the retention period, or sooner once the
-//! store is over its size cap. A read of an evicted envelope finds nothing,
-//! as a read from a pruned node would.
+//! store is over its size cap; if it is still over, whole topics that have
+//! gone longest unused are forgotten (see [`recency`](super::recency)).
+//! A read of an evicted envelope finds nothing, as a read from a pruned
+//! node would.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use prost::Message;
 use tokio::time::Instant;
 
 use crate::identity::AssociationState;
 use crate::proto::envelopes::OriginatorEnvelope;
+use crate::topic::{topic as topic_of, TopicKind};
 
 use super::eviction::{Evictions, Keep, StoreLimits};
+use super::footprint;
+use super::recency::{LastUse, Recency, TopicName};
 use super::store_stats::{StatsDelta, StoreStats};
 
 pub use crate::topic::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
@@ -34,14 +38,10 @@ pub use crate::topic::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR}
 /// (originator, sequence id): where an envelope sits in its originator's log.
 pub(crate) type Key = (u32, u64);
 
-/// Bookkeeping per stored envelope, charged to the store's size besides
-/// the envelope and its topic (keys in the indexes, map nodes).
-const ENTRY_OVERHEAD: u64 = 96;
-
 pub(super) struct Stored {
     pub(super) envelope: OriginatorEnvelope,
     pub(super) visible_at: Instant,
-    pub(super) topic: Vec<u8>,
+    pub(super) topic: TopicName,
     pub(super) bytes: u64,
     pub(super) arrived_at: Instant,
     pub(super) arrival: u64,
@@ -55,6 +55,7 @@ pub(super) struct TopicIndex {
     /// By arrival at this node: V3's single id sequence per topic, in
     /// which a group's commits and application messages interleave.
     pub(super) arrivals: BTreeMap<u64, Key>,
+    pub(super) last_use: LastUse,
 }
 
 impl TopicIndex {
@@ -77,7 +78,8 @@ pub(super) struct Inner {
     /// that is still being written.
     pending: HashMap<u32, BTreeSet<u64>>,
     pub(super) envelopes: HashMap<Key, Stored>,
-    pub(super) topics: HashMap<Vec<u8>, TopicIndex>,
+    pub(super) topics: HashMap<TopicName, TopicIndex>,
+    pub(super) recency: Recency,
     /// The last arrival id handed out (V3 ids start at 1).
     arrivals: u64,
     pub(super) evictions: Evictions,
@@ -99,6 +101,59 @@ impl Inner {
         if let Some(pending) = self.pending.get_mut(&originator) {
             pending.remove(&sequence_id);
         }
+    }
+
+    /// Marks `topic` as used now, if the store has it.
+    fn touch(&mut self, topic: &[u8]) {
+        if let Some((name, index)) = self.topics.get_key_value(topic) {
+            let (name, mut last_use) = (Arc::clone(name), index.last_use);
+            self.recency.touch(&name, &mut last_use);
+            if let Some(index) = self.topics.get_mut(topic) {
+                index.last_use = last_use;
+            }
+        }
+    }
+
+    /// Marks an inbox as used now: its state and log live and go together
+    /// with its identity-updates topic.
+    fn touch_inbox(&mut self, inbox_id: &str) {
+        if let Ok(identifier) = hex::decode(inbox_id) {
+            self.touch(&topic_of(TopicKind::IdentityUpdates, &identifier));
+        }
+    }
+
+    /// Forgets a whole topic: its envelopes, and for an inbox's identity
+    /// topic the inbox's state and the addresses that resolve to it.
+    pub(super) fn forget(&mut self, topic: &[u8], delta: &mut StatsDelta) {
+        let Some(index) = self.topics.remove(topic) else {
+            return;
+        };
+        self.recency.remove(index.last_use);
+        for key in &index.keys {
+            if let Some(stored) = self.envelopes.remove(key) {
+                self.bytes -= stored.bytes;
+                delta.evicted(stored.bytes);
+            }
+        }
+        if topic.first() == Some(&TopicKind::IdentityUpdates.byte()) {
+            let inbox_id = hex::encode(&topic[1..]);
+            if let Some(record) = self.inboxes.remove(&inbox_id) {
+                let mut freed = footprint::inbox(&record.state);
+                for address in record.state.addresses() {
+                    if self
+                        .addresses
+                        .get(&address)
+                        .is_some_and(|(owner, _)| *owner == inbox_id)
+                    {
+                        self.addresses.remove(&address);
+                        freed += footprint::address(&address, &inbox_id);
+                    }
+                }
+                self.bytes -= freed;
+                delta.freed(freed);
+            }
+        }
+        delta.forgot();
     }
 }
 
@@ -153,14 +208,21 @@ impl Store {
         visible_at: Instant,
     ) {
         let now = Instant::now();
-        let bytes = (envelope.encoded_len() + topic.len()) as u64 + ENTRY_OVERHEAD;
+        let bytes = footprint::envelope(&envelope, topic.len());
         let delta = {
             let mut inner = self.lock();
+            let inner = &mut *inner;
             inner.finish_pending(key);
             let keep = Keep::of(key, &topic);
             inner.arrivals += 1;
             let arrival = inner.arrivals;
-            let index = inner.topics.entry(topic.clone()).or_default();
+            // Envelopes share their topic's name with its index.
+            let topic = match inner.topics.get_key_value(topic.as_slice()) {
+                Some((name, _)) => Arc::clone(name),
+                None => TopicName::from(topic),
+            };
+            let index = inner.topics.entry(Arc::clone(&topic)).or_default();
+            inner.recency.touch(&topic, &mut index.last_use);
             // Whatever the new envelope supersedes may go from now on.
             let superseded = keep.supersedes(key, &index.keys);
             index.keys.insert(key);
@@ -186,7 +248,7 @@ impl Store {
                 }
             }
             let mut delta = StatsDelta::stored(bytes);
-            delta.add(self.limits.enforce(&mut inner, now));
+            delta.add(self.limits.enforce(inner, now));
             delta
         };
         delta.record();
@@ -216,9 +278,12 @@ impl Store {
             let mut names: Vec<&Vec<u8>> = topics.iter().collect();
             names.sort_unstable();
             names.dedup();
+            for name in &names {
+                inner.touch(name);
+            }
             let indexes: Vec<&BTreeSet<Key>> = names
                 .into_iter()
-                .filter_map(|topic| inner.topics.get(topic).map(|index| &index.keys))
+                .filter_map(|topic| inner.topics.get(topic.as_slice()).map(|index| &index.keys))
                 .collect();
             let mut originators: Vec<u32> = inner.last_sequence.keys().copied().collect();
             originators.sort_unstable();
@@ -317,6 +382,7 @@ impl Store {
         let delta = {
             let mut inner = self.lock();
             let delta = self.expire(&mut inner, now);
+            inner.touch(topic);
             if let Some(index) = inner.topics.get(topic) {
                 let readable = |(&arrival, key): (&u64, &Key)| {
                     let stored = inner.envelopes.get(key)?;
@@ -355,7 +421,8 @@ impl Store {
     /// The newest readable envelope on `topic`.
     pub(crate) fn newest(&self, topic: &[u8]) -> Option<OriginatorEnvelope> {
         let now = Instant::now();
-        let inner = self.lock();
+        let mut inner = self.lock();
+        inner.touch(topic);
         inner
             .topics
             .get(topic)?
@@ -374,37 +441,57 @@ impl Store {
             envelopes: inner.envelopes.len() as u64,
             bytes: inner.bytes,
             evictions: inner.evictions.total(),
+            forgotten: inner.evictions.forgotten(),
         }
     }
 
     /// The validated state of an inbox, if it has one.
     pub(crate) fn inbox(&self, inbox_id: &str) -> Option<InboxRecord> {
-        self.lock().inboxes.get(inbox_id).cloned()
+        let mut inner = self.lock();
+        inner.touch_inbox(inbox_id);
+        inner.inboxes.get(inbox_id).cloned()
     }
 
     /// Records a validated identity update's resulting state, and the
     /// addresses it links, readable from `visible_at`.
     pub(crate) fn set_inbox(&self, state: AssociationState, visible_at: Instant) {
-        let mut inner = self.lock();
-        let inbox_id = state.inbox_id().to_owned();
-        for address in state.addresses() {
-            inner
-                .addresses
-                .entry(address)
-                .or_insert_with(|| (inbox_id.clone(), visible_at));
+        let mut delta = StatsDelta::default();
+        {
+            let mut inner = self.lock();
+            let inner = &mut *inner;
+            let inbox_id = state.inbox_id().to_owned();
+            let mut charge = footprint::inbox(&state);
+            for address in state.addresses() {
+                if !inner.addresses.contains_key(&address) {
+                    charge += footprint::address(&address, &inbox_id);
+                    inner
+                        .addresses
+                        .insert(address, (inbox_id.clone(), visible_at));
+                }
+            }
+            let refund = match inner.inboxes.insert(inbox_id, InboxRecord { state }) {
+                Some(old) => footprint::inbox(&old.state),
+                None => 0,
+            };
+            inner.bytes = inner.bytes + charge - refund;
+            delta.charged(charge);
+            delta.freed(refund);
+            delta.add(self.limits.enforce(inner, Instant::now()));
         }
-        inner.inboxes.insert(inbox_id, InboxRecord { state });
+        delta.record();
     }
 
     /// The inbox an address belongs to, once readable.
     pub(crate) fn inbox_of(&self, address: &str) -> Option<String> {
         let now = Instant::now();
-        let inner = self.lock();
-        inner
+        let mut inner = self.lock();
+        let inbox = inner
             .addresses
             .get(address)
             .filter(|(_, visible_at)| *visible_at <= now)
-            .map(|(inbox, _)| inbox.clone())
+            .map(|(inbox, _)| inbox.clone())?;
+        inner.touch_inbox(&inbox);
+        Some(inbox)
     }
 
     /// Whether `originator` has assigned `sequence_id` (used to check
