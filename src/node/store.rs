@@ -19,6 +19,7 @@
 //! node would.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -462,11 +463,9 @@ impl Store {
             let inbox_id = state.inbox_id().to_owned();
             let mut charge = footprint::inbox(&state);
             for address in state.addresses() {
-                if !inner.addresses.contains_key(&address) {
-                    charge += footprint::address(&address, &inbox_id);
-                    inner
-                        .addresses
-                        .insert(address, (inbox_id.clone(), visible_at));
+                if let Entry::Vacant(entry) = inner.addresses.entry(address) {
+                    charge += footprint::address(entry.key(), &inbox_id);
+                    entry.insert((inbox_id.clone(), visible_at));
                 }
             }
             let refund = match inner.inboxes.insert(inbox_id, InboxRecord { state }) {
