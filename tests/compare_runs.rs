@@ -1,6 +1,8 @@
 //! `opmon compare` tells a real slowdown from noise: a run against itself
-//! is `~` everywhere; injected latency is `worse`, significantly, and
-//! fails CI with exit code 98 under `--fail-on-regression`.
+//! gives no verdict; what one run cannot show is `?` with the reason;
+//! injected latency is `worse`, significantly, and fails CI with exit code
+//! 98 under `--fail-on-regression`. (`compare_aa.rs` checks how often
+//! identical builds get a verdict.)
 
 mod common;
 
@@ -50,36 +52,60 @@ fn a_run_compared_with_itself_shows_no_change() {
     let rows = rows_of(&output);
     assert_eq!(rows.len(), 7, "seven figures for one operation");
     for row in &rows {
-        assert_eq!(row["verdict"], "~", "{row}");
+        assert!(row["verdict"] == "~" || row["verdict"] == "?", "{row}");
         assert_eq!(row["change"], 0.0, "{row}");
     }
+    // What one run of 200 cannot say is said, with the reason.
+    let p99 = verdict(&rows, "p99");
+    assert_eq!(p99["verdict"], "?");
+    assert_eq!(p99["reason"], "too few samples: 200 < 1,000 for p99");
+    let p50 = verdict(&rows, "p50");
+    assert_eq!(p50["verdict"], "?");
+    assert!(
+        p50["reason"].as_str().unwrap().contains("4 times or more"),
+        "{p50}"
+    );
+    assert_eq!(verdict(&rows, "error_rate")["method"], "two-proportion");
 }
 
 #[test]
 fn injected_latency_is_a_significant_regression() {
     let base = lookups("fast", "200", &[]);
     let slow = lookups("slow", "200", &["--inject-latency", "fixed:20ms"]);
+    // One run a side: no latency verdict by default, so noise cannot fail CI.
     let output = compare(
         &[&base],
         &[&slow],
         &["--format", "json", "--fail-on-regression"],
     );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(verdict(&rows_of(&output), "p50")["verdict"], "?");
+    // Asked for, a single run is judged from its own samples.
+    let single = ["--format", "json", "--fail-on-regression", "--single-run"];
+    let output = compare(&[&base], &[&slow], &single);
     assert_eq!(output.status.code(), Some(98));
     let rows = rows_of(&output);
-    for figure in ["p50", "p99", "mean"] {
+    for (figure, method) in [("p50", "order-statistic"), ("mean", "bootstrap")] {
         let row = verdict(&rows, figure);
         assert_eq!(row["verdict"], "worse", "{row}");
-        assert!(row["p_value"].as_f64().unwrap() < 0.05, "{row}");
+        assert!(row["p_adjusted"].as_f64().unwrap() < 0.05, "{row}");
         assert!(row["ratio"].as_f64().unwrap() > 2.0, "{row}");
-        assert_eq!(row["method"], "bootstrap");
+        assert_eq!(row["method"], method);
     }
+    assert_eq!(verdict(&rows, "p99")["verdict"], "?", "200 samples");
     // Read the other way round, the same change is an improvement.
-    let output = compare(&[&slow], &[&base], &["--format", "json"]);
+    let output = compare(&[&slow], &[&base], &single);
     assert_eq!(verdict(&rows_of(&output), "p50")["verdict"], "better");
+    // Each side is named by what sets it apart.
+    let table = compare(&[&base], &[&slow], &["--single-run"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("base: faults=none") && table.contains("candidate: faults=inject-latency"),
+        "{table}"
+    );
+    assert!(table.contains("warning: --single-run"), "{table}");
 
     // The other formats carry the same verdicts.
-    let table = compare(&[&base], &[&slow], &[]);
-    let table = String::from_utf8_lossy(&table.stdout);
     assert!(
         table.contains("worse") && table.contains("95% CI"),
         "{table}"
@@ -93,7 +119,11 @@ fn injected_latency_is_a_significant_regression() {
 
     // The page overlays the two spectra and needs nothing from outside.
     let page = base.join("comparison.html");
-    let output = compare(&[&base], &[&slow], &["--html", page.to_str().unwrap()]);
+    let output = compare(
+        &[&base],
+        &[&slow],
+        &["--single-run", "--html", page.to_str().unwrap()],
+    );
     assert_eq!(output.status.code(), Some(0));
     let html = std::fs::read_to_string(&page).unwrap();
     assert_eq!(
@@ -103,28 +133,68 @@ fn injected_latency_is_a_significant_regression() {
     );
     assert!(html.contains("identity.lookup: base and candidate"));
     assert!(html.contains(">worse<"));
+    assert!(html.contains("<tr class=\"unjudged\">"), "p99 is greyed");
     assert!(!html.contains("<script") && !html.contains("src="));
 }
 
 #[test]
 fn four_runs_a_side_use_the_rank_test() {
     let base: Vec<PathBuf> = (0..4)
-        .map(|i| lookups(&format!("b{i}"), "40", &[]))
+        .map(|i| lookups(&format!("b{i}"), "120", &[]))
         .collect();
     let slow: Vec<PathBuf> = (0..4)
-        .map(|i| lookups(&format!("c{i}"), "40", &["--inject-latency", "fixed:20ms"]))
+        .map(|i| lookups(&format!("c{i}"), "120", &["--inject-latency", "fixed:20ms"]))
         .collect();
     let output = compare(
         &base.iter().collect::<Vec<_>>(),
         &slow.iter().collect::<Vec<_>>(),
-        &["--format", "json"],
+        &["--format", "json", "--fail-on-regression"],
     );
+    assert_eq!(output.status.code(), Some(98));
     let rows = rows_of(&output);
     let p50 = verdict(&rows, "p50");
     assert_eq!(p50["method"], "mann-whitney");
     assert_eq!(p50["verdict"], "worse", "{p50}");
-    // Four runs against four, fully separated: the exact p-value is 2/70.
+    // Four runs against four, fully separated: the exact p-value is 2/70,
+    // which alone would not survive the adjustment; the figures that moved
+    // together do.
     assert!((p50["p_value"].as_f64().unwrap() - 2.0 / 70.0).abs() < 1e-9);
+    assert!(p50["p_adjusted"].as_f64().unwrap() < 0.05, "{p50}");
+}
+
+#[test]
+fn a_random_mix_judges_its_total_throughput_not_each_operations() {
+    let mix = |name: &str| {
+        bench_ok(
+            name,
+            &[
+                "--scenario",
+                "mix",
+                "--ops",
+                "60",
+                "--warmup",
+                "0s",
+                "--group-size",
+                "3",
+            ],
+        )
+        .dir
+    };
+    let (a, b) = (mix("mix-a"), mix("mix-b"));
+    let rows = rows_of(&compare(&[&a], &[&b], &["--format", "json"]));
+    let throughputs: Vec<_> = rows
+        .iter()
+        .filter(|row| row["figure"] == "throughput")
+        .collect();
+    assert!(throughputs.len() > 1, "{rows:?}");
+    for row in throughputs {
+        if row["operation"] == "total" {
+            assert_eq!(row["verdict"], "?", "one run a side: {row}");
+        } else {
+            assert_eq!(row["verdict"], "-", "{row}");
+            assert!(row["reason"].as_str().unwrap().contains("draw"), "{row}");
+        }
+    }
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub struct CompareArgs {
     /// Compare runs even if their scenario, load model or operations differ.
     #[arg(long)]
     force: bool,
+    /// Judge latency and throughput from fewer than 4 runs a side, from the
+    /// noise within the runs alone (misses the variation between runs).
+    #[arg(long)]
+    single_run: bool,
     /// Also write the comparison as a self-contained HTML page with the spectra overlaid.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -67,6 +71,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let options = CompareOptions {
         threshold: args.threshold,
         force: args.force,
+        single_run: args.single_run,
     };
     let comparison = compare::compare(&base, &candidate, options)?;
     let text = match args.format {

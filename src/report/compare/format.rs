@@ -41,17 +41,26 @@ pub(crate) fn ratio_text(row: &Row) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// The adjusted p-value, which the verdict reads.
 pub(crate) fn p_text(row: &Row) -> String {
-    if row.p_value < 0.001 {
-        "<0.001".into()
-    } else {
-        format!("{:.3}", row.p_value)
+    match row.p_adjusted {
+        None => "-".into(),
+        Some(p) if p < 0.001 => "<0.001".into(),
+        Some(p) => format!("{p:.3}"),
     }
 }
 
-/// A row's nine display cells: operation, figure, base, candidate,
-/// change, 95% CI, ratio, p and verdict.
-pub(crate) fn cells(row: &Row) -> [String; 9] {
+/// The verdict, with the reason when there is none to give.
+pub(crate) fn verdict_text(row: &Row) -> String {
+    match &row.reason {
+        Some(reason) => format!("{} ({reason})", row.verdict.as_str()),
+        None => row.verdict.as_str().to_owned(),
+    }
+}
+
+/// A row's ten display cells: operation, figure, base, candidate, change,
+/// 95% CI, ratio, adjusted p, method and verdict.
+pub(crate) fn cells(row: &Row) -> [String; 10] {
     [
         row.operation.clone(),
         row.figure.name().to_owned(),
@@ -61,12 +70,17 @@ pub(crate) fn cells(row: &Row) -> [String; 9] {
         interval_text(row),
         ratio_text(row),
         p_text(row),
-        row.verdict.as_str().to_owned(),
+        if row.method.is_empty() {
+            "-".to_owned()
+        } else {
+            row.method.to_owned()
+        },
+        verdict_text(row),
     ]
 }
 
 /// The header of [`cells`].
-pub(crate) const HEADER: [&str; 9] = [
+pub(crate) const HEADER: [&str; 10] = [
     "operation",
     "figure",
     "base",
@@ -74,27 +88,29 @@ pub(crate) const HEADER: [&str; 9] = [
     "change",
     "95% CI",
     "ratio",
-    "p",
+    "p (adj.)",
+    "method",
     "verdict",
 ];
 
 pub(crate) fn sides(comparison: &Comparison) -> String {
-    let side = |runs: &[String]| match runs {
-        [one] => format!("run {one}"),
-        many => format!("{} runs", many.len()),
-    };
     let mut text = format!(
-        "base: {} · candidate: {} · noise threshold {:.1}% · significant at p < {}",
-        side(&comparison.base_runs),
-        side(&comparison.candidate_runs),
+        "base: {} · candidate: {}\nnoise threshold {:.1}% · significant at adjusted p < {} (Benjamini–Hochberg over {} tested figures)",
+        comparison.base_label,
+        comparison.candidate_label,
         comparison.threshold * 100.0,
-        super::ALPHA
+        super::ALPHA,
+        comparison.rows.iter().filter(|row| row.p_value.is_some()).count(),
     );
-    if comparison.rows.iter().any(|row| row.method == "bootstrap") {
+    let runs = super::stats::MIN_RUNS_FOR_RANK_TEST;
+    let pooled = comparison.rows.iter().any(|row| {
+        row.figure != super::Figure::ErrorRate
+            && row.method != "mann-whitney"
+            && row.p_value.is_some()
+    });
+    if comparison.single_run && pooled {
         text.push_str(&format!(
-            "\nnote: with fewer than {} runs a side, intervals reflect the sampling noise within the runs, not the variation from run to run; repeat each side {} times or more for a rank test",
-            super::stats::MIN_RUNS_FOR_RANK_TEST,
-            super::stats::MIN_RUNS_FOR_RANK_TEST
+            "\nwarning: --single-run judges latency from fewer than {runs} runs a side; its intervals show the sampling noise within the runs, not the variation between runs, which is often larger"
         ));
     }
     text
@@ -104,11 +120,11 @@ pub(crate) fn sides(comparison: &Comparison) -> String {
 pub fn to_table(comparison: &Comparison) -> String {
     let mut out = sides(comparison);
     out.push('\n');
-    let line = |out: &mut String, c: &[&str; 9]| {
+    let line = |out: &mut String, c: &[&str; 10]| {
         let _ = writeln!(
             out,
-            "  {:<18} {:<10} {:>10} {:>10} {:>9} {:>22} {:>8} {:>7}  {}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+            "  {:<18} {:<10} {:>10} {:>10} {:>9} {:>22} {:>8} {:>8}  {:<15} {}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
         );
     };
     line(&mut out, &HEADER);
@@ -123,13 +139,13 @@ pub fn to_table(comparison: &Comparison) -> String {
 pub fn to_markdown(comparison: &Comparison) -> String {
     let mut out = format!("{}\n\n", sides(comparison));
     out.push_str(
-        "| operation | figure | base | candidate | change | 95% CI | ratio | p | verdict |\n",
+        "| operation | figure | base | candidate | change | 95% CI | ratio | p (adj.) | method | verdict |\n",
     );
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|---|\n");
     for row in &comparison.rows {
         let mut cells = cells(row);
-        if row.verdict != super::Verdict::Same {
-            cells[8] = format!("**{}**", cells[8]);
+        if matches!(row.verdict, super::Verdict::Better | super::Verdict::Worse) {
+            cells[9] = format!("**{}**", cells[9]);
         }
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
@@ -139,13 +155,13 @@ pub fn to_markdown(comparison: &Comparison) -> String {
 /// The comparison as CSV with raw numbers: one row per operation and figure.
 pub fn to_csv(comparison: &Comparison) -> String {
     let mut out = String::from(
-        "operation,figure,unit,base,candidate,change,ci_low,ci_high,ratio,p_value,method,verdict\n",
+        "operation,figure,unit,base,candidate,change,ci_low,ci_high,ratio,p_value,p_adjusted,method,verdict,reason\n",
     );
     let number = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
     for row in &comparison.rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             row.operation,
             row.figure.name(),
             row.unit,
@@ -155,9 +171,15 @@ pub fn to_csv(comparison: &Comparison) -> String {
             number(row.interval.map(|i| i.0)),
             number(row.interval.map(|i| i.1)),
             number(row.ratio),
-            row.p_value,
+            number(row.p_value),
+            number(row.p_adjusted),
             row.method,
-            row.verdict.as_str()
+            row.verdict.as_str(),
+            // Reasons are prose with commas: quoted, quotes doubled.
+            row.reason
+                .as_deref()
+                .map(|r| format!("\"{}\"", r.replace('"', "\"\"")))
+                .unwrap_or_default()
         );
     }
     out

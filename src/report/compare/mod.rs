@@ -1,21 +1,30 @@
-//! Is the candidate better, worse, or the same as the base?
+//! Is the candidate better, worse, or the same as the base, and can the
+//! data tell?
 //!
 //! Each side is one or more runs of the same benchmark (say, V3 and V4, or
 //! yesterday's build and today's). For every operation and every figure —
 //! p50, p90, p99, p99.9 and mean response time, error rate, throughput —
 //! the comparison gives both values, the change, its 95% confidence
-//! interval, the ratio, a p-value and a verdict.
+//! interval, the ratio, a p-value adjusted for the number of figures
+//! tested, and a verdict.
 //!
-//! A change is called `better` or `worse` only when it is both
-//! *significant* (p < 0.05) and *larger than the noise threshold* (2% by
-//! default, as machines are noisy); otherwise it is `~`. With at least
-//! four runs a side, the runs' figures are compared with a rank test;
-//! with fewer, the figures' uncertainty is simulated from the HDR
-//! histograms (see [`stats`]).
+//! A verdict is `better` or `worse` only when the change is *significant*
+//! after the false-discovery-rate adjustment (see [`fdr`]) and *larger
+//! than the noise threshold* (2% by default); otherwise it is `~`. Before
+//! any test, [`evidence`] decides whether the data can speak at all: a
+//! percentile with too few samples beyond it, or a latency figure from
+//! fewer than four runs a side, gets `?` with the reason, and
+//! per-operation throughput in a random mix gets `-` (shown, not judged).
+//! With four runs a side or more, figures are compared run by run with a
+//! rank test; with `--single-run`, from the runs' pooled samples (see
+//! [`stats`]).
 
+pub mod evidence;
+pub mod fdr;
 pub mod stats;
 
 pub(crate) mod format;
+mod sides;
 
 use std::collections::BTreeSet;
 
@@ -25,14 +34,15 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use super::{decode_histogram, OperationReport, RunResult};
+use evidence::{Evidence, Unjudged};
 use stats::{
-    draw_mean, draw_proportion, draw_quantile, draw_rate, interval_and_p, mann_whitney, median,
+    draw_mean, draw_quantile, draw_rate, interval_and_p, mann_whitney, median, two_proportions,
     MIN_RUNS_FOR_RANK_TEST, ROUNDS,
 };
 
 pub use format::{to_csv, to_json, to_markdown, to_table};
 
-/// Below this p-value a change is significant.
+/// Below this adjusted p-value a change is significant.
 pub const ALPHA: f64 = 0.05;
 /// Changes in error rate smaller than this (absolute, 0.1 percentage
 /// point) are noise.
@@ -45,6 +55,9 @@ pub struct CompareOptions {
     pub threshold: f64,
     /// Compare runs even when their parameters differ.
     pub force: bool,
+    /// Judge latency and throughput from fewer than four runs a side,
+    /// from the sampling noise within the runs alone.
+    pub single_run: bool,
 }
 
 impl Default for CompareOptions {
@@ -52,9 +65,13 @@ impl Default for CompareOptions {
         Self {
             threshold: 0.02,
             force: false,
+            single_run: false,
         }
     }
 }
+
+/// The operation name of the rows about all operations together.
+pub const TOTAL: &str = "total";
 
 /// A figure compared for each operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,7 +128,8 @@ impl Figure {
         }
     }
 
-    fn quantile(self) -> Option<f64> {
+    /// The quantile a percentile figure estimates.
+    pub fn quantile(self) -> Option<f64> {
         match self {
             Self::P50 => Some(0.5),
             Self::P90 => Some(0.9),
@@ -138,6 +156,15 @@ impl Figure {
             Self::Throughput => op.throughput_per_s,
         }
     }
+
+    /// How the figure is tested when the runs are pooled.
+    fn pooled_method(self) -> &'static str {
+        match self {
+            Self::P50 | Self::P90 | Self::P99 | Self::P999 => "order-statistic",
+            Self::ErrorRate => "two-proportion",
+            Self::Mean | Self::Throughput => "bootstrap",
+        }
+    }
 }
 
 /// What a comparison concludes about one figure.
@@ -151,15 +178,24 @@ pub enum Verdict {
     /// No significant change beyond the noise.
     #[serde(rename = "~")]
     Same,
+    /// The data cannot tell (too few samples, or too few runs).
+    #[serde(rename = "?")]
+    Unknown,
+    /// Shown, but not a property of the target (a mix's per-operation
+    /// throughput).
+    #[serde(rename = "-")]
+    NotJudged,
 }
 
 impl Verdict {
-    /// `better`, `worse` or `~`.
+    /// `better`, `worse`, `~`, `?` or `-`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Better => "better",
             Self::Worse => "worse",
             Self::Same => "~",
+            Self::Unknown => "?",
+            Self::NotJudged => "-",
         }
     }
 }
@@ -184,23 +220,35 @@ pub struct Row {
     pub interval: Option<(f64, f64)>,
     /// Candidate over base. Absent when the base is zero.
     pub ratio: Option<f64>,
-    /// Two-sided p-value of "no change".
-    pub p_value: f64,
-    /// `mann-whitney` (runs compared) or `bootstrap` (histograms resampled).
+    /// Two-sided p-value of "no change", for a figure that was tested.
+    pub p_value: Option<f64>,
+    /// The p-value adjusted for all figures tested in the comparison
+    /// (Benjamini–Hochberg); the verdict reads this one.
+    pub p_adjusted: Option<f64>,
+    /// `mann-whitney` (runs compared), `order-statistic`, `bootstrap` or
+    /// `two-proportion` (runs pooled); empty when nothing was tested.
     pub method: &'static str,
     /// The conclusion.
     pub verdict: Verdict,
+    /// Why a figure was not judged (`?` or `-`).
+    pub reason: Option<String>,
 }
 
 /// A whole comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// The base side, named by what sets it apart from the candidate.
+    pub base_label: String,
+    /// The candidate side, likewise.
+    pub candidate_label: String,
     /// Run ids of the base side.
     pub base_runs: Vec<String>,
     /// Run ids of the candidate side.
     pub candidate_runs: Vec<String>,
     /// The noise threshold used (0.02 = 2%).
     pub threshold: f64,
+    /// Whether latency was judged from fewer than four runs a side.
+    pub single_run: bool,
     /// One row per operation and figure.
     pub rows: Vec<Row>,
 }
@@ -227,21 +275,40 @@ pub fn compare(
         return Err(CompareError("each side needs at least one run".into()));
     }
     let operations = check_compatible(base, candidate, options.force)?;
+    let mix = base
+        .iter()
+        .chain(candidate)
+        .any(|run| run.parameters.weights.len() > 1);
     let mut rng = StdRng::seed_from_u64(0x0b5e_55ed);
     let mut rows = Vec::new();
     for operation in operations {
         let a = Side::of(base, &operation)?;
         let b = Side::of(candidate, &operation)?;
         for figure in Figure::ALL {
-            rows.push(compare_figure(
-                &operation, figure, &a, &b, options, &mut rng,
-            ));
+            rows.push(measure(&operation, figure, &a, &b, mix, options, &mut rng));
         }
     }
+    if mix {
+        let (a, b) = (Side::total(base), Side::total(candidate));
+        rows.push(measure(
+            TOTAL,
+            Figure::Throughput,
+            &a,
+            &b,
+            false,
+            options,
+            &mut rng,
+        ));
+    }
+    decide(&mut rows, options.threshold);
+    let (base_label, candidate_label) = sides::labels(base, candidate);
     Ok(Comparison {
+        base_label,
+        candidate_label,
         base_runs: base.iter().map(|r| r.run_id.clone()).collect(),
         candidate_runs: candidate.iter().map(|r| r.run_id.clone()).collect(),
         threshold: options.threshold,
+        single_run: options.single_run,
         rows,
     })
 }
@@ -304,26 +371,33 @@ fn check_compatible(
     Ok(shared)
 }
 
-/// One side's data for one operation.
-struct Side<'a> {
-    /// Each run's report of the operation.
-    runs: Vec<&'a OperationReport>,
+/// One side's data for one operation (or for all of them).
+struct Side {
+    /// Each run's value of every figure, in [`Figure::ALL`] order.
+    runs: Vec<[f64; 7]>,
     /// All runs' response times in one histogram.
     pooled: Histogram<u64>,
+    /// Successful samples in the smallest run.
+    fewest_samples: u64,
     attempts: u64,
     ok: u64,
     seconds: f64,
 }
 
-impl<'a> Side<'a> {
-    fn of(runs: &'a [RunResult], operation: &str) -> Result<Self, CompareError> {
-        let mut side = Side {
+impl Side {
+    fn empty() -> Self {
+        Side {
             runs: Vec::new(),
             pooled: crate::load::new_histogram(),
+            fewest_samples: u64::MAX,
             attempts: 0,
             ok: 0,
             seconds: 0.0,
-        };
+        }
+    }
+
+    fn of(runs: &[RunResult], operation: &str) -> Result<Self, CompareError> {
+        let mut side = Side::empty();
         for run in runs {
             let Some(op) = run.operations.iter().find(|op| op.operation == operation) else {
                 continue;
@@ -334,12 +408,45 @@ impl<'a> Side<'a> {
             side.pooled.add(&histogram).map_err(|e| {
                 CompareError(format!("run {}: {operation} histogram: {e:?}", run.run_id))
             })?;
+            side.fewest_samples = side.fewest_samples.min(histogram.len());
             side.attempts += op.attempts;
             side.ok += op.ok;
             side.seconds += run.window.measured_s;
-            side.runs.push(op);
+            side.runs.push(Figure::ALL.map(|figure| figure.of_run(op)));
         }
         Ok(side)
+    }
+
+    /// All operations of each run together; only its throughput is read.
+    fn total(runs: &[RunResult]) -> Self {
+        let mut side = Side::empty();
+        for run in runs {
+            let ok: u64 = run.operations.iter().map(|op| op.ok).sum();
+            side.ok += ok;
+            side.attempts += run.operations.iter().map(|op| op.attempts).sum::<u64>();
+            side.seconds += run.window.measured_s;
+            let throughput = if run.window.measured_s > 0.0 {
+                ok as f64 / run.window.measured_s
+            } else {
+                0.0
+            };
+            side.runs.push(Figure::ALL.map(|figure| match figure {
+                Figure::Throughput => throughput,
+                _ => 0.0,
+            }));
+        }
+        side
+    }
+
+    fn evidence(&self) -> Evidence {
+        Evidence {
+            runs: self.runs.len(),
+            fewest_samples: if self.runs.is_empty() {
+                0
+            } else {
+                self.fewest_samples
+            },
+        }
     }
 
     /// The pooled value of `figure`.
@@ -361,7 +468,8 @@ impl<'a> Side<'a> {
         }
     }
 
-    /// One bootstrap draw of `figure`, from the pooled data.
+    /// One simulated draw of a latency or throughput figure from the
+    /// pooled data.
     fn draw(&self, figure: Figure, rng: &mut StdRng) -> f64 {
         match figure.quantile() {
             Some(_) if self.pooled.is_empty() => 0.0,
@@ -369,9 +477,6 @@ impl<'a> Side<'a> {
             None => match figure {
                 Figure::Mean if self.pooled.is_empty() => 0.0,
                 Figure::Mean => draw_mean(rng, &self.pooled) / 1000.0,
-                Figure::ErrorRate => {
-                    draw_proportion(rng, self.attempts - self.ok, self.attempts) * 100.0
-                }
                 _ => draw_rate(rng, self.ok, self.seconds),
             },
         }
@@ -379,7 +484,8 @@ impl<'a> Side<'a> {
 
     /// Each run's value of `figure`.
     fn per_run(&self, figure: Figure) -> Vec<f64> {
-        self.runs.iter().map(|op| figure.of_run(op)).collect()
+        let at = Figure::ALL.iter().position(|f| *f == figure).unwrap_or(0);
+        self.runs.iter().map(|values| values[at]).collect()
     }
 }
 
@@ -395,82 +501,121 @@ fn change(figure: Figure, base: f64, candidate: f64) -> Option<f64> {
     }
 }
 
-fn compare_figure(
+/// A row with its values, interval and raw p-value; the verdict of a
+/// tested row is left to [`decide`].
+fn measure(
     operation: &str,
     figure: Figure,
-    a: &Side<'_>,
-    b: &Side<'_>,
+    a: &Side,
+    b: &Side,
+    mix: bool,
     options: CompareOptions,
     rng: &mut StdRng,
 ) -> Row {
     let rank_test =
         a.runs.len() >= MIN_RUNS_FOR_RANK_TEST && b.runs.len() >= MIN_RUNS_FOR_RANK_TEST;
-    let (base, candidate, p_value, draws) = if rank_test {
-        let (xs, ys) = (a.per_run(figure), b.per_run(figure));
-        // Resample the runs of each side to see how far the medians move.
-        let draws: Vec<Option<f64>> = (0..ROUNDS)
-            .map(|_| {
-                let pick = |values: &[f64], rng: &mut StdRng| {
-                    let sample: Vec<f64> = (0..values.len())
-                        .map(|_| values[rng.gen_range(0..values.len())])
-                        .collect();
-                    median(&sample)
-                };
-                let (x, y) = (pick(&xs, rng), pick(&ys, rng));
-                change(figure, x, y)
-            })
-            .collect();
-        (
-            median(&xs),
-            median(&ys),
-            Some(mann_whitney(&xs, &ys)),
-            draws,
-        )
+    let (base, candidate) = if rank_test {
+        (median(&a.per_run(figure)), median(&b.per_run(figure)))
     } else {
-        let draws = (0..ROUNDS)
-            .map(|_| change(figure, a.draw(figure, rng), b.draw(figure, rng)))
-            .collect();
-        (a.value(figure), b.value(figure), None, draws)
+        (a.value(figure), b.value(figure))
     };
     let point = change(figure, base, candidate);
-    let usable: Vec<f64> = draws.into_iter().flatten().collect();
-    let (interval, bootstrap_p) = if point.is_some() && !usable.is_empty() {
-        let (interval, p) = interval_and_p(usable);
-        (Some(interval), p)
-    } else {
-        (None, 1.0)
-    };
-    let p_value = p_value.unwrap_or(bootstrap_p);
-    let noise = if figure == Figure::ErrorRate {
-        ERROR_RATE_NOISE * 100.0
-    } else {
-        options.threshold
-    };
-    let verdict = match point {
-        Some(delta) if p_value < ALPHA && delta.abs() > noise => {
-            if (delta > 0.0) == figure.higher_is_better() {
-                Verdict::Better
-            } else {
-                Verdict::Worse
-            }
-        }
-        _ => Verdict::Same,
-    };
-    Row {
+    let mut row = Row {
         operation: operation.to_owned(),
         figure,
         unit: figure.unit(),
         base,
         candidate,
         change: point,
-        interval,
+        interval: None,
         ratio: (base > 0.0).then(|| candidate / base),
-        p_value,
-        method: if rank_test {
-            "mann-whitney"
+        p_value: None,
+        p_adjusted: None,
+        method: "",
+        verdict: Verdict::Same,
+        reason: None,
+    };
+    let judged = evidence::check(
+        figure,
+        &a.evidence(),
+        &b.evidence(),
+        mix,
+        options.single_run,
+    );
+    if let Err(why) = judged {
+        let (verdict, reason) = match why {
+            Unjudged::Unknown(reason) => (Verdict::Unknown, reason),
+            Unjudged::NotJudged(reason) => (Verdict::NotJudged, reason),
+        };
+        row.verdict = verdict;
+        row.reason = Some(reason);
+        return row;
+    }
+    let (interval, p_value) = if rank_test {
+        row.method = "mann-whitney";
+        let (xs, ys) = (a.per_run(figure), b.per_run(figure));
+        // Resample the runs of each side to see how far the medians move.
+        let draws: Vec<f64> = (0..ROUNDS)
+            .filter_map(|_| {
+                let mut pick = |values: &[f64]| {
+                    let sample: Vec<f64> = (0..values.len())
+                        .map(|_| values[rng.gen_range(0..values.len())])
+                        .collect();
+                    median(&sample)
+                };
+                let (x, y) = (pick(&xs), pick(&ys));
+                change(figure, x, y)
+            })
+            .collect();
+        let interval = (point.is_some() && !draws.is_empty()).then(|| interval_and_p(draws).0);
+        (interval, mann_whitney(&xs, &ys))
+    } else if figure == Figure::ErrorRate {
+        row.method = figure.pooled_method();
+        let failed = |side: &Side| side.attempts - side.ok;
+        let ((low, high), p) = two_proportions(failed(a), a.attempts, failed(b), b.attempts);
+        (Some((low * 100.0, high * 100.0)), p)
+    } else {
+        row.method = figure.pooled_method();
+        let draws: Vec<f64> = (0..ROUNDS)
+            .filter_map(|_| change(figure, a.draw(figure, rng), b.draw(figure, rng)))
+            .collect();
+        match point {
+            Some(_) if !draws.is_empty() => {
+                let (interval, p) = interval_and_p(draws);
+                (Some(interval), p)
+            }
+            _ => (None, 1.0),
+        }
+    };
+    row.interval = interval;
+    row.p_value = Some(p_value);
+    row
+}
+
+/// Adjusts the p-values of all tested rows together and gives each its
+/// verdict.
+fn decide(rows: &mut [Row], threshold: f64) {
+    let tested: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].p_value.is_some())
+        .collect();
+    let raw: Vec<f64> = tested.iter().filter_map(|&i| rows[i].p_value).collect();
+    for (&i, adjusted) in tested.iter().zip(fdr::benjamini_hochberg(&raw)) {
+        let row = &mut rows[i];
+        row.p_adjusted = Some(adjusted);
+        let noise = if row.figure == Figure::ErrorRate {
+            ERROR_RATE_NOISE * 100.0
         } else {
-            "bootstrap"
-        },
-        verdict,
+            threshold
+        };
+        row.verdict = match row.change {
+            Some(delta) if adjusted < ALPHA && delta.abs() > noise => {
+                if (delta > 0.0) == row.figure.higher_is_better() {
+                    Verdict::Better
+                } else {
+                    Verdict::Worse
+                }
+            }
+            _ => Verdict::Same,
+        };
     }
 }

@@ -215,6 +215,28 @@ pub fn interval_and_p(mut differences: Vec<f64>) -> ((f64, f64), f64) {
     ((at(0.025), at(0.975)), p)
 }
 
+/// The difference of two proportions, `hits_b/n_b - hits_a/n_a`: its 95%
+/// interval (Wald, unpooled) and the two-sided p-value of the pooled
+/// z-test. Error counts within a run are binomial, so this needs no
+/// resampling.
+pub fn two_proportions(hits_a: u64, n_a: u64, hits_b: u64, n_b: u64) -> ((f64, f64), f64) {
+    if n_a == 0 || n_b == 0 {
+        return ((0.0, 0.0), 1.0);
+    }
+    let (na, nb) = (n_a as f64, n_b as f64);
+    let (pa, pb) = (hits_a as f64 / na, hits_b as f64 / nb);
+    let difference = pb - pa;
+    let spread = (pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb).sqrt();
+    let interval = (difference - 1.96 * spread, difference + 1.96 * spread);
+    let pooled = (hits_a + hits_b) as f64 / (na + nb);
+    let standard_error = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
+    if standard_error == 0.0 {
+        return (interval, 1.0);
+    }
+    let z = difference.abs() / standard_error;
+    (interval, (2.0 * (1.0 - normal_cdf(z))).min(1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -241,6 +263,17 @@ mod tests {
         let a: Vec<f64> = (0..30).map(|i| (i / 2) as f64).collect();
         let b: Vec<f64> = (0..30).map(|i| 100.0 + (i / 2) as f64).collect();
         assert!(mann_whitney(&a, &b) < 1e-6);
+    }
+
+    #[test]
+    fn two_proportions_test_their_difference() {
+        // 10 of 1000 against 40 of 1000: z = 4.29, p about 1.8e-5.
+        let ((low, high), p) = two_proportions(10, 1000, 40, 1000);
+        assert!(p < 1e-4 && p > 1e-6, "{p}");
+        assert!(low > 0.0 && high > low && (low + high) / 2.0 - 0.03 < 1e-12);
+        let (_, p) = two_proportions(10, 1000, 11, 1000);
+        assert!(p > 0.5, "{p}");
+        assert_eq!(two_proportions(0, 100, 0, 100).1, 1.0);
     }
 
     #[test]

@@ -47,12 +47,13 @@ pub fn comparison_page(
             .count()
     };
     let (worse, better) = (count(Verdict::Worse), count(Verdict::Better));
+    let unjudged = count(Verdict::Unknown) + count(Verdict::NotJudged);
     let _ = writeln!(
         html,
-        r#"<div class="badges"><span class="badge {}">{worse} worse</span><span class="badge {}">{better} better</span><span class="badge good">{} unchanged</span></div>"#,
+        r#"<div class="badges"><span class="badge {}">{worse} worse</span><span class="badge {}">{better} better</span><span class="badge good">{} unchanged</span><span class="badge warn">{unjudged} not judged</span></div>"#,
         if worse > 0 { "bad" } else { "good" },
         if better > 0 { "good" } else { "warn" },
-        comparison.rows.len() - worse - better,
+        comparison.rows.len() - worse - better - unjudged,
     );
     for line in sides(comparison).lines() {
         let _ = writeln!(html, "<p class=\"caption\">{}</p>", escape(line));
@@ -60,8 +61,10 @@ pub fn comparison_page(
     let list = |runs: &[String]| escape(&runs.join(", "));
     let _ = writeln!(
         html,
-        "<dl class=\"facts\"><dt>base</dt><dd>{}</dd><dt>candidate</dt><dd>{}</dd></dl>",
+        "<dl class=\"facts\"><dt>base</dt><dd>{} — {}</dd><dt>candidate</dt><dd>{} — {}</dd></dl>",
+        escape(&comparison.base_label),
         list(&comparison.base_runs),
+        escape(&comparison.candidate_label),
         list(&comparison.candidate_runs)
     );
 
@@ -72,7 +75,13 @@ pub fn comparison_page(
     html.push_str("</tr>\n");
     for row in &comparison.rows {
         let cells = cells(row);
-        html.push_str("<tr>");
+        // Figures the data cannot judge are greyed, not hidden.
+        let unjudged = matches!(row.verdict, Verdict::Unknown | Verdict::NotJudged);
+        html.push_str(if unjudged {
+            "<tr class=\"unjudged\">"
+        } else {
+            "<tr>"
+        });
         for (i, cell) in cells.iter().enumerate() {
             let bad = i == cells.len() - 1 && row.verdict == Verdict::Worse;
             let class = if bad { " class=\"bad\"" } else { "" };
@@ -87,7 +96,10 @@ pub fn comparison_page(
         .map(|r| r.operation.as_str())
         .collect();
     operations.dedup();
-    for operation in operations {
+    for operation in operations
+        .into_iter()
+        .filter(|op| *op != crate::report::compare::TOTAL)
+    {
         let (a, b) = (pooled(base, operation), pooled(candidate, operation));
         let lines = [
             SpectrumLine {

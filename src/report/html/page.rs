@@ -37,6 +37,7 @@ th, td { padding: 5px 12px; text-align: right; border-bottom: 1px solid #eceef1;
 th { background: #f0f2f5; font-weight: 600; }
 th:first-child, td:first-child { text-align: left; }
 td.bad { color: #9c2410; font-weight: 600; }
+tr.unjudged td { color: #9aa0a8; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 14px; }
 .gap { height: 14px; }
 svg.plot { display: block; width: 100%; height: auto; background: #fff;
