@@ -11,7 +11,7 @@ fn breached_thresholds_exit_99_and_are_all_listed() {
     let mut args = LOOKUPS.to_vec();
     args.extend([
         "--threshold",
-        "identity.lookup:p99<1us",
+        "identity.lookup:p50<1us",
         "--threshold",
         "identity.lookup:error_rate<5%",
         "--threshold",
@@ -20,9 +20,12 @@ fn breached_thresholds_exit_99_and_are_all_listed() {
     let ran = bench("breach", &args);
     assert_eq!(ran.code(), Some(99), "{}\n{}", ran.stdout(), ran.stderr());
     let stdout = ran.stdout();
-    assert!(stdout.contains("1 passed, 2 breached"), "{stdout}");
     assert!(
-        stdout.contains("identity.lookup:p99<1us breached"),
+        stdout.contains("1 passed, 2 breached, 0 not evaluable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("identity.lookup:p50<1us breached"),
         "{stdout}"
     );
     assert!(stdout.contains("no operations ran"), "{stdout}");
@@ -37,7 +40,7 @@ fn met_thresholds_exit_0() {
     let mut args = LOOKUPS.to_vec();
     args.extend([
         "--threshold",
-        "identity.lookup:p99<30s",
+        "identity.lookup:p50<30s",
         "--max-error-rate",
         "1%",
     ]);
@@ -48,6 +51,33 @@ fn met_thresholds_exit_0() {
         "{}",
         ran.stdout()
     );
+}
+
+#[test]
+fn a_percentile_without_enough_samples_is_not_evaluable() {
+    // p99 of 20 lookups is one of the largest two: it cannot be checked.
+    let mut args = LOOKUPS.to_vec();
+    args.extend(["--threshold", "identity.lookup:p99<30s"]);
+    let ran = bench("unevaluable", &args);
+    assert_eq!(ran.code(), Some(0), "{}\n{}", ran.stdout(), ran.stderr());
+    assert!(
+        ran.stdout()
+            .contains("identity.lookup:p99<30s not evaluable: 20 samples, p99 needs 1000"),
+        "{}",
+        ran.stdout()
+    );
+    assert!(
+        ran.stderr().contains("--strict-thresholds"),
+        "{}",
+        ran.stderr()
+    );
+    let run = ran.run();
+    assert!(run.thresholds[0].passed, "{:?}", run.thresholds);
+
+    args.push("--strict-thresholds");
+    let ran = bench("unevaluable-strict", &args);
+    assert_eq!(ran.code(), Some(99), "{}\n{}", ran.stdout(), ran.stderr());
+    assert!(!ran.run().thresholds[0].passed);
 }
 
 #[test]

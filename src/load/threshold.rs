@@ -13,6 +13,12 @@
 //! ran, or never succeeded, is breached rather than passed, because a
 //! gate that passes when nothing was measured hides broken runs.
 //!
+//! A percentile needs data beyond it: p99 of 200 samples is one of the
+//! two largest. A percentile threshold on a run with fewer samples than
+//! [`samples_needed`](crate::report::compare::evidence::samples_needed)
+//! is *not evaluable*: reported with a warning, and a failure only when
+//! the caller asks for strict thresholds.
+//!
 //! Percentiles are read from the *response-time* histogram (from the
 //! intended start), the latency a user would see. They come from an HDR
 //! histogram with three significant digits, so a reported value may be up
@@ -26,6 +32,7 @@ use std::time::Duration;
 use crate::client::OpKind;
 
 use super::OpStats;
+use crate::report::compare::evidence::samples_needed;
 
 /// The accepted forms, for error messages.
 const FORMS: &str = "`OP:pNN<DURATION` or `OP:error_rate<PCT`, \
@@ -278,33 +285,72 @@ pub struct Breach {
     /// `error rate = 2.40% (12 of 500 failed)`, `no operations ran`,
     /// `no successful operations`.
     pub observed: String,
+    /// False when the run had too few samples to tell: the threshold was
+    /// not checked rather than broken.
+    #[serde(default = "evaluable")]
+    pub evaluable: bool,
+}
+
+fn evaluable() -> bool {
+    true
+}
+
+impl Breach {
+    /// Whether the breach fails the run: always when the threshold was
+    /// broken; when it could not be checked, only if `strict`.
+    pub fn fails(&self, strict: bool) -> bool {
+        self.evaluable || strict
+    }
 }
 
 impl fmt::Display for Breach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} breached: {}", self.threshold, self.observed)
+        if self.evaluable {
+            write!(f, "{} breached: {}", self.threshold, self.observed)
+        } else {
+            write!(f, "{} not evaluable: {}", self.threshold, self.observed)
+        }
     }
 }
 
 const NO_OPERATIONS: &str = "no operations ran";
 const NO_SUCCESSES: &str = "no successful operations";
 
-/// The thresholds that `stats` do not meet, in the order given. An empty
-/// result means the run passed.
+/// The thresholds that `stats` do not meet or cannot tell, in the order
+/// given. An empty result means the run passed.
 pub fn evaluate(thresholds: &[Threshold], stats: &BTreeMap<OpKind, OpStats>) -> Vec<Breach> {
     thresholds
         .iter()
         .filter_map(|threshold| {
-            breach(threshold, stats).map(|observed| Breach {
-                threshold: threshold.clone(),
-                observed,
+            breach(threshold, stats).map(|outcome| {
+                let (observed, evaluable) = match outcome {
+                    Outcome::Breached(observed) => (observed, true),
+                    Outcome::NotEvaluable(why) => (why, false),
+                };
+                Breach {
+                    threshold: threshold.clone(),
+                    observed,
+                    evaluable,
+                }
             })
         })
         .collect()
 }
 
-/// What was observed, if `threshold` is breached.
-fn breach(threshold: &Threshold, stats: &BTreeMap<OpKind, OpStats>) -> Option<String> {
+/// Why a threshold did not pass.
+enum Outcome {
+    Breached(String),
+    NotEvaluable(String),
+}
+
+impl From<String> for Outcome {
+    fn from(observed: String) -> Self {
+        Self::Breached(observed)
+    }
+}
+
+/// What was observed, if `threshold` is breached or cannot be checked.
+fn breach(threshold: &Threshold, stats: &BTreeMap<OpKind, OpStats>) -> Option<Outcome> {
     match threshold {
         Threshold::Percentile {
             op,
@@ -313,32 +359,39 @@ fn breach(threshold: &Threshold, stats: &BTreeMap<OpKind, OpStats>) -> Option<St
             below,
         } => {
             let Some(op_stats) = stats.get(op).filter(|s| s.attempts > 0) else {
-                return Some(NO_OPERATIONS.to_owned());
+                return Some(NO_OPERATIONS.to_owned().into());
             };
             // Only successes are timed; an empty histogram has no
             // percentiles to compare.
             if op_stats.ok == 0 || op_stats.response_us.is_empty() {
-                return Some(NO_SUCCESSES.to_owned());
+                return Some(NO_SUCCESSES.to_owned().into());
             }
             let histogram = &op_stats.response_us;
+            let needed = samples_needed(*quantile);
+            if *quantile < 1.0 && histogram.len() < needed {
+                return Some(Outcome::NotEvaluable(format!(
+                    "{} samples, {label} needs {needed} (10 beyond it)",
+                    histogram.len()
+                )));
+            }
             let micros = if *quantile >= 1.0 {
                 histogram.max()
             } else {
                 histogram.value_at_quantile(*quantile)
             };
             let observed = Duration::from_micros(micros);
-            (observed >= *below).then(|| format!("{label} = {}", Micros(micros)))
+            (observed >= *below).then(|| format!("{label} = {}", Micros(micros)).into())
         }
         Threshold::ErrorRate { op, below } => {
             let op_stats = stats.get(op);
             let attempts = op_stats.map_or(0, |s| s.attempts);
             let ok = op_stats.map_or(0, |s| s.ok);
-            rate_breach(attempts, ok, *below, "")
+            rate_breach(attempts, ok, *below, "").map(Outcome::from)
         }
         Threshold::MaxErrorRate { below } => {
             let attempts = stats.values().map(|s| s.attempts).sum();
             let ok = stats.values().map(|s| s.ok).sum();
-            rate_breach(attempts, ok, *below, " over all operations")
+            rate_breach(attempts, ok, *below, " over all operations").map(Outcome::from)
         }
     }
 }
@@ -541,7 +594,8 @@ mod tests {
     #[test]
     fn passes_when_strictly_below() {
         let recorder = Recorder::new();
-        for ms in 1..=1000 {
+        // Ten of each millisecond: p99.9 needs 10,000 samples.
+        for ms in (1..=1000).flat_map(|ms| [ms; 10]) {
             recorder.record(&outcome(OpKind::GroupAddMembers, ms, None));
         }
         recorder.record(&outcome(
@@ -560,6 +614,24 @@ mod tests {
             parse_max_error_rate("1%").unwrap(),
         ];
         assert_eq!(evaluate(&thresholds, &stats), vec![]);
+    }
+
+    #[test]
+    fn percentiles_without_ten_samples_beyond_them_are_not_evaluable() {
+        let recorder = Recorder::new();
+        for ms in 1..=999 {
+            recorder.record(&outcome(OpKind::GroupCreate, ms, None));
+        }
+        let stats = recorder.snapshot();
+        let thresholds = [parse("group.create:p90<1ms"), parse("group.create:p99<1ms")];
+        let breaches = evaluate(&thresholds, &stats);
+        let evaluable: Vec<bool> = breaches.iter().map(|b| b.evaluable).collect();
+        assert_eq!(evaluable, [true, false]);
+        assert_eq!(
+            breaches[1].to_string(),
+            "group.create:p99<1ms not evaluable: 999 samples, p99 needs 1000 (10 beyond it)"
+        );
+        assert!(!breaches[1].fails(false) && breaches[1].fails(true));
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub struct BenchArgs {
     /// A pass/fail rule, OP:pNN<DURATION or OP:error_rate<PCT (repeatable); a breach exits 99.
     #[arg(long = "threshold", value_name = "RULE", value_parser = |s: &str| s.parse::<Threshold>())]
     thresholds: Vec<Threshold>,
+    /// Fail (exit 99) also on a percentile threshold the run has too few
+    /// samples to check (p99 needs 1,000; otherwise it is only a warning).
+    #[arg(long)]
+    strict_thresholds: bool,
     /// Fail (exit 99) when more than PCT of all operations fail, e.g. 1%.
     #[arg(long, value_name = "PCT", value_parser = parse_max_error_rate)]
     max_error_rate: Option<Threshold>,
@@ -494,6 +498,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         parameters: plan.parameters.clone(),
         warmup: plan.schedule.warmup,
         thresholds: plan.thresholds.clone(),
+        strict_thresholds: args.strict_thresholds,
     });
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
@@ -558,14 +563,24 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Ok(_) => println!("results: {}", out.display()),
         Err(error) => eprintln!("opmon: {error}"),
     }
+    let failing = breaches
+        .iter()
+        .filter(|breach| breach.fails(frame.strict_thresholds))
+        .count();
     if !plan.thresholds.is_empty() {
+        let unchecked = breaches.iter().filter(|b| !b.evaluable).count();
         println!(
-            "thresholds: {} passed, {} breached",
+            "thresholds: {} passed, {} breached, {unchecked} not evaluable",
             plan.thresholds.len() - breaches.len(),
-            breaches.len()
+            breaches.len() - unchecked,
         );
         for breach in &breaches {
             println!("  {breach}");
+        }
+        if unchecked > 0 && !frame.strict_thresholds {
+            eprintln!(
+                "opmon: warning: {unchecked} threshold(s) could not be checked for lack of samples; --strict-thresholds makes that a failure"
+            );
         }
     }
     if let Some(telemetry) = telemetry {
@@ -589,7 +604,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             eprintln!("opmon: every operation failed ({})", error_summary(&run));
             ExitCode::FAILURE
         }
-        Ending::Finished(_) if !breaches.is_empty() => ExitCode::from(EXIT_THRESHOLD),
+        Ending::Finished(_) if failing > 0 => ExitCode::from(EXIT_THRESHOLD),
         Ending::Finished(_) => ExitCode::SUCCESS,
     })
 }

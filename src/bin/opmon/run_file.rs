@@ -44,6 +44,8 @@ pub struct RunFrame {
     pub warmup: Duration,
     /// The pass/fail rules.
     pub thresholds: Vec<Threshold>,
+    /// Whether a threshold the run had too few samples to check fails it.
+    pub strict_thresholds: bool,
 }
 
 /// Where a run stands when it is written.
@@ -136,8 +138,11 @@ pub fn assemble(
                 let breach = breaches.iter().find(|b| &b.threshold == threshold);
                 ThresholdResult {
                     threshold: threshold.to_string(),
-                    passed: breach.is_none(),
-                    observed: breach.map(|b| b.observed.clone()),
+                    passed: !breach.is_some_and(|b| b.fails(frame.strict_thresholds)),
+                    observed: breach.map(|b| match b.evaluable {
+                        true => b.observed.clone(),
+                        false => format!("not evaluable: {}", b.observed),
+                    }),
                 }
             })
             .collect(),

@@ -89,6 +89,7 @@ impl Rolling {
                 parameters: parameters.clone(),
                 warmup: Duration::ZERO,
                 thresholds: Vec::new(),
+                strict_thresholds: false,
             },
             recorder,
             ends: now + length,
