@@ -1144,9 +1144,11 @@ mod tests {
         let state = apply_update(None, &update).unwrap();
         let owner = MemberId::Passkey(passkey.public_key());
         assert_eq!(state.recovery_identifier(), &owner);
-        let mut digest = sha2::Sha256::new();
-        sha2::Digest::update(&mut digest, format!("{}3", hex::encode(passkey.public_key())));
-        assert_eq!(state.inbox_id(), hex::encode(sha2::Digest::finalize(digest)));
+        let expected = <sha2::Sha256 as sha2::Digest>::digest(format!(
+            "{}3",
+            hex::encode(passkey.public_key())
+        ));
+        assert_eq!(state.inbox_id(), hex::encode(expected));
         // The passkey, as recovery identifier, revokes the installation.
         let revoke = revoke_member_update(
             state.inbox_id(),
