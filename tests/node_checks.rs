@@ -261,16 +261,17 @@ async fn depends_on_is_checked_only_off_the_chain_path() {
 /// an `MlsCredential`) but that breaks the XMTP conventions: the
 /// ciphersuite is 0x0001 rather than 0x0003, or the leaf's application id
 /// names another inbox.
-fn unconventional_key_package(ciphersuite: Ciphersuite, application_id: &[u8]) -> ([u8; 32], Payload) {
+fn unconventional_key_package(
+    ciphersuite: Ciphersuite,
+    application_id: &[u8],
+) -> ([u8; 32], Payload) {
     use openmls::prelude::tls_codec::Serialize as _;
     use openmls::prelude::{
         ApplicationIdExtension, BasicCredential, CredentialWithKey, Extension, Extensions,
         KeyPackage,
     };
-    let signer = openmls_basic_credential::SignatureKeyPair::new(
-        ciphersuite.signature_algorithm(),
-    )
-    .unwrap();
+    let signer =
+        openmls_basic_credential::SignatureKeyPair::new(ciphersuite.signature_algorithm()).unwrap();
     let key: [u8; 32] = signer.public().try_into().unwrap();
     let credential = CredentialWithKey {
         credential: BasicCredential::new(
@@ -349,7 +350,10 @@ async fn key_package_conventions_are_checked_only_when_strict() {
             unreachable!()
         };
         let mut mls = MlsApiClient::new(xmtp_opmon::client::channel(strict.url()).unwrap());
-        let v3 = mls.upload_key_package(upload.clone()).await.expect_err(what);
+        let v3 = mls
+            .upload_key_package(upload.clone())
+            .await
+            .expect_err(what);
         assert_eq!(v3.code(), Code::InvalidArgument, "{what}");
         let mut mls = MlsApiClient::new(xmtp_opmon::client::channel(lenient.url()).unwrap());
         mls.upload_key_package(upload)

@@ -96,7 +96,10 @@ async fn forged_links<A: XmtpApi>(client: &Client<A>) -> Vec<(&'static str, Iden
         .unwrap();
     let passkey = SoftwarePasskey::generate();
     let mut forged = Vec::new();
-    let forge = |tamper: &dyn Fn(&mut xmtp_opmon::proto::associations::RecoverablePasskeySignature, &str)| {
+    let forge = |tamper: &dyn Fn(
+        &mut xmtp_opmon::proto::associations::RecoverablePasskeySignature,
+        &str,
+    )| {
         let mut update = add_member_update(alice.inbox_id(), &wallet, &passkey, T0).unwrap();
         let text = signature_text(&update).unwrap();
         if let Some(identity_action::Kind::Add(add)) = &mut update.actions[0].kind {

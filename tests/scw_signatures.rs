@@ -45,11 +45,13 @@ impl IdentitySigner for SmartWallet {
 
     fn sign_text(&self, text: &str) -> Signature {
         Signature {
-            signature: Some(signature::Signature::Erc6492(SmartContractWalletSignature {
-                account_id: format!("eip155:8453:{}", self.address),
-                block_number: 1,
-                signature: Sha256::digest(text).to_vec(),
-            })),
+            signature: Some(signature::Signature::Erc6492(
+                SmartContractWalletSignature {
+                    account_id: format!("eip155:8453:{}", self.address),
+                    block_number: 1,
+                    signature: Sha256::digest(text).to_vec(),
+                },
+            )),
         }
     }
 }
@@ -77,7 +79,9 @@ fn assert_refused(result: Result<(), ClientError>) {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(
         status.message().contains("need a chain to verify")
-            && status.message().contains("--scw-signatures accept-unverified"),
+            && status
+                .message()
+                .contains("--scw-signatures accept-unverified"),
         "{}",
         status.message()
     );
@@ -87,7 +91,11 @@ async fn publish<A: XmtpApi>(
     client: &Client<A>,
     update: xmtp_opmon::proto::associations::IdentityUpdate,
 ) -> Result<(), ClientError> {
-    client.api().publish_identity_update(update).await.map(|_| ())
+    client
+        .api()
+        .publish_identity_update(update)
+        .await
+        .map(|_| ())
 }
 
 /// Refused by default, even by a lenient V4 node that acknowledges other
@@ -95,7 +103,8 @@ async fn publish<A: XmtpApi>(
 #[tokio::test]
 async fn refused_by_default() {
     let node = common::node().await;
-    let create = new_inbox_update(&SmartWallet::new(), &InstallationKey::generate(), 0, T0).unwrap();
+    let create =
+        new_inbox_update(&SmartWallet::new(), &InstallationKey::generate(), 0, T0).unwrap();
     assert_refused(publish(&common::client(&node), create.clone()).await);
     assert_refused(publish(&common::v3_client(&node), create).await);
 
@@ -138,7 +147,11 @@ async fn smart_wallet_inbox<A: XmtpApi>(client: Client<A>) {
     publish(&client, update).await.unwrap();
     assert!(visible(&client, &inbox, 1).await);
     assert_eq!(
-        client.lookup_inbox(&smart.address).await.unwrap().as_deref(),
+        client
+            .lookup_inbox(&smart.address)
+            .await
+            .unwrap()
+            .as_deref(),
         Some(inbox.as_str())
     );
     // The smart wallet, now the owner, links a plain wallet.
@@ -147,7 +160,11 @@ async fn smart_wallet_inbox<A: XmtpApi>(client: Client<A>) {
     publish(&client, link).await.unwrap();
     assert!(visible(&client, &inbox, 2).await);
     assert_eq!(
-        client.lookup_inbox(&wallet.address()).await.unwrap().as_deref(),
+        client
+            .lookup_inbox(&wallet.address())
+            .await
+            .unwrap()
+            .as_deref(),
         Some(inbox.as_str())
     );
     // A client folding the log itself still refuses what it cannot verify.
@@ -162,7 +179,11 @@ async fn smart_wallet_inbox<A: XmtpApi>(client: Client<A>) {
 /// `opmon node --scw-signatures accept-unverified` applies the update.
 #[tokio::test]
 async fn the_cli_flag_accepts_them_unverified() {
-    for (flag, accepted) in [(None, false), (Some("accept-unverified"), true), (Some("refuse"), false)] {
+    for (flag, accepted) in [
+        (None, false),
+        (Some("accept-unverified"), true),
+        (Some("refuse"), false),
+    ] {
         let mut command = Command::new(env!("CARGO_BIN_EXE_opmon"));
         command.args(["node", "--listen", "127.0.0.1:0", "--indexer-lag", "1ms"]);
         if let Some(flag) = flag {
@@ -173,7 +194,11 @@ async fn the_cli_flag_accepts_them_unverified() {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
 
         let client = xmtp_opmon::client::V4Client::connect(&url, &url).unwrap();
         let smart = SmartWallet::new();

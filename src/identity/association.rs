@@ -722,7 +722,10 @@ mod tests {
         assert_eq!(state.inbox_id(), inbox_id(&wallet.address(), 1).unwrap());
         assert_eq!(state.addresses(), vec![wallet.address()]);
         assert_eq!(state.installations(), vec![installation.public_key()]);
-        assert_eq!(state.recovery_identifier(), &MemberId::Address(wallet.address()));
+        assert_eq!(
+            state.recovery_identifier(),
+            &MemberId::Address(wallet.address())
+        );
         assert_eq!(
             state.added_by(&MemberId::Installation(installation.public_key())),
             Some(&MemberId::Address(wallet.address()))

@@ -238,7 +238,9 @@ pub(crate) fn installation_ed25519ph(bytes: Vec<u8>, public_key: Vec<u8>) -> Sig
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{inbox_id, recover_personal_signer, verify_installation_signature, Wallet};
+    use crate::identity::{
+        inbox_id, recover_personal_signer, verify_installation_signature, Wallet,
+    };
 
     #[test]
     fn new_inbox_update_has_the_documented_shape() {

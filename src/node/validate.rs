@@ -199,9 +199,11 @@ fn has_scw_signature(action: &crate::proto::associations::IdentityAction) -> boo
         }
         None => [None, None],
     };
-    signatures.into_iter().flatten().flatten().any(|s| {
-        matches!(s.signature, Some(signature::Signature::Erc6492(_)))
-    })
+    signatures
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|s| matches!(s.signature, Some(signature::Signature::Erc6492(_))))
 }
 
 /// A welcome names the installation of its topic and carries something to

@@ -36,8 +36,8 @@ use crate::export::{logs_only, otlp_endpoint};
 use crate::faults::FaultArgs;
 use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState};
 use crate::sampler::{Checkpoints, Progress, Sampler};
-use crate::signal::shutdown_signal;
 use crate::scw::ScwArgs;
+use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 use crate::target::{NodeProcess, Target, TargetArgs};
 

@@ -41,8 +41,8 @@ use xmtp_opmon::telemetry::{Readiness, ScrapeEndpoint, TelemetryBuilder};
 
 use crate::export::{logs_only, otlp_endpoint};
 use crate::sampler::{Checkpoints, Sampler};
-use crate::signal::shutdown_signal;
 use crate::scw::ScwArgs;
+use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 use crate::target::{NodeProcess, Target, TargetArgs};
 
@@ -144,7 +144,9 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--retention and --max-store apply only to the embedded node, not to --env or --node targets");
     }
     if args.scw.any() && target.kind != "embedded" {
-        anyhow::bail!("--scw-signatures applies only to the embedded node, not to --env or --node targets");
+        anyhow::bail!(
+            "--scw-signatures applies only to the embedded node, not to --env or --node targets"
+        );
     }
     println!("monitoring {} every {}", target.gateway, args.every);
     let config = ClientConfig::default();
