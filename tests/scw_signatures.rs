@@ -228,3 +228,20 @@ fn a_bad_policy_is_one_sentence() {
     assert!(stderr.contains("refuse or accept-unverified"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `opmon bench` passes the flag on to the node it starts (which would
+/// refuse to start on a flag it did not know).
+#[test]
+fn opmon_bench_passes_the_policy_to_its_node() {
+    common::bench::bench_ok(
+        "scw",
+        &[
+            "--scenario",
+            "identity",
+            "--ops",
+            "2",
+            "--scw-signatures",
+            "accept-unverified",
+        ],
+    );
+}

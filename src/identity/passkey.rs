@@ -8,9 +8,10 @@
 //! therefore puts the identity update's signature text in the assertion's
 //! challenge and verifies the assertion:
 //!
-//! 1. `clientDataJSON` is JSON whose `challenge` is the base64url (no
-//!    padding) of the signature text, and whose `origin` becomes the
-//!    member's relying party;
+//! 1. `clientDataJSON` is JSON with an `origin` (libxmtp records it as the
+//!    signer's relying party, which is not part of a member's identity)
+//!    and a `challenge` that is the base64url (no padding) of the
+//!    signature text;
 //! 2. the signature is P-256 ECDSA, DER-encoded, over
 //!    `authenticatorData ‖ SHA-256(clientDataJSON)`;
 //! 3. the public key is SEC1 (libxmtp's passkeys use the 65-byte
