@@ -31,8 +31,8 @@
 //!   failure to one of them;
 //! - [`client`]: a client that performs the operations over XMTP's real
 //!   wire protocol with real cryptography (secp256k1 wallets and EIP-191,
-//!   Ed25519ph installation signatures, MLS via openmls), so its costs and
-//!   payloads are the real ones;
+//!   Ed25519ph installation signatures, P-256 WebAuthn passkeys, MLS via
+//!   openmls), so its costs and payloads are the real ones;
 //! - [`node`]: an embedded V4 gateway and node that serves the same gRPC
 //!   API, validates like xmtpd, and injects faults, so everything runs on
 //!   one machine;

@@ -80,6 +80,23 @@ fn bad_flags_are_refused_in_one_sentence() {
         "fault flags apply only to the embedded node",
     );
     refused(
+        "scw-remote",
+        &[
+            "--node",
+            "http://127.0.0.1:1",
+            "--gateway",
+            "http://127.0.0.1:1",
+            "--scw-signatures",
+            "accept-unverified",
+        ],
+        "--scw-signatures applies only to the embedded node",
+    );
+    refused(
+        "scw-policy",
+        &["--scw-signatures", "maybe"],
+        "expected refuse or accept-unverified",
+    );
+    refused(
         "url",
         &["--node", "not a url", "--gateway", "http://127.0.0.1:1"],
         "`not a url` is not a usable gRPC endpoint",

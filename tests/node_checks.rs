@@ -1,10 +1,12 @@
 //! What the node checks at publish: by default exactly what xmtpd checks,
-//! and with `strict` also the consistency of topics and welcomes.
+//! and with `strict` also the consistency of topics and welcomes and the
+//! XMTP conventions of key packages.
 
 mod common;
 
 use std::collections::HashMap;
 
+use openmls::prelude::Ciphersuite;
 use prost::Message;
 use tonic::Code;
 use xmtp_opmon::node::{NodeConfig, RunningNode};
@@ -18,7 +20,8 @@ use xmtp_opmon::proto::message_api::{EnvelopesQuery, QueryEnvelopesRequest};
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
 use xmtp_opmon::proto::xmtp::mls::api::v1::mls_api_client::MlsApiClient;
 use xmtp_opmon::proto::xmtp::mls::api::v1::{
-    welcome_message, welcome_message_input, QueryWelcomeMessagesRequest, WelcomeMessageInput,
+    welcome_message, welcome_message_input, KeyPackageUpload, QueryWelcomeMessagesRequest,
+    UploadKeyPackageRequest, WelcomeMessageInput,
 };
 use xmtp_opmon::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 use xmtp_opmon::topic::{topic, TopicKind};
@@ -252,4 +255,109 @@ async fn depends_on_is_checked_only_off_the_chain_path() {
     .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("not seen"), "{status:?}");
+}
+
+/// A key package xmtpd's validation service accepts (valid MLS, signed,
+/// an `MlsCredential`) but that breaks the XMTP conventions: the
+/// ciphersuite is 0x0001 rather than 0x0003, or the leaf's application id
+/// names another inbox.
+fn unconventional_key_package(
+    ciphersuite: Ciphersuite,
+    application_id: &[u8],
+) -> ([u8; 32], Payload) {
+    use openmls::prelude::tls_codec::Serialize as _;
+    use openmls::prelude::{
+        ApplicationIdExtension, BasicCredential, CredentialWithKey, Extension, Extensions,
+        KeyPackage,
+    };
+    let signer =
+        openmls_basic_credential::SignatureKeyPair::new(ciphersuite.signature_algorithm()).unwrap();
+    let key: [u8; 32] = signer.public().try_into().unwrap();
+    let credential = CredentialWithKey {
+        credential: BasicCredential::new(
+            xmtp_opmon::proto::xmtp::identity::MlsCredential {
+                inbox_id: "ab".repeat(32),
+            }
+            .encode_to_vec(),
+        )
+        .into(),
+        signature_key: key.to_vec().into(),
+    };
+    let bundle = KeyPackage::builder()
+        .leaf_node_extensions(
+            Extensions::single(Extension::ApplicationId(ApplicationIdExtension::new(
+                application_id,
+            )))
+            .unwrap(),
+        )
+        .build(
+            ciphersuite,
+            &openmls_rust_crypto::OpenMlsRustCrypto::default(),
+            &signer,
+            credential,
+        )
+        .unwrap();
+    let bytes = bundle.key_package().tls_serialize_detached().unwrap();
+    (
+        key,
+        Payload::UploadKeyPackage(UploadKeyPackageRequest {
+            key_package: Some(KeyPackageUpload {
+                key_package_tls_serialized: bytes,
+            }),
+            is_inbox_id_credential: true,
+        }),
+    )
+}
+
+/// xmtpd checks a key package's MLS validity and credential, not which
+/// ciphersuite or application id it uses; a strict node checks those too.
+#[tokio::test]
+async fn key_package_conventions_are_checked_only_when_strict() {
+    let inbox = "ab".repeat(32);
+    let lenient = node(false).await;
+    let strict = node(true).await;
+    for (what, ciphersuite, application_id) in [
+        (
+            "ciphersuite 0x0001",
+            Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
+            inbox.as_bytes(),
+        ),
+        (
+            "a foreign application id",
+            Ciphersuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519,
+            b"another-app".as_slice(),
+        ),
+    ] {
+        let (key, payload) = unconventional_key_package(ciphersuite, application_id);
+        let kp_topic = topic(TopicKind::KeyPackages, &key);
+        publish(&lenient, on_topic(kp_topic.clone(), payload.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: accepted as xmtpd would: {e}"));
+        assert_eq!(stored(&lenient, kp_topic.clone()).await.len(), 1, "{what}");
+
+        let refused = publish(&strict, on_topic(kp_topic.clone(), payload.clone()))
+            .await
+            .expect_err(what);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{what}");
+        assert!(
+            refused.message().contains("invalid key package"),
+            "{what}: {}",
+            refused.message()
+        );
+
+        // The V3 upload goes through the same check.
+        let Payload::UploadKeyPackage(upload) = payload else {
+            unreachable!()
+        };
+        let mut mls = MlsApiClient::new(xmtp_opmon::client::channel(strict.url()).unwrap());
+        let v3 = mls
+            .upload_key_package(upload.clone())
+            .await
+            .expect_err(what);
+        assert_eq!(v3.code(), Code::InvalidArgument, "{what}");
+        let mut mls = MlsApiClient::new(xmtp_opmon::client::channel(lenient.url()).unwrap());
+        mls.upload_key_package(upload)
+            .await
+            .unwrap_or_else(|e| panic!("{what} over V3: {e}"));
+    }
 }

@@ -16,7 +16,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use xmtp_opmon::client::{Client, Group, Identity, XmtpApi};
-use xmtp_opmon::identity::{fold_log, new_inbox_update, InstallationKey, Wallet};
+use xmtp_opmon::identity::{
+    add_member_update, fold_log, new_inbox_update, InstallationKey, Wallet,
+};
+use xmtp_opmon::mls::MlsInstallation;
 use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
 use xmtp_opmon::proto::xmtp::mls::message_contents::WelcomeWrapperAlgorithm;
 
@@ -283,4 +286,124 @@ async fn two_installations_get_v1_welcomes() {
             welcome_message_input::Version::V1(_)
         ));
     }
+}
+
+/// Adds a new installation to `owner`'s inbox as libxmtp does when the
+/// user signs in on another device (the wallet consents, the installation
+/// co-signs), uploading a key package for it only if `with_key_package`;
+/// returns the installation key and the inbox's newest log position.
+async fn second_installation<A: XmtpApi>(
+    client: &Client<A>,
+    owner: &Identity,
+    wallet: &Wallet,
+    with_key_package: bool,
+) -> ([u8; 32], u64) {
+    let secret: [u8; 32] = rand::random();
+    let installation = InstallationKey::from_secret_bytes(&secret);
+    if with_key_package {
+        let mls = MlsInstallation::new(owner.inbox_id(), secret).unwrap();
+        client
+            .api()
+            .upload_key_package(installation.public_key(), mls.key_package().unwrap())
+            .await
+            .unwrap();
+    }
+    let update = add_member_update(owner.inbox_id(), wallet, &installation, 1).unwrap();
+    client.api().publish_identity_update(update).await.unwrap();
+    for _ in 0..200 {
+        let logs = client
+            .api()
+            .get_identity_updates(&[(owner.inbox_id().to_owned(), 0)])
+            .await
+            .unwrap();
+        let log = &logs[owner.inbox_id()];
+        if log.len() == 2 {
+            return (installation.public_key(), log[1].sequence_id);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the second installation never became readable");
+}
+
+// A member whose identity log advances after it joined (a second device)
+// is moved to its newest position by the next add commit, with its new
+// installation; the welcome of that commit passes libxmtp's check.
+over_both_apis!(
+    an_advanced_member_is_bumped_by_the_next_add,
+    an_advanced_member_is_bumped_by_the_next_add_over_v3,
+    advanced_member_bumped
+);
+
+async fn advanced_member_bumped<A: XmtpApi>(client: Client<A>) {
+    let alice = client.create_identity().await.unwrap();
+    let bob_wallet = Wallet::generate();
+    let bob = client
+        .register(bob_wallet.clone(), InstallationKey::generate())
+        .await
+        .unwrap();
+    let carol = client.create_identity().await.unwrap();
+    let mut group = client
+        .create_group(&alice, &[bob.inbox_id().to_owned()])
+        .await
+        .unwrap();
+    let joined_at = group.membership().unwrap()[bob.inbox_id()];
+    assert_eq!(joined_at, bob.sequence_id());
+
+    let (laptop, latest) = second_installation(&client, &bob, &bob_wallet, true).await;
+    assert!(latest > joined_at);
+    client
+        .add_members(&mut group, &[carol.inbox_id().to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(group.membership().unwrap()[bob.inbox_id()], latest);
+    assert!(group
+        .member_installations()
+        .iter()
+        .any(|(key, inbox)| *key == laptop && inbox == bob.inbox_id()));
+    check_initial_membership(&client, &group).await;
+
+    let joined = client.join_groups(&carol).await.unwrap();
+    assert_eq!(joined.len(), 1);
+    check_initial_membership(&client, &joined[0]).await;
+}
+
+// An inbox with two installations, one without a key package: the good
+// one is added, the other is listed in failed_installations.
+over_both_apis!(
+    mixed_installations_add_the_good_one_and_list_the_other_as_failed,
+    mixed_installations_add_the_good_one_and_list_the_other_as_failed_over_v3,
+    mixed_installations
+);
+
+async fn mixed_installations<A: XmtpApi>(client: Client<A>) {
+    let alice = client.create_identity().await.unwrap();
+    let bob_wallet = Wallet::generate();
+    let bob = client
+        .register(bob_wallet.clone(), InstallationKey::generate())
+        .await
+        .unwrap();
+    let (phone, latest) = second_installation(&client, &bob, &bob_wallet, false).await;
+
+    let mut group = client.create_group(&alice, &[]).await.unwrap();
+    let report = client
+        .add_members(&mut group, &[bob.inbox_id().to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(report.inboxes, 1);
+    assert_eq!(report.installations, 1);
+    assert_eq!(report.failed_installations, 1);
+    assert_eq!(group.failed_installations().unwrap(), vec![phone.to_vec()]);
+    assert_eq!(group.membership().unwrap()[bob.inbox_id()], latest);
+    let leaves: Vec<[u8; 32]> = group
+        .member_installations()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert!(leaves.contains(&bob.installation_key()));
+    assert!(!leaves.contains(&phone));
+    check_initial_membership(&client, &group).await;
+
+    let joined = client.join_groups(&bob).await.unwrap();
+    assert_eq!(joined.len(), 1);
+    check_initial_membership(&client, &joined[0]).await;
 }

@@ -6,33 +6,43 @@
 //! applies, or the update is invalid and the network's indexer drops it
 //! (after the publish call has already returned success). The rules below
 //! restate the network's (libxmtp `association_log.rs`, run by the xmtpd
-//! validation service) for the cases this crate models.
+//! validation service).
 //!
-//! Every signature in an update signs the update's [`signature_text`]. Then:
+//! Every signature in an update signs the update's [`signature_text`], each
+//! kind of member its own way: wallets with ERC-191 (or, for smart-contract
+//! wallets, ERC-1271 — see [`ScwSignatures`]), installations with
+//! Ed25519ph, passkeys with a WebAuthn assertion ([`super::passkey`]).
+//! Then:
 //!
 //! * **CreateInbox** only on an empty log, so only as the first action of the
-//!   first update ([`IdentityError::NotEmpty`] otherwise). The wallet must
-//!   sign with ERC-191 and recover to `initial_identifier` exactly (recovered
-//!   addresses are lowercase, so the identifier must be too). The inbox id is
-//!   `inbox_id(initial_identifier, nonce)`; the wallet becomes the first
-//!   member and the recovery address.
-//! * **AddAssociation**: the new member signs for itself (an installation
-//!   with its Ed25519ph key, a wallet with ERC-191); an existing member, or
-//!   the recovery address, co-signs. Nobody adds itself, and an installation
-//!   cannot add another installation.
-//! * **RevokeAssociation**: signed by the recovery address. The member is
+//!   first update ([`IdentityError::NotEmpty`] otherwise). The owner — a
+//!   wallet, or a passkey whose key the identifier gives in hex — must sign
+//!   it; a wallet's recovered address must equal `initial_identifier`
+//!   exactly (recovered addresses are lowercase, so the identifier must be
+//!   too). The inbox id is derived from the identifier and nonce; the owner
+//!   becomes the first member and the recovery identifier.
+//! * **AddAssociation**: the new member signs for itself; an existing
+//!   member, or the recovery identifier, co-signs. Nobody adds itself, and
+//!   an installation cannot add another installation (it may add a wallet
+//!   or a passkey).
+//! * **RevokeAssociation**: signed by the recovery identifier. The member is
 //!   removed, together with the installations it added.
-//! * **ChangeRecoveryAddress**: signed by the current recovery address.
+//! * **ChangeRecoveryAddress**: signed by the current recovery identifier;
+//!   the new one may be a wallet or a passkey.
+//! * **Chains**: a member added with a smart-contract-wallet signature is
+//!   bound to that signature's chain; its later signatures must name the
+//!   same chain.
 //! * **Replay protection**: a signature seen in an earlier update is refused.
 //!   Signatures are recorded only once the whole update applies, so a new
-//!   inbox may use one wallet signature for both of its actions. Wallet
-//!   signatures are recorded in a canonical form (low s, parity 0/1), so
-//!   re-encoding one does not get it past the check.
+//!   inbox may use one wallet signature for both of its actions. Wallet and
+//!   passkey signatures are recorded in a canonical form (low s, and parity
+//!   0/1 for wallets), so re-encoding one does not get it past the check.
 //! * After the last action, the state's inbox id must equal the update's
 //!   `inbox_id`.
 //!
-//! Not modelled, reported as [`IdentityError::Unsupported`]: passkeys,
-//! smart-contract wallets (ERC-1271/6492) and legacy delegated signatures.
+//! Not modelled, reported as [`IdentityError::Unsupported`]: legacy
+//! delegated signatures, and smart-contract-wallet signatures under
+//! [`ScwSignatures::Refuse`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -47,7 +57,9 @@ use crate::proto::associations::{
 use super::keys::{
     ed25519ph_prehash, personal_message_hash, recover_wallet, verify_installation_prehashed,
 };
-use super::{inbox_id, signature_text, IdentityError};
+use super::passkey::verify_passkey;
+use super::scw::claimed_signer;
+use super::{signature_text, IdentityError, ScwSignatures};
 
 /// A member of an inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +68,9 @@ pub enum MemberId {
     Address(String),
     /// An installation, by its Ed25519 public key (the installation id).
     Installation([u8; 32]),
+    /// A passkey, by its SEC1 P-256 public key exactly as the update gives
+    /// it (the relying party is not part of the identity, as in libxmtp).
+    Passkey(Vec<u8>),
 }
 
 impl fmt::Display for MemberId {
@@ -63,19 +78,28 @@ impl fmt::Display for MemberId {
         match self {
             Self::Address(address) => f.write_str(address),
             Self::Installation(key) => write!(f, "installation {}", hex::encode(key)),
+            Self::Passkey(key) => write!(f, "passkey {}", hex::encode(key)),
         }
     }
 }
 
+/// What the state keeps about one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Member {
+    /// The member that added it (`None` for the creator).
+    added_by: Option<MemberId>,
+    /// The chain of the smart-contract-wallet signature that added it.
+    chain_id: Option<u64>,
+}
+
 /// What an inbox is after applying its identity updates: its members, its
-/// recovery address, and the signatures it has already consumed.
+/// recovery identifier, and the signatures it has already consumed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssociationState {
     inbox_id: String,
-    recovery_identifier: String,
-    /// Each member with the member that added it (`None` for the creator).
+    recovery: MemberId,
     /// Ordered, so listings come out sorted without extra work.
-    members: BTreeMap<MemberId, Option<MemberId>>,
+    members: BTreeMap<MemberId, Member>,
     /// Replay keys of every signature of every applied update.
     seen_signatures: HashSet<Vec<u8>>,
 }
@@ -86,9 +110,9 @@ impl AssociationState {
         &self.inbox_id
     }
 
-    /// The address allowed to revoke members and change recovery.
-    pub fn recovery_identifier(&self) -> &str {
-        &self.recovery_identifier
+    /// The wallet or passkey allowed to revoke members and change recovery.
+    pub fn recovery_identifier(&self) -> &MemberId {
+        &self.recovery
     }
 
     /// The installation ids with messaging access, sorted.
@@ -97,7 +121,7 @@ impl AssociationState {
             .keys()
             .filter_map(|member| match member {
                 MemberId::Installation(key) => Some(*key),
-                MemberId::Address(_) => None,
+                _ => None,
             })
             .collect()
     }
@@ -108,7 +132,18 @@ impl AssociationState {
             .keys()
             .filter_map(|member| match member {
                 MemberId::Address(address) => Some(address.clone()),
-                MemberId::Installation(_) => None,
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The passkeys (SEC1 public keys) linked to the inbox, sorted.
+    pub fn passkeys(&self) -> Vec<Vec<u8>> {
+        self.members
+            .keys()
+            .filter_map(|member| match member {
+                MemberId::Passkey(key) => Some(key.clone()),
+                _ => None,
             })
             .collect()
     }
@@ -129,14 +164,12 @@ impl AssociationState {
         self.members.contains_key(member)
     }
 
-    /// The member that added `member`; `None` for the creating wallet or a
+    /// The member that added `member`; `None` for the creator or a
     /// non-member.
     pub fn added_by(&self, member: &MemberId) -> Option<&MemberId> {
-        self.members.get(member).and_then(Option::as_ref)
-    }
-
-    fn is_recovery(&self, signer: &MemberId) -> bool {
-        matches!(signer, MemberId::Address(address) if *address == self.recovery_identifier)
+        self.members
+            .get(member)
+            .and_then(|member| member.added_by.as_ref())
     }
 
     fn check_not_replayed(&self, signer: &VerifiedSignature) -> Result<(), IdentityError> {
@@ -145,17 +178,44 @@ impl AssociationState {
         }
         Ok(())
     }
+
+    /// A member signing again must sign on the chain it was added on (both
+    /// `None` for everything but smart-contract wallets).
+    fn check_chain(&self, signer: &VerifiedSignature) -> Result<(), IdentityError> {
+        match self.members.get(&signer.signer) {
+            Some(member) if member.chain_id != signer.chain_id => {
+                Err(IdentityError::NotAllowed(format!(
+                    "{} was added on chain {} but signs on chain {}",
+                    signer.signer,
+                    member.chain_id.unwrap_or(0),
+                    signer.chain_id.unwrap_or(0)
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Applies one identity update to an inbox (`None`: the inbox does not exist
 /// yet) and returns the new state, or why the network would drop the update.
+/// Smart-contract-wallet signatures are refused (see [`apply_update_with`]).
 ///
 /// `state` is left untouched either way.
 pub fn apply_update(
     state: Option<&AssociationState>,
     update: &IdentityUpdate,
 ) -> Result<AssociationState, IdentityError> {
-    apply_owned(state.cloned(), update)
+    apply_update_with(state, update, ScwSignatures::Refuse)
+}
+
+/// [`apply_update`], with `scw` deciding what smart-contract-wallet
+/// signatures, which need a chain to verify, do.
+pub fn apply_update_with(
+    state: Option<&AssociationState>,
+    update: &IdentityUpdate,
+    scw: ScwSignatures,
+) -> Result<AssociationState, IdentityError> {
+    apply_owned(state.cloned(), update, scw)
 }
 
 /// Replays a whole identity-update log from the start.
@@ -170,7 +230,7 @@ pub fn fold_log<'a>(
     let mut state = None;
     for update in updates {
         // Owned threading: no clone of the growing state per update.
-        state = Some(apply_owned(state, update)?);
+        state = Some(apply_owned(state, update, ScwSignatures::Refuse)?);
     }
     state.ok_or(IdentityError::MissingCreateInbox)
 }
@@ -178,9 +238,10 @@ pub fn fold_log<'a>(
 fn apply_owned(
     mut state: Option<AssociationState>,
     update: &IdentityUpdate,
+    scw: ScwSignatures,
 ) -> Result<AssociationState, IdentityError> {
     let text = signature_text(update)?;
-    let mut verifier = Verifier::new(&text);
+    let mut verifier = Verifier::new(&text, scw);
     // Recorded only after every action applied: one update may reuse a
     // signature across its actions.
     let mut replay_keys = Vec::with_capacity(2 * update.actions.len());
@@ -241,24 +302,33 @@ fn create_inbox<'a>(
     verifier: &mut Verifier<'a>,
     replay_keys: &mut Vec<Vec<u8>>,
 ) -> Result<AssociationState, IdentityError> {
-    require_ethereum_kind(create.initial_identifier_kind)?;
+    let owner = identifier(&create.initial_identifier, create.initial_identifier_kind)?;
     let signed = verifier.verify(
         &create.initial_identifier_signature,
         "initial_identifier_signature",
     )?;
-    if !matches!(&signed.signer, MemberId::Address(address) if *address == create.initial_identifier)
-    {
+    if signed.signer != owner {
         return Err(IdentityError::SignerMismatch {
-            expected: create.initial_identifier.clone(),
+            expected: owner.to_string(),
             got: signed.signer.to_string(),
         });
     }
-    let inbox_id = inbox_id(&create.initial_identifier, create.nonce)?;
+    let inbox_id = super::inbox_id::of_identifier(
+        &create.initial_identifier,
+        kind(create.initial_identifier_kind)?,
+        create.nonce,
+    )?;
     replay_keys.push(signed.replay_key);
     Ok(AssociationState {
         inbox_id,
-        recovery_identifier: create.initial_identifier.clone(),
-        members: BTreeMap::from([(signed.signer, None)]),
+        recovery: owner.clone(),
+        members: BTreeMap::from([(
+            owner,
+            Member {
+                added_by: None,
+                chain_id: signed.chain_id,
+            },
+        )]),
         seen_signatures: HashSet::new(),
     })
 }
@@ -284,13 +354,14 @@ fn add_association<'a>(
     let existing_signed =
         verifier.verify(&add.existing_member_signature, "existing_member_signature")?;
     state.check_not_replayed(&existing_signed)?;
-    let adder = existing_signed.signer;
+    let adder = existing_signed.signer.clone();
     if adder == new_member {
         return Err(IdentityError::NotAllowed(
             "a member cannot add itself".into(),
         ));
     }
-    if !state.members.contains_key(&adder) && !state.is_recovery(&adder) {
+    state.check_chain(&existing_signed)?;
+    if !state.members.contains_key(&adder) && state.recovery != adder {
         return Err(IdentityError::UnknownSigner(adder.to_string()));
     }
     if matches!(adder, MemberId::Installation(_)) && matches!(new_member, MemberId::Installation(_))
@@ -302,7 +373,31 @@ fn add_association<'a>(
 
     replay_keys.push(new_signed.replay_key);
     replay_keys.push(existing_signed.replay_key);
-    state.members.insert(new_member, Some(adder));
+    state.members.insert(
+        new_member,
+        Member {
+            added_by: Some(adder),
+            chain_id: new_signed.chain_id,
+        },
+    );
+    Ok(())
+}
+
+/// The recovery identifier's signature, checked: the shared part of
+/// revocation and recovery change.
+fn recovery_signature<'a>(
+    state: &AssociationState,
+    signature: &'a Option<Signature>,
+    verifier: &mut Verifier<'a>,
+    replay_keys: &mut Vec<Vec<u8>>,
+) -> Result<(), IdentityError> {
+    let signed = verifier.verify(signature, "recovery_identifier_signature")?;
+    state.check_not_replayed(&signed)?;
+    state.check_chain(&signed)?;
+    if state.recovery != signed.signer {
+        return Err(IdentityError::UnknownSigner(signed.signer.to_string()));
+    }
+    replay_keys.push(signed.replay_key);
     Ok(())
 }
 
@@ -313,20 +408,18 @@ fn revoke_association<'a>(
     replay_keys: &mut Vec<Vec<u8>>,
 ) -> Result<(), IdentityError> {
     let revoked = member_id(&revoke.member_to_revoke, "RevokeAssociation")?;
-    let signed = verifier.verify(
+    recovery_signature(
+        state,
         &revoke.recovery_identifier_signature,
-        "recovery_identifier_signature",
+        verifier,
+        replay_keys,
     )?;
-    state.check_not_replayed(&signed)?;
-    if !state.is_recovery(&signed.signer) {
-        return Err(IdentityError::UnknownSigner(signed.signer.to_string()));
-    }
-    replay_keys.push(signed.replay_key);
-    // Revoking a wallet also revokes the installations it granted access;
-    // other wallets it linked stay.
-    state.members.retain(|member, added_by| {
+    // Revoking a wallet or passkey also revokes the installations it
+    // granted access; other members it linked stay.
+    state.members.retain(|member, info| {
         *member != revoked
-            && !(matches!(member, MemberId::Installation(_)) && added_by.as_ref() == Some(&revoked))
+            && !(matches!(member, MemberId::Installation(_))
+                && info.added_by.as_ref() == Some(&revoked))
     });
     Ok(())
 }
@@ -337,29 +430,37 @@ fn change_recovery<'a>(
     verifier: &mut Verifier<'a>,
     replay_keys: &mut Vec<Vec<u8>>,
 ) -> Result<(), IdentityError> {
-    require_ethereum_kind(change.new_recovery_identifier_kind)?;
-    let signed = verifier.verify(
-        &change.existing_recovery_identifier_signature,
-        "existing_recovery_identifier_signature",
+    let new_recovery = identifier(
+        &change.new_recovery_identifier,
+        change.new_recovery_identifier_kind,
     )?;
-    state.check_not_replayed(&signed)?;
-    if !state.is_recovery(&signed.signer) {
-        return Err(IdentityError::UnknownSigner(signed.signer.to_string()));
-    }
-    replay_keys.push(signed.replay_key);
-    // Taken verbatim, as the network does: a malformed address is accepted
-    // and simply leaves the inbox without a usable recovery address.
-    state.recovery_identifier = change.new_recovery_identifier.clone();
+    recovery_signature(
+        state,
+        &change.existing_recovery_identifier_signature,
+        verifier,
+        replay_keys,
+    )?;
+    // An address is taken verbatim, as the network does: a malformed one
+    // is accepted and simply leaves the inbox without a usable recovery.
+    state.recovery = new_recovery;
     Ok(())
 }
 
-fn require_ethereum_kind(kind: i32) -> Result<(), IdentityError> {
-    match IdentifierKind::try_from(kind) {
-        Ok(IdentifierKind::Unspecified | IdentifierKind::Ethereum) => Ok(()),
-        Ok(IdentifierKind::Passkey) => Err(IdentityError::Unsupported("passkey identifiers")),
-        Err(_) => Err(IdentityError::Malformed(format!(
-            "unknown identifier kind {kind}"
-        ))),
+fn kind(kind: i32) -> Result<IdentifierKind, IdentityError> {
+    IdentifierKind::try_from(kind)
+        .map_err(|_| IdentityError::Malformed(format!("unknown identifier kind {kind}")))
+}
+
+/// The member a public identifier names: an address verbatim, or a
+/// passkey's key from its hex.
+fn identifier(identifier: &str, identifier_kind: i32) -> Result<MemberId, IdentityError> {
+    match kind(identifier_kind)? {
+        IdentifierKind::Unspecified | IdentifierKind::Ethereum => {
+            Ok(MemberId::Address(identifier.to_owned()))
+        }
+        IdentifierKind::Passkey => hex::decode(identifier).map(MemberId::Passkey).map_err(|_| {
+            IdentityError::Malformed(format!("passkey identifier {identifier:?} is not hex"))
+        }),
     }
 }
 
@@ -380,8 +481,8 @@ fn member_id(
             })?;
             Ok(MemberId::Installation(key))
         }
-        Some(member_identifier::Kind::Passkey(_)) => {
-            Err(IdentityError::Unsupported("passkey members"))
+        Some(member_identifier::Kind::Passkey(passkey)) => {
+            Ok(MemberId::Passkey(passkey.key.clone()))
         }
         None => Err(IdentityError::Malformed(format!(
             "{action} without a member identifier"
@@ -394,22 +495,28 @@ fn member_id(
 struct VerifiedSignature {
     signer: MemberId,
     /// What replay protection remembers (see `RecoveredWallet::replay_key`
-    /// for wallets; the raw bytes for installations).
+    /// for wallets; `r ‖ low s` for passkeys; the raw bytes otherwise).
     replay_key: Vec<u8>,
+    /// The chain of a smart-contract-wallet signature.
+    chain_id: Option<u64>,
 }
 
 /// Verifies the signatures of one update: hashes the text once per scheme
 /// and verifies each distinct signature once (a new inbox carries the same
 /// wallet signature twice).
 struct Verifier<'a> {
+    text: &'a str,
+    scw: ScwSignatures,
     personal_hash: [u8; 32],
     ed25519ph_prehash: Sha512,
     verified: Vec<(&'a Signature, VerifiedSignature)>,
 }
 
 impl<'a> Verifier<'a> {
-    fn new(text: &str) -> Self {
+    fn new(text: &'a str, scw: ScwSignatures) -> Self {
         Self {
+            text,
+            scw,
             personal_hash: personal_message_hash(text),
             ed25519ph_prehash: ed25519ph_prehash(text),
             verified: Vec::with_capacity(4),
@@ -433,6 +540,7 @@ impl<'a> Verifier<'a> {
                 VerifiedSignature {
                     signer: MemberId::Address(wallet.address),
                     replay_key: wallet.replay_key,
+                    chain_id: None,
                 }
             }
             Some(signature::Signature::InstallationKey(ed25519)) => {
@@ -447,18 +555,34 @@ impl<'a> Verifier<'a> {
                 VerifiedSignature {
                     signer: MemberId::Installation(key),
                     replay_key: ed25519.bytes.clone(),
+                    chain_id: None,
                 }
             }
-            Some(signature::Signature::Erc6492(_)) => {
-                return Err(IdentityError::Unsupported(
-                    "smart-contract wallet (ERC-1271/ERC-6492) signatures",
-                ))
+            Some(signature::Signature::Passkey(passkey)) => {
+                let verified = verify_passkey(self.text, passkey)?;
+                VerifiedSignature {
+                    signer: MemberId::Passkey(verified.key),
+                    replay_key: verified.replay_key,
+                    chain_id: None,
+                }
             }
+            Some(signature::Signature::Erc6492(scw)) => match self.scw {
+                ScwSignatures::Refuse => {
+                    return Err(IdentityError::Unsupported(
+                        "smart-contract wallet (ERC-1271/ERC-6492) signatures",
+                    ))
+                }
+                ScwSignatures::AcceptUnverified => {
+                    let (address, chain_id) = claimed_signer(scw)?;
+                    VerifiedSignature {
+                        signer: MemberId::Address(address),
+                        replay_key: scw.signature.clone(),
+                        chain_id: Some(chain_id),
+                    }
+                }
+            },
             Some(signature::Signature::DelegatedErc191(_)) => {
                 return Err(IdentityError::Unsupported("legacy delegated signatures"))
-            }
-            Some(signature::Signature::Passkey(_)) => {
-                return Err(IdentityError::Unsupported("passkey signatures"))
             }
             None => return Err(IdentityError::Malformed(format!("{field} is empty"))),
         };
@@ -470,10 +594,11 @@ impl<'a> Verifier<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::update::{
-        attach_new_inbox_signatures, erc191, installation_ed25519ph, unsigned_new_inbox,
+    use crate::identity::update::{attach_new_inbox_signatures, erc191, unsigned_new_inbox};
+    use crate::identity::{
+        inbox_id, new_inbox_update, revoke_member_update, IdentitySigner, InstallationKey,
+        SoftwarePasskey, Wallet,
     };
-    use crate::identity::{new_inbox_update, InstallationKey, Wallet};
     use crate::proto::associations::IdentityAction;
     use ed25519_dalek::Signer as _;
 
@@ -484,16 +609,15 @@ mod tests {
     enum Signer<'a> {
         Wallet(&'a Wallet),
         Installation(&'a InstallationKey),
+        Passkey(&'a SoftwarePasskey),
     }
 
     impl Signer<'_> {
         fn sign(&self, text: &str) -> Signature {
             match self {
-                Self::Wallet(wallet) => erc191(wallet.sign_personal(text).to_vec()),
-                Self::Installation(key) => installation_ed25519ph(
-                    key.sign_identity_update(text).to_vec(),
-                    key.public_key().to_vec(),
-                ),
+                Self::Wallet(wallet) => wallet.sign_text(text),
+                Self::Installation(key) => key.sign_text(text),
+                Self::Passkey(passkey) => passkey.sign_text(text),
             }
         }
     }
@@ -609,7 +733,10 @@ mod tests {
         assert_eq!(state.inbox_id(), inbox_id(&wallet.address(), 1).unwrap());
         assert_eq!(state.addresses(), vec![wallet.address()]);
         assert_eq!(state.installations(), vec![installation.public_key()]);
-        assert_eq!(state.recovery_identifier(), wallet.address());
+        assert_eq!(
+            state.recovery_identifier(),
+            &MemberId::Address(wallet.address())
+        );
         assert_eq!(
             state.added_by(&MemberId::Installation(installation.public_key())),
             Some(&MemberId::Address(wallet.address()))
@@ -858,7 +985,10 @@ mod tests {
         assert_eq!(linked.addresses(), expected);
         // Linking a wallet does not change the inbox id or the recovery address.
         assert_eq!(linked.inbox_id(), state.inbox_id());
-        assert_eq!(linked.recovery_identifier(), wallet.address());
+        assert_eq!(
+            linked.recovery_identifier(),
+            &MemberId::Address(wallet.address())
+        );
     }
 
     #[test]
@@ -932,7 +1062,10 @@ mod tests {
         let handover =
             change_recovery_update(&inbox, T0 + 3 * SECOND, &owner, &second_wallet.address());
         let handed = apply_update(Some(&linked), &handover).unwrap();
-        assert_eq!(handed.recovery_identifier(), second_wallet.address());
+        assert_eq!(
+            handed.recovery_identifier(),
+            &MemberId::Address(second_wallet.address())
+        );
 
         // The old recovery address can no longer revoke; the new one can.
         let by_old = revoke_update(
@@ -971,44 +1104,151 @@ mod tests {
         ));
     }
 
+    fn passkey_member(passkey: &SoftwarePasskey) -> Option<MemberIdentifier> {
+        Some(passkey.member_identifier())
+    }
+
     #[test]
-    fn passkeys_and_smart_contract_wallets_are_unsupported() {
+    fn a_linked_passkey_adds_installations_and_its_revocation_removes_them() {
         let (wallet, _, state) = new_inbox();
-        let passkey = Some(MemberIdentifier {
-            kind: Some(member_identifier::Kind::Passkey(
-                crate::proto::associations::Passkey {
-                    key: vec![2; 33],
-                    relying_party: None,
-                },
-            )),
-        });
-        let update = add_update(
+        let inbox = state.inbox_id().to_owned();
+        let passkey = SoftwarePasskey::generate();
+        let linked = apply_update(
+            Some(&state),
+            &add_update(
+                &inbox,
+                T0 + SECOND,
+                Signer::Wallet(&wallet),
+                passkey_member(&passkey),
+                Signer::Passkey(&passkey),
+            ),
+        )
+        .unwrap();
+        assert_eq!(linked.passkeys(), vec![passkey.public_key()]);
+        let laptop = InstallationKey::generate();
+        let with_laptop = apply_update(
+            Some(&linked),
+            &add_update(
+                &inbox,
+                T0 + 2 * SECOND,
+                Signer::Passkey(&passkey),
+                installation_member(&laptop),
+                Signer::Installation(&laptop),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            with_laptop.added_by(&MemberId::Installation(laptop.public_key())),
+            Some(&MemberId::Passkey(passkey.public_key()))
+        );
+        let revoked = apply_update(
+            Some(&with_laptop),
+            &revoke_update(&inbox, T0 + 3 * SECOND, &wallet, passkey_member(&passkey)),
+        )
+        .unwrap();
+        assert!(revoked.passkeys().is_empty());
+        assert!(!revoked.is_member(&MemberId::Installation(laptop.public_key())));
+    }
+
+    #[test]
+    fn a_passkey_owns_an_inbox_and_is_its_recovery_identifier() {
+        let passkey = SoftwarePasskey::generate();
+        let installation = InstallationKey::generate();
+        let update = new_inbox_update(&passkey, &installation, 3, T0).unwrap();
+        let state = apply_update(None, &update).unwrap();
+        let owner = MemberId::Passkey(passkey.public_key());
+        assert_eq!(state.recovery_identifier(), &owner);
+        let expected = <sha2::Sha256 as sha2::Digest>::digest(format!(
+            "{}3",
+            hex::encode(passkey.public_key())
+        ));
+        assert_eq!(state.inbox_id(), hex::encode(expected));
+        // The passkey, as recovery identifier, revokes the installation.
+        let revoke = revoke_member_update(
+            state.inbox_id(),
+            &passkey,
+            installation.member_identifier(),
+            T0 + SECOND,
+        )
+        .unwrap();
+        assert!(apply_update(Some(&state), &revoke)
+            .unwrap()
+            .installations()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_passkey_signature_over_another_text_is_refused() {
+        let (wallet, _, state) = new_inbox();
+        let passkey = SoftwarePasskey::generate();
+        let mut update = add_update(
             state.inbox_id(),
             T0 + SECOND,
             Signer::Wallet(&wallet),
-            passkey,
-            Signer::Wallet(&wallet),
+            passkey_member(&passkey),
+            Signer::Passkey(&passkey),
         );
+        if let Some(identity_action::Kind::Add(add)) = &mut update.actions[0].kind {
+            add.new_member_signature = Some(passkey.sign_identity_update("another update"));
+        }
         assert!(matches!(
             apply_update(Some(&state), &update),
-            Err(IdentityError::Unsupported(_))
+            Err(IdentityError::BadSignature(_))
         ));
+    }
 
+    fn scw_signature(account_id: &str, bytes: &[u8]) -> Signature {
+        Signature {
+            signature: Some(signature::Signature::Erc6492(
+                crate::proto::associations::SmartContractWalletSignature {
+                    account_id: account_id.into(),
+                    block_number: 1,
+                    signature: bytes.to_vec(),
+                },
+            )),
+        }
+    }
+
+    #[test]
+    fn smart_contract_wallets_are_refused_or_accepted_unverified() {
+        let (wallet, _, state) = new_inbox();
+        let smart = "0x00000000000000000000000000000000000000aa";
         let mut scw = add_update(
             state.inbox_id(),
             T0 + SECOND,
             Signer::Wallet(&wallet),
-            address_member(&Wallet::generate()),
+            Some(MemberIdentifier {
+                kind: Some(member_identifier::Kind::EthereumAddress(smart.into())),
+            }),
             Signer::Wallet(&wallet),
         );
         if let Some(identity_action::Kind::Add(add)) = &mut scw.actions[0].kind {
-            add.new_member_signature = Some(Signature {
-                signature: Some(signature::Signature::Erc6492(Default::default())),
-            });
+            add.new_member_signature = Some(scw_signature(&format!("eip155:8453:{smart}"), b"sig"));
         }
         assert!(matches!(
             apply_update(Some(&state), &scw),
             Err(IdentityError::Unsupported(_))
+        ));
+        let linked =
+            apply_update_with(Some(&state), &scw, ScwSignatures::AcceptUnverified).unwrap();
+        assert!(linked.is_member(&MemberId::Address(smart.into())));
+
+        // Bound to its chain: signing from another one is refused.
+        let phone = InstallationKey::generate();
+        let mut other_chain = add_update(
+            state.inbox_id(),
+            T0 + 2 * SECOND,
+            Signer::Wallet(&wallet),
+            installation_member(&phone),
+            Signer::Installation(&phone),
+        );
+        if let Some(identity_action::Kind::Add(add)) = &mut other_chain.actions[0].kind {
+            add.existing_member_signature =
+                Some(scw_signature(&format!("eip155:1:{smart}"), b"sig2"));
+        }
+        assert!(matches!(
+            apply_update_with(Some(&linked), &other_chain, ScwSignatures::AcceptUnverified),
+            Err(IdentityError::NotAllowed(_))
         ));
     }
 

@@ -17,6 +17,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::proto::associations::IdentifierKind;
+
 use super::{ascii_decimal, IdentityError};
 
 /// Derives the inbox id of `identifier` (a lowercase `0x` Ethereum address)
@@ -28,11 +30,35 @@ pub fn inbox_id(identifier: &str, nonce: u64) -> Result<String, IdentityError> {
     if !is_lowercase_address(identifier) {
         return Err(IdentityError::InvalidAddress(identifier.to_owned()));
     }
+    Ok(hash(identifier.as_bytes(), nonce))
+}
+
+/// The inbox id of a `CreateInbox` identifier of either kind: an address
+/// as [`inbox_id`] hashes it, or a passkey's public key, given in hex, which
+/// libxmtp decodes and hashes as lowercase hex (so `AB…` and `ab…` name one
+/// inbox).
+pub(crate) fn of_identifier(
+    identifier: &str,
+    kind: IdentifierKind,
+    nonce: u64,
+) -> Result<String, IdentityError> {
+    match kind {
+        IdentifierKind::Unspecified | IdentifierKind::Ethereum => inbox_id(identifier, nonce),
+        IdentifierKind::Passkey => {
+            let key = hex::decode(identifier).map_err(|_| {
+                IdentityError::Malformed(format!("passkey identifier {identifier:?} is not hex"))
+            })?;
+            Ok(hash(hex::encode(key).as_bytes(), nonce))
+        }
+    }
+}
+
+fn hash(identifier: &[u8], nonce: u64) -> String {
     let mut digits = [0u8; 20];
     let mut hasher = Sha256::new();
-    hasher.update(identifier.as_bytes());
+    hasher.update(identifier);
     hasher.update(ascii_decimal(nonce, &mut digits));
-    Ok(hex::encode(hasher.finalize()))
+    hex::encode(hasher.finalize())
 }
 
 /// Whether `s` is `0x` followed by exactly 40 lowercase hex digits.

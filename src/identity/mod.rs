@@ -21,7 +21,13 @@
 //!   context `IDENTITY UPDATE SIGNATURE`.
 //! * A new inbox is a single update with two actions: `CreateInbox` by the
 //!   wallet, then `AddAssociation` of the first installation
-//!   ([`new_inbox_update`]).
+//!   ([`new_inbox_update`]). Later updates add members with the consent of
+//!   an existing one ([`add_member_update`]) or revoke them
+//!   ([`revoke_member_update`]).
+//! * A **passkey** (a WebAuthn P-256 credential) can do all a wallet does:
+//!   own an inbox, be linked to one, add members, be the recovery
+//!   identifier. It signs the text as a WebAuthn assertion whose challenge
+//!   is the text (the module of [`SoftwarePasskey`] explains the check).
 //!
 //! # Why validate locally
 //!
@@ -32,24 +38,31 @@
 //! client can refuse to publish, and a monitor can explain, an update the
 //! network would drop.
 //!
-//! Only what the monitor needs is modelled: Ethereum EOAs (ERC-191) and
-//! installation keys. Passkeys, smart-contract wallets and legacy delegated
-//! keys are reported as [`IdentityError::Unsupported`].
+//! Ethereum EOAs (ERC-191), installation keys and passkeys are verified for
+//! real. Smart-contract wallets (ERC-1271/6492) need a chain to verify, so
+//! they are refused or accepted unverified as [`ScwSignatures`] says; legacy
+//! delegated keys are reported as [`IdentityError::Unsupported`].
 
 mod association;
 mod inbox_id;
 mod keys;
+mod passkey;
+mod scw;
 mod signature_text;
+mod signer;
 mod update;
 
-pub use association::{apply_update, fold_log, AssociationState, MemberId};
+pub use association::{apply_update, apply_update_with, fold_log, AssociationState, MemberId};
 pub use inbox_id::inbox_id;
 pub use keys::{
     recover_personal_signer, verify_installation_signature, InstallationKey, Wallet,
     INSTALLATION_SIGNATURE_CONTEXT,
 };
+pub use passkey::{SoftwarePasskey, DEFAULT_RELYING_PARTY};
+pub use scw::ScwSignatures;
 pub use signature_text::signature_text;
-pub use update::new_inbox_update;
+pub use signer::IdentitySigner;
+pub use update::{add_member_update, new_inbox_update, revoke_member_update};
 
 /// Why an identity operation failed, or why the network would drop an
 /// identity update.

@@ -2,12 +2,23 @@
 //!
 //! A key package is an installation's signed offer to be added to groups:
 //! its leaf node (signature key, credential, capabilities), an HPKE init key
-//! the welcome is encrypted to, and a lifetime. Before adding one, a client
-//! checks the MLS signatures and lifetime and the XMTP conventions (our
-//! ciphersuite, a `BasicCredential` holding an `MlsCredential`, an
-//! `application_id` leaf extension matching that inbox if present). The
-//! embedded node runs the same check on upload, so it is cheap and has no
-//! side effects.
+//! the welcome is encrypted to, and a lifetime. The checks come in two
+//! layers:
+//!
+//! * [`validate_key_package`] is what the network checks on upload (xmtpd
+//!   hands key packages to libxmtp's validation service,
+//!   `validate_inbox_id_key_package`): an exact MLS 1.0 parse, the leaf and
+//!   key-package signatures, the lifetime, and a `BasicCredential` holding
+//!   an `MlsCredential`. Nothing about the ciphersuite or the leaf's
+//!   extensions.
+//! * [`verify_key_package`] is what a client checks before adding one: the
+//!   above plus the XMTP conventions ([`NetworkKeyPackage::check_conventions`]:
+//!   ciphersuite 0x0003, a non-empty inbox id, an `application_id` matching
+//!   it if present), and it reads the extensions that decide how the
+//!   welcome is sent.
+//!
+//! The embedded node runs the first on upload, and the conventions too
+//! when it is strict.
 
 use std::sync::LazyLock;
 
@@ -75,35 +86,64 @@ impl VerifiedKeyPackage {
     }
 }
 
-/// Parses and verifies a TLS-serialized key package: exact parse (no
-/// trailing bytes), leaf and key-package signatures, lifetime, ciphersuite
-/// 0x0003, a basic credential carrying an `MlsCredential`, and a matching
-/// `application_id` if the leaf has one.
-pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsError> {
-    let bad = |msg: String| MlsError::InvalidKeyPackage(msg);
+/// A key package the network would store: it passed
+/// [`validate_key_package`], not necessarily the XMTP conventions.
+#[derive(Debug, Clone)]
+pub struct NetworkKeyPackage {
+    key_package: KeyPackage,
+    inbox_id: String,
+}
 
+impl NetworkKeyPackage {
+    /// The leaf's signature key (the installation id, for an XMTP
+    /// ciphersuite's 32-byte Ed25519 key).
+    pub fn signature_key(&self) -> &[u8] {
+        self.key_package.leaf_node().signature_key().as_slice()
+    }
+
+    /// The inbox id from the key package's `MlsCredential`.
+    pub fn inbox_id(&self) -> &str {
+        &self.inbox_id
+    }
+
+    /// What a client requires beyond the network's checks: ciphersuite
+    /// 0x0003, a non-empty inbox id, and an `application_id` leaf extension
+    /// naming that inbox if there is one.
+    pub fn check_conventions(&self) -> Result<(), MlsError> {
+        let bad = |msg: String| MlsError::InvalidKeyPackage(msg);
+        if self.key_package.ciphersuite() != CIPHERSUITE {
+            return Err(bad(format!(
+                "ciphersuite {:?}, expected {:?}",
+                self.key_package.ciphersuite(),
+                CIPHERSUITE
+            )));
+        }
+        if self.inbox_id.is_empty() {
+            return Err(bad("credential has an empty inbox id".into()));
+        }
+        if let Some(app_id) = self.key_package.leaf_node().extensions().application_id() {
+            if app_id.as_slice() != self.inbox_id.as_bytes() {
+                return Err(bad(
+                    "application_id does not match the credential's inbox id".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the network checks of an uploaded key package: exact parse (no
+/// trailing bytes), protocol version MLS 1.0, leaf and key-package
+/// signatures, lifetime, and a basic credential carrying an
+/// `MlsCredential`.
+pub fn validate_key_package(tls_bytes: &[u8]) -> Result<NetworkKeyPackage, MlsError> {
+    let bad = |msg: String| MlsError::InvalidKeyPackage(msg);
     let unverified = KeyPackageIn::tls_deserialize_exact(tls_bytes)
         .map_err(|e| bad(format!("decoding: {e}")))?;
     let key_package = unverified
         .validate(&*VERIFY_CRYPTO, ProtocolVersion::Mls10)
         .map_err(|e| bad(format!("validation: {e}")))?;
-
-    if key_package.ciphersuite() != CIPHERSUITE {
-        return Err(bad(format!(
-            "ciphersuite {:?}, expected {:?}",
-            key_package.ciphersuite(),
-            CIPHERSUITE
-        )));
-    }
-
-    let leaf = key_package.leaf_node();
-    let installation_key: [u8; 32] = leaf
-        .signature_key()
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad("signature key is not 32 bytes".into()))?;
-
-    let credential = leaf.credential();
+    let credential = key_package.leaf_node().credential();
     if credential.credential_type() != CredentialType::Basic {
         return Err(bad(format!(
             "credential type {:?}, expected basic",
@@ -113,17 +153,28 @@ pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsErr
     let inbox_id = MlsCredential::decode(credential.serialized_content())
         .map_err(|e| bad(format!("credential is not an MlsCredential: {e}")))?
         .inbox_id;
-    if inbox_id.is_empty() {
-        return Err(bad("credential has an empty inbox id".into()));
-    }
+    Ok(NetworkKeyPackage {
+        key_package,
+        inbox_id,
+    })
+}
 
-    if let Some(app_id) = leaf.extensions().application_id() {
-        if app_id.as_slice() != inbox_id.as_bytes() {
-            return Err(bad(
-                "application_id does not match the credential's inbox id".into(),
-            ));
-        }
-    }
+/// Parses and verifies a TLS-serialized key package as a client does
+/// before adding it: [`validate_key_package`], then
+/// [`NetworkKeyPackage::check_conventions`].
+pub fn verify_key_package(tls_bytes: &[u8]) -> Result<VerifiedKeyPackage, MlsError> {
+    let network = validate_key_package(tls_bytes)?;
+    network.check_conventions()?;
+    let NetworkKeyPackage {
+        key_package,
+        inbox_id,
+    } = network;
+    let installation_key: [u8; 32] = key_package
+        .leaf_node()
+        .signature_key()
+        .as_slice()
+        .try_into()
+        .map_err(|_| MlsError::InvalidKeyPackage("signature key is not 32 bytes".into()))?;
 
     // As libxmtp: a 0xff03 naming X-Wing selects X-Wing wrapping; any
     // other content leaves the Curve25519 init key in charge.

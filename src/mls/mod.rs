@@ -43,7 +43,9 @@ mod welcome_pointer;
 pub use framing::{inspect_group_message, GroupMessageInfo, GroupMessageKind};
 pub use group::{MlsGroupState, PendingAdd};
 pub use installation::MlsInstallation;
-pub use key_package::{verify_key_package, VerifiedKeyPackage};
+pub use key_package::{
+    validate_key_package, verify_key_package, NetworkKeyPackage, VerifiedKeyPackage,
+};
 pub use welcome::{seal_welcome, SealedWelcome};
 pub use welcome_pointer::{
     accepts_pointers, seal_pointee, OpenedPointer, Pointee, PointerBundle, SealedPointer,

@@ -7,8 +7,11 @@
 //! HTTP/2.
 //! Storage is in memory. It validates like xmtpd: envelopes are checked at
 //! publish, key packages with openmls, identity updates for real against
-//! the inbox's log, and, as on the real network, an invalid identity update
-//! is acknowledged and then silently dropped (unless [`NodeConfig::strict`]).
+//! the inbox's log (wallet, installation and passkey signatures; the
+//! smart-contract-wallet signatures it cannot check without a chain are
+//! refused or accepted unverified as [`NodeConfig::scw_signatures`] says),
+//! and, as on the real network, an invalid identity update is acknowledged
+//! and then silently dropped (unless [`NodeConfig::strict`]).
 //! [`Faults`] make it slow or failing on purpose.
 //!
 //! ```no_run
@@ -42,6 +45,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::codec::MAX_PAYLOAD_BYTES;
+pub use crate::identity::ScwSignatures;
 use crate::proto::gateway_api::gateway_api_server::GatewayApiServer;
 use crate::proto::message_api::query_api_server::QueryApiServer;
 use crate::proto::message_api::replication_api_server::ReplicationApiServer;
@@ -86,6 +90,10 @@ pub struct NodeConfig {
     /// The store's size cap in bytes: past it, the oldest envelopes no
     /// rule keeps are evicted early (see [`DEFAULT_MAX_STORE`]).
     pub max_store: u64,
+    /// Smart-contract-wallet signatures need a chain to verify, which this
+    /// node does not have: refused with `INVALID_ARGUMENT` (the default),
+    /// or applied without the ERC-1271/6492 check.
+    pub scw_signatures: ScwSignatures,
 }
 
 impl Default for NodeConfig {
@@ -96,6 +104,7 @@ impl Default for NodeConfig {
             hold_faults: false,
             retention: DEFAULT_RETENTION,
             max_store: DEFAULT_MAX_STORE,
+            scw_signatures: ScwSignatures::Refuse,
         }
     }
 }
@@ -119,6 +128,7 @@ impl EmbeddedNode {
         let service = NodeService {
             state: Arc::new(NodeState::new(
                 config.strict,
+                config.scw_signatures,
                 config.faults.indexer_lag,
                 StoreLimits {
                     retention: config.retention,

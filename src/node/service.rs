@@ -9,7 +9,7 @@ use sha3::{Digest, Keccak256};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use crate::identity::apply_update;
+use crate::identity::{apply_update_with, ScwSignatures};
 use crate::proto::envelopes::{
     originator_envelope::Proof, BlockchainProof, ClientEnvelope, OriginatorEnvelope, PayerEnvelope,
     UnsignedOriginatorEnvelope,
@@ -57,6 +57,7 @@ pub(crate) struct NodeState {
     payer: EnvelopeSigner,
     originator: EnvelopeSigner,
     strict: bool,
+    scw: ScwSignatures,
     indexer_lag: Duration,
     /// Identity updates of one inbox are indexed one at a time, so two
     /// cannot both pass against the same state.
@@ -64,18 +65,24 @@ pub(crate) struct NodeState {
 }
 
 impl NodeState {
-    pub(crate) fn new(strict: bool, indexer_lag: Duration, limits: StoreLimits) -> Self {
+    pub(crate) fn new(
+        strict: bool,
+        scw: ScwSignatures,
+        indexer_lag: Duration,
+        limits: StoreLimits,
+    ) -> Self {
         Self {
             store: Store::new(limits),
             payer: EnvelopeSigner::generate(),
             originator: EnvelopeSigner::generate(),
             strict,
+            scw,
             indexer_lag,
             inbox_locks: InboxLocks::default(),
         }
     }
 
-    fn strictness(&self) -> Strictness {
+    pub(crate) fn strictness(&self) -> Strictness {
         if self.strict {
             Strictness::Strict
         } else {
@@ -109,7 +116,7 @@ impl NodeState {
         let checked = request
             .envelopes
             .iter()
-            .map(|envelope| check_envelope(envelope, &self.store, self.strictness()))
+            .map(|envelope| check_envelope(envelope, &self.store, self.strictness(), self.scw))
             .collect::<Result<Vec<_>, _>>()?;
         let mut originator_envelopes = Vec::with_capacity(checked.len());
         for (envelope, (topic, route)) in request.envelopes.into_iter().zip(checked) {
@@ -216,7 +223,11 @@ impl NodeState {
         let inbox_id = update.inbox_id.clone();
         self.inbox_locks.with(&inbox_id, || {
             let previous = self.store.inbox(&update.inbox_id);
-            let verdict = apply_update(previous.as_ref().map(|record| &record.state), &update);
+            let verdict = apply_update_with(
+                previous.as_ref().map(|record| &record.state),
+                &update,
+                self.scw,
+            );
             if self.strict || generation == Generation::V3 {
                 if let Err(error) = &verdict {
                     return Err(invalid(format!("identity update rejected: {error}")));

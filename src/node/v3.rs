@@ -48,7 +48,7 @@ use crate::topic::{topic, TopicKind};
 
 use super::service::{Generation, NodeService, MAX_TOPICS};
 use super::store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR};
-use super::validate::invalid;
+use super::validate::{check_key_package, invalid};
 
 /// The most messages one V3 query returns, as node-go pages them.
 const V3_PAGE: usize = 100;
@@ -252,9 +252,8 @@ impl MlsApi for NodeService {
             .as_ref()
             .map(|kp| kp.key_package_tls_serialized.as_slice())
             .ok_or_else(|| invalid("key package upload carries no key package"))?;
-        let verified = crate::mls::verify_key_package(bytes)
-            .map_err(|e| invalid(format!("invalid key package: {e}")))?;
-        let topic = topic(TopicKind::KeyPackages, &verified.installation_key());
+        let installation = check_key_package(bytes, self.state.strictness())?;
+        let topic = topic(TopicKind::KeyPackages, &installation);
         self.publish_v3(vec![client_envelope(
             topic,
             Payload::UploadKeyPackage(upload),

@@ -6,20 +6,28 @@
 //!
 //! By default the node checks what xmtpd checks, no more: authenticated
 //! data present, the topic's kind matching the payload, key packages
-//! valid, group messages parseable as MLS, and `depends_on` — only for
-//! envelopes the node stores itself, since commits and identity updates
-//! take the chain path, which xmtpd does not check it on. With
-//! [`Strictness::Strict`] the node also checks that each topic's
-//! identifier matches its payload (installation, group, inbox), the
-//! identifiers' lengths, and that welcomes carry data and a key to open
-//! them with — mistakes xmtpd would store and a client would trip over.
+//! valid as the network's validation service sees them (MLS parse,
+//! signatures, lifetime, an `MlsCredential`), group messages parseable as
+//! MLS, and `depends_on` — only for envelopes the node stores itself, since
+//! commits and identity updates take the chain path, which xmtpd does not
+//! check it on. With [`Strictness::Strict`] the node also checks that each
+//! topic's identifier matches its payload (installation, group, inbox), the
+//! identifiers' lengths, that welcomes carry data and a key to open them
+//! with, and that key packages follow the XMTP conventions (ciphersuite,
+//! application id) — mistakes xmtpd would store and a client would trip
+//! over.
+//!
+//! One check is not xmtpd's but the node's own limit: smart-contract-wallet
+//! signatures need a chain, so under [`ScwSignatures::Refuse`] an identity
+//! update carrying one is refused at publish, whatever the strictness.
 
 use std::collections::HashMap;
 
 use tonic::Status;
 
-use crate::mls::{inspect_group_message, verify_key_package};
-use crate::proto::associations::IdentityUpdate;
+use crate::identity::ScwSignatures;
+use crate::mls::{inspect_group_message, validate_key_package};
+use crate::proto::associations::{identity_action, signature, IdentityUpdate, Signature};
 use crate::proto::envelopes::{client_envelope::Payload, ClientEnvelope};
 use crate::proto::xmtp::mls::api::v1::{
     group_message_input, welcome_message_input, WelcomeMessageInput,
@@ -54,6 +62,7 @@ pub(crate) fn check_envelope(
     envelope: &ClientEnvelope,
     store: &Store,
     strictness: Strictness,
+    scw: ScwSignatures,
 ) -> Result<(Vec<u8>, Route), Status> {
     let strict = strictness == Strictness::Strict;
     let aad = envelope
@@ -89,9 +98,8 @@ pub(crate) fn check_envelope(
                 .as_ref()
                 .map(|kp| kp.key_package_tls_serialized.as_slice())
                 .ok_or_else(|| invalid("key package upload carries no key package"))?;
-            let verified = verify_key_package(bytes)
-                .map_err(|e| invalid(format!("invalid key package: {e}")))?;
-            if strict && verified.installation_key().as_slice() != topic.identifier {
+            let installation = check_key_package(bytes, strictness)?;
+            if strict && installation != topic.identifier {
                 return Err(invalid(
                     "topic does not match payload: key package of another installation",
                 ));
@@ -135,6 +143,7 @@ pub(crate) fn check_envelope(
                     "topic does not match payload: identity update of another inbox",
                 ));
             }
+            check_scw(update, scw)?;
             Route::IdentityUpdate(update.clone())
         }
         Payload::PayerReport(_) | Payload::PayerReportAttestation(_) => {
@@ -147,6 +156,54 @@ pub(crate) fn check_envelope(
         check_depends_on(&depends_on.node_id_to_sequence_id, store)?;
     }
     Ok((aad.target_topic.clone(), route))
+}
+
+/// Checks an uploaded key package as xmtpd's validation service does,
+/// plus the XMTP conventions when strict; returns the leaf's signature key
+/// (the installation id its topic must name).
+pub(crate) fn check_key_package(bytes: &[u8], strictness: Strictness) -> Result<Vec<u8>, Status> {
+    let key_package =
+        validate_key_package(bytes).map_err(|e| invalid(format!("invalid key package: {e}")))?;
+    if strictness == Strictness::Strict {
+        key_package
+            .check_conventions()
+            .map_err(|e| invalid(format!("invalid key package: {e}")))?;
+    }
+    Ok(key_package.signature_key().to_vec())
+}
+
+/// Refuses an identity update with a smart-contract-wallet signature
+/// unless the node accepts them unverified.
+fn check_scw(update: &IdentityUpdate, scw: ScwSignatures) -> Result<(), Status> {
+    if scw == ScwSignatures::AcceptUnverified || !update.actions.iter().any(has_scw_signature) {
+        return Ok(());
+    }
+    Err(invalid(
+        "smart-contract-wallet signatures (ERC-1271/ERC-6492) need a chain to verify, \
+         which this node does not have; start it with --scw-signatures accept-unverified \
+         to accept them unchecked",
+    ))
+}
+
+fn has_scw_signature(action: &crate::proto::associations::IdentityAction) -> bool {
+    use identity_action::Kind;
+    let signatures: [Option<&Option<Signature>>; 2] = match &action.kind {
+        Some(Kind::CreateInbox(create)) => [Some(&create.initial_identifier_signature), None],
+        Some(Kind::Add(add)) => [
+            Some(&add.existing_member_signature),
+            Some(&add.new_member_signature),
+        ],
+        Some(Kind::Revoke(revoke)) => [Some(&revoke.recovery_identifier_signature), None],
+        Some(Kind::ChangeRecoveryAddress(change)) => {
+            [Some(&change.existing_recovery_identifier_signature), None]
+        }
+        None => [None, None],
+    };
+    signatures
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|s| matches!(s.signature, Some(signature::Signature::Erc6492(_))))
 }
 
 /// A welcome names the installation of its topic and carries something to

@@ -36,6 +36,7 @@ use crate::export::{logs_only, otlp_endpoint};
 use crate::faults::FaultArgs;
 use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState};
 use crate::sampler::{Checkpoints, Progress, Sampler};
+use crate::scw::ScwArgs;
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 use crate::target::{NodeProcess, Target, TargetArgs};
@@ -132,6 +133,8 @@ pub struct BenchArgs {
     faults: FaultArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    scw: ScwArgs,
 }
 
 impl BenchArgs {
@@ -223,6 +226,9 @@ impl Plan {
         }
         if args.store.any() && target.kind != "embedded" {
             bail!("--retention and --max-store apply only to the embedded node, not to --env or --node targets");
+        }
+        if args.scw.any() && target.kind != "embedded" {
+            bail!("--scw-signatures applies only to the embedded node, not to --env or --node targets");
         }
         let scenario = match (&args.scenario, &args.mix) {
             (Some(name), Some(_)) if name != "mix" => {
@@ -472,7 +478,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let mut target = Target::resolve(
         &args.target,
-        &[args.faults.to_args(), args.store.to_args()].concat(),
+        &[
+            args.faults.to_args(),
+            args.store.to_args(),
+            args.scw.to_args(),
+        ]
+        .concat(),
     )
     .await?;
     let plan = match Plan::new(&args, &target) {

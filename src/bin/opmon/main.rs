@@ -11,6 +11,7 @@ mod node;
 mod report;
 mod run_file;
 mod sampler;
+mod scw;
 mod signal;
 mod store;
 mod target;

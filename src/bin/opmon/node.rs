@@ -10,6 +10,7 @@ use xmtp_opmon::node::{EmbeddedNode, NodeConfig};
 use xmtp_opmon::telemetry::TelemetryBuilder;
 
 use crate::faults::FaultArgs;
+use crate::scw::ScwArgs;
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 
@@ -20,12 +21,15 @@ pub struct NodeArgs {
     #[arg(long, default_value = "127.0.0.1:5050")]
     listen: SocketAddr,
     /// Check more than xmtpd: refuse invalid identity updates at publish
-    /// instead of dropping them silently, and envelopes whose topic names
-    /// another installation, group or inbox, or welcomes without data or key.
+    /// instead of dropping them silently, envelopes whose topic names
+    /// another installation, group or inbox, welcomes without data or key,
+    /// and key packages of another ciphersuite or application id.
     #[arg(long)]
     strict: bool,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    scw: ScwArgs,
     /// Export the node's metrics (its store's envelopes, bytes and
     /// evictions) over OTLP/gRPC to URL.
     #[arg(long, value_name = "URL")]
@@ -65,6 +69,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         hold_faults: args.supervised,
         retention,
         max_store,
+        scw_signatures: args.scw.policy(),
     };
     let mut node = EmbeddedNode::start_with(args.listen, config)
         .await

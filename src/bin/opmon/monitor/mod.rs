@@ -41,6 +41,7 @@ use xmtp_opmon::telemetry::{Readiness, ScrapeEndpoint, TelemetryBuilder};
 
 use crate::export::{logs_only, otlp_endpoint};
 use crate::sampler::{Checkpoints, Sampler};
+use crate::scw::ScwArgs;
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 use crate::target::{NodeProcess, Target, TargetArgs};
@@ -94,6 +95,8 @@ pub struct MonitorArgs {
     /// that runs for days bounded).
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    scw: ScwArgs,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -135,9 +138,15 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     }
     let telemetry = telemetry.init().context("cannot start telemetry export")?;
 
-    let mut target = Target::resolve(&args.target, &args.store.to_args()).await?;
+    let node_args = [args.store.to_args(), args.scw.to_args()].concat();
+    let mut target = Target::resolve(&args.target, &node_args).await?;
     if args.store.any() && target.kind != "embedded" {
         anyhow::bail!("--retention and --max-store apply only to the embedded node, not to --env or --node targets");
+    }
+    if args.scw.any() && target.kind != "embedded" {
+        anyhow::bail!(
+            "--scw-signatures applies only to the embedded node, not to --env or --node targets"
+        );
     }
     println!("monitoring {} every {}", target.gateway, args.every);
     let config = ClientConfig::default();
