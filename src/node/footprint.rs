@@ -16,6 +16,7 @@ use prost::Message;
 /// queue.
 const ENVELOPE_OVERHEAD: u64 = 320;
 /// Per inbox state: the record, its map entry and its id.
+/// (The recovery identifier is charged as one more member.)
 const INBOX_OVERHEAD: u64 = 256;
 /// Per member of an inbox (a tree-map entry holding an address or an
 /// installation key, and who added it).
@@ -36,8 +37,7 @@ pub(super) fn envelope(envelope: &OriginatorEnvelope, topic_len: usize) -> u64 {
 pub(super) fn inbox(state: &AssociationState) -> u64 {
     INBOX_OVERHEAD
         + state.inbox_id().len() as u64
-        + state.recovery_identifier().len() as u64
-        + state.member_count() as u64 * MEMBER_COST
+        + (state.member_count() as u64 + 1) * MEMBER_COST
         + state.replay_key_count() as u64 * REPLAY_KEY_COST
 }
 
