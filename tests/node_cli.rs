@@ -3,38 +3,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::otlp::OtlpReceiver;
+use common::spawn_node;
 use xmtp_opmon::proto::envelopes::{client_envelope::Payload, AuthenticatedData, ClientEnvelope};
 use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
 use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
-use xmtp_opmon::semconv::{NODE_STORE_BYTES, NODE_STORE_ENVELOPES, NODE_STORE_EVICTIONS};
+use xmtp_opmon::semconv::{
+    NODE_STORE_BYTES, NODE_STORE_ENVELOPES, NODE_STORE_EVICTIONS, NODE_STORE_FORGOTTEN,
+};
 use xmtp_opmon::topic::{topic, TopicKind};
-
-/// Starts `opmon node` with `args` and returns it with its URL.
-fn spawn_node(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opmon"))
-        .args(["node", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    (child, url)
-}
 
 fn terminate(mut child: Child) {
     Command::new("kill")
@@ -101,8 +82,9 @@ async fn store_figures_reach_the_nodes_telemetry() {
         ],
         &[("OTEL_METRIC_EXPORT_INTERVAL", "200")],
     );
-    // Two identities (kept for good), then welcomes a 4 KiB store cannot
-    // all hold.
+    // Two identities (kept by rule, but not past the cap), then welcomes a
+    // 4 KiB store cannot all hold: envelopes are evicted and, once only
+    // kept ones are left, whole topics forgotten.
     let client = xmtp_opmon::client::V4Client::connect(&url, &url).unwrap();
     for _ in 0..2 {
         client.create_identity().await.unwrap();
@@ -142,9 +124,13 @@ async fn store_figures_reach_the_nodes_telemetry() {
         value(NODE_STORE_EVICTIONS).filter(|v| *v > 0.0)
     });
     assert!(evictions.is_some(), "no evictions exported");
+    let forgotten = receiver.wait_for(Duration::from_secs(20), |_| {
+        value(NODE_STORE_FORGOTTEN).filter(|v| *v > 0.0)
+    });
+    assert!(forgotten.is_some(), "no forgotten topics exported");
     let envelopes = value(NODE_STORE_ENVELOPES).expect("envelopes exported");
     let bytes = value(NODE_STORE_BYTES).expect("bytes exported");
-    assert!(envelopes >= 4.0, "identities stay: {envelopes}");
-    assert!(bytes > 0.0, "{bytes}");
+    assert!(envelopes >= 1.0, "the newest welcome stays: {envelopes}");
+    assert!(bytes > 0.0 && bytes <= 4096.0, "{bytes}");
     terminate(child);
 }

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -184,21 +183,11 @@ async fn the_cli_flag_accepts_them_unverified() {
         (Some("accept-unverified"), true),
         (Some("refuse"), false),
     ] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opmon"));
-        command.args(["node", "--listen", "127.0.0.1:0", "--indexer-lag", "1ms"]);
+        let mut args = vec!["--indexer-lag", "1ms"];
         if let Some(flag) = flag {
-            command.args(["--scw-signatures", flag]);
+            args.extend(["--scw-signatures", flag]);
         }
-        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let (mut child, url) = common::spawn_node(&args, &[]);
 
         let client = xmtp_opmon::client::V4Client::connect(&url, &url).unwrap();
         let smart = SmartWallet::new();

@@ -288,6 +288,17 @@ async fn two_installations_get_v1_welcomes() {
     }
 }
 
+/// Alice, and Bob with the wallet that can add devices to his inbox.
+async fn alice_and_bob<A: XmtpApi>(client: &Client<A>) -> (Arc<Identity>, Arc<Identity>, Wallet) {
+    let alice = client.create_identity().await.unwrap();
+    let bob_wallet = Wallet::generate();
+    let bob = client
+        .register(bob_wallet.clone(), InstallationKey::generate())
+        .await
+        .unwrap();
+    (alice, bob, bob_wallet)
+}
+
 /// Adds a new installation to `owner`'s inbox as libxmtp does when the
 /// user signs in on another device (the wallet consents, the installation
 /// co-signs), uploading a key package for it only if `with_key_package`;
@@ -335,12 +346,7 @@ over_both_apis!(
 );
 
 async fn advanced_member_bumped<A: XmtpApi>(client: Client<A>) {
-    let alice = client.create_identity().await.unwrap();
-    let bob_wallet = Wallet::generate();
-    let bob = client
-        .register(bob_wallet.clone(), InstallationKey::generate())
-        .await
-        .unwrap();
+    let (alice, bob, bob_wallet) = alice_and_bob(&client).await;
     let carol = client.create_identity().await.unwrap();
     let mut group = client
         .create_group(&alice, &[bob.inbox_id().to_owned()])
@@ -376,12 +382,7 @@ over_both_apis!(
 );
 
 async fn mixed_installations<A: XmtpApi>(client: Client<A>) {
-    let alice = client.create_identity().await.unwrap();
-    let bob_wallet = Wallet::generate();
-    let bob = client
-        .register(bob_wallet.clone(), InstallationKey::generate())
-        .await
-        .unwrap();
+    let (alice, bob, bob_wallet) = alice_and_bob(&client).await;
     let (phone, latest) = second_installation(&client, &bob, &bob_wallet, false).await;
 
     let mut group = client.create_group(&alice, &[]).await.unwrap();

@@ -85,16 +85,14 @@ pub fn add_member_update(
     new_member: &(impl IdentitySigner + ?Sized),
     client_timestamp_ns: u64,
 ) -> Result<IdentityUpdate, IdentityError> {
-    let mut update = IdentityUpdate {
-        inbox_id: inbox_id.to_owned(),
+    let mut update = one_action(
+        inbox_id,
         client_timestamp_ns,
-        actions: vec![IdentityAction {
-            kind: Some(identity_action::Kind::Add(AddAssociation {
-                new_member_identifier: Some(new_member.member_identifier()),
-                ..Default::default()
-            })),
-        }],
-    };
+        identity_action::Kind::Add(AddAssociation {
+            new_member_identifier: Some(new_member.member_identifier()),
+            ..Default::default()
+        }),
+    );
     let text = signature_text(&update)?;
     if let Some(identity_action::Kind::Add(add)) = &mut update.actions[0].kind {
         add.existing_member_signature = Some(existing.sign_text(&text));
@@ -111,21 +109,32 @@ pub fn revoke_member_update(
     member: MemberIdentifier,
     client_timestamp_ns: u64,
 ) -> Result<IdentityUpdate, IdentityError> {
-    let mut update = IdentityUpdate {
-        inbox_id: inbox_id.to_owned(),
+    let mut update = one_action(
+        inbox_id,
         client_timestamp_ns,
-        actions: vec![IdentityAction {
-            kind: Some(identity_action::Kind::Revoke(RevokeAssociation {
-                member_to_revoke: Some(member),
-                ..Default::default()
-            })),
-        }],
-    };
+        identity_action::Kind::Revoke(RevokeAssociation {
+            member_to_revoke: Some(member),
+            ..Default::default()
+        }),
+    );
     let text = signature_text(&update)?;
     if let Some(identity_action::Kind::Revoke(revoke)) = &mut update.actions[0].kind {
         revoke.recovery_identifier_signature = Some(recovery.sign_text(&text));
     }
     Ok(update)
+}
+
+/// An unsigned update of `inbox_id` made of one action.
+fn one_action(
+    inbox_id: &str,
+    client_timestamp_ns: u64,
+    kind: identity_action::Kind,
+) -> IdentityUpdate {
+    IdentityUpdate {
+        inbox_id: inbox_id.to_owned(),
+        client_timestamp_ns,
+        actions: vec![IdentityAction { kind: Some(kind) }],
+    }
 }
 
 /// The new-inbox update of a wallet, with every signature still empty.

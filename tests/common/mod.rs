@@ -91,3 +91,28 @@ where
     use tower::ServiceExt;
     ops.ready().await.unwrap().call(op).await.unwrap()
 }
+
+/// Starts `opmon node` with `args` and returns it with its URL.
+#[cfg(all(feature = "bench", feature = "node"))]
+pub fn spawn_node(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .args(["node", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    (child, url)
+}

@@ -15,10 +15,15 @@
 //! axis reaches as many nines as the largest histogram can resolve (one
 //! more nine per tenfold more samples), at least 99.9% so that the
 //! summary table's percentiles are all on it, and at most 99.9999%.
+//!
+//! Past the quantile with fewer than ten samples beyond it the line is
+//! only the few largest samples, not an estimate, so that stretch is
+//! shaded: it is where `opmon compare` answers `?`.
 
 use hdrhistogram::Histogram;
 
-use super::svg::{colour, Axis, LineChart, Series};
+use super::svg::{colour, Axis, Band, LineChart, Series};
+use crate::report::compare::evidence::BEYOND;
 
 /// Points per decade of the percentile axis.
 const STEPS_PER_NINE: u32 = 50;
@@ -73,12 +78,18 @@ pub fn spectrum_chart(title: &str, lines: &[SpectrumLine<'_>]) -> Option<LineCha
             points: spectrum_points(line.histogram, nines),
         })
         .collect();
-    Some(LineChart::new(
-        title,
-        Axis::percentile(nines),
-        latency,
-        series,
-    ))
+    let mut chart = LineChart::new(title, Axis::percentile(nines), latency, series);
+    // On the nines axis, quantile 1 - BEYOND/n sits at log10(n / BEYOND).
+    let fewest = drawn.iter().map(|l| l.histogram.len()).min()?;
+    let data_ends = (fewest as f64 / BEYOND).log10().max(0.0);
+    if data_ends < chart.x.max {
+        chart.bands.push(Band {
+            from: data_ends,
+            to: chart.x.max,
+            label: format!("fewer than {BEYOND} samples beyond"),
+        });
+    }
+    Some(chart)
 }
 
 /// Several latency spectra overlaid in one `<svg class="plot">`, each
@@ -176,7 +187,15 @@ mod tests {
             dashed: false,
         };
         assert_eq!(spectrum_chart("t", &[line(&few)]).unwrap().x.max, 3.0);
-        assert_eq!(spectrum_chart("t", &[line(&many)]).unwrap().x.max, 5.0);
+        let chart = spectrum_chart("t", &[line(&many)]).unwrap();
+        assert_eq!(chart.x.max, 5.0);
+        // 100,000 samples have ten beyond p99.99 (4 nines): shaded after.
+        assert_eq!(chart.bands.len(), 1);
+        assert!(
+            (chart.bands[0].from - 4.0).abs() < 1e-9,
+            "{:?}",
+            chart.bands
+        );
     }
 
     #[test]
