@@ -18,10 +18,13 @@ use common::bench::bench_ok;
 const MAX_CLIENT_GROWTH_MIB: f64 = 16.0;
 
 /// Allowed growth of the node's RSS over the second half. An unbounded
-/// store grew it by several MiB a second; with a 16 MiB cap and a 10 s
-/// retention what still grows is what every node keeps for good (each new
-/// inbox's identity log and newest key package, each group's last commit).
-const MAX_NODE_GROWTH_MIB: f64 = 48.0;
+/// store grew it by several MiB a second. With a 16 MiB cap and a 10 s
+/// retention the store is full within seconds, and past the cap even what
+/// the rules keep (identity logs, newest key packages, last commits) is
+/// forgotten least recently used first, so what is left is the allocator's
+/// slack: +7 MiB measured here (it was +25 MiB when kept envelopes were
+/// not counted against the cap).
+const MAX_NODE_GROWTH_MIB: f64 = 32.0;
 
 #[test]
 fn memory_is_flat_over_a_minute_of_mix() {
