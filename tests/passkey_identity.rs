@@ -21,19 +21,9 @@ const SECOND: u64 = 1_000_000_000;
 
 /// The inbox's log once it holds `count` updates.
 async fn log_of<A: XmtpApi>(client: &Client<A>, inbox: &str, count: usize) -> Vec<IdentityUpdate> {
-    for _ in 0..200 {
-        let logs = client
-            .api()
-            .get_identity_updates(&[(inbox.to_owned(), 0)])
-            .await
-            .unwrap();
-        let log = logs.get(inbox).cloned().unwrap_or_default();
-        if log.len() >= count {
-            return log.into_iter().map(|entry| entry.update).collect();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the log of {inbox} never reached {count} updates");
+    common::identity_log(client, inbox, count)
+        .await
+        .unwrap_or_else(|| panic!("the log of {inbox} never reached {count} updates"))
 }
 
 over_both_apis!(

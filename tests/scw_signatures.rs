@@ -56,18 +56,7 @@ impl IdentitySigner for SmartWallet {
 }
 
 async fn visible<A: XmtpApi>(client: &Client<A>, inbox: &str, count: usize) -> bool {
-    for _ in 0..200 {
-        let logs = client
-            .api()
-            .get_identity_updates(&[(inbox.to_owned(), 0)])
-            .await
-            .unwrap();
-        if logs.get(inbox).is_some_and(|log| log.len() >= count) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+    common::identity_log(client, inbox, count).await.is_some()
 }
 
 fn assert_refused(result: Result<(), ClientError>) {

@@ -116,3 +116,26 @@ pub fn spawn_node(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, 
         .to_owned();
     (child, url)
 }
+
+/// The identity updates of `inbox` once its log holds `count` of them, or
+/// `None` if it never does within about four seconds.
+#[cfg(feature = "node")]
+pub async fn identity_log<A: xmtp_opmon::client::XmtpApi>(
+    client: &xmtp_opmon::client::Client<A>,
+    inbox: &str,
+    count: usize,
+) -> Option<Vec<xmtp_opmon::proto::associations::IdentityUpdate>> {
+    for _ in 0..200 {
+        let logs = client
+            .api()
+            .get_identity_updates(&[(inbox.to_owned(), 0)])
+            .await
+            .unwrap();
+        let log = logs.get(inbox).cloned().unwrap_or_default();
+        if log.len() >= count {
+            return Some(log.into_iter().map(|entry| entry.update).collect());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}

@@ -7,8 +7,9 @@
 //!   with the Mann-Whitney U test, which assumes nothing about their
 //!   distribution (Go's benchstat does the same). The confidence interval
 //!   of the change comes from resampling the runs.
-//! - **Fewer runs**: the runs of a side are pooled into one histogram, and
-//!   the uncertainty of each figure is simulated from it (a bootstrap). A
+//! - **Fewer runs** (with `--single-run`, or for error rates): the runs of
+//!   a side are pooled; error rates get a two-proportion test, the other
+//!   figures' uncertainty is simulated from the pooled histogram. A
 //!   percentile of `n` samples is an order statistic, so instead of drawing
 //!   `n` values and sorting them, one draw of that order statistic's
 //!   distribution is mapped through the histogram — exact, and as cheap for
@@ -179,15 +180,6 @@ pub fn draw_quantile(rng: &mut StdRng, histogram: &Histogram<u64>, quantile: f64
 pub fn draw_mean(rng: &mut StdRng, histogram: &Histogram<u64>) -> f64 {
     let n = histogram.len() as f64;
     histogram.mean() + standard_normal(rng) * histogram.stdev() / n.sqrt()
-}
-
-/// One bootstrap draw of a proportion observed as `hits` of `n`.
-pub fn draw_proportion(rng: &mut StdRng, hits: u64, n: u64) -> f64 {
-    if n == 0 {
-        return 0.0;
-    }
-    let p = hits as f64 / n as f64;
-    (p + standard_normal(rng) * (p * (1.0 - p) / n as f64).sqrt()).clamp(0.0, 1.0)
 }
 
 /// One bootstrap draw of a rate observed as `count` events in `seconds`
