@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use xmtp_opmon::client::{Client, ClientError, XmtpApi};
