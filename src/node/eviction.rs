@@ -34,6 +34,9 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(5 * 60);
 /// The store's default size cap.
 pub const DEFAULT_MAX_STORE: u64 = 512 << 20;
 
+/// Segments compacted at most per store operation.
+const COMPACTIONS_PER_CALL: u32 = 4;
+
 /// The bounds of a store.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StoreLimits {
@@ -104,25 +107,37 @@ impl Evictions {
 
 impl StoreLimits {
     /// Evicts from the oldest end while the oldest has expired or the
-    /// store is over its cap; then, while still over the cap, forgets the
-    /// topics unused for longest.
+    /// store is over its cap (first compacting segments that are mostly
+    /// holes, a few per call); then, while still over the cap, forgets
+    /// the topics unused for longest.
     pub(super) fn enforce(&self, inner: &mut Inner, now: Instant) -> StatsDelta {
         let mut delta = StatsDelta::default();
-        while let Some(&(arrived_at, key)) = inner.evictions.queue.first() {
-            let expired = arrived_at + self.retention <= now;
-            if !expired && inner.bytes <= self.max_bytes {
+        let mut compactions = 0;
+        loop {
+            let over = inner.charged() > self.max_bytes;
+            // Compaction only saves live envelopes from eviction; a few per
+            // call keep writes cheap, and the cap holds either way.
+            if over
+                && compactions < COMPACTIONS_PER_CALL
+                && inner.segments.compact_one(&mut inner.envelopes)
+            {
+                compactions += 1;
+                continue;
+            }
+            if let Some(&(arrived_at, key)) = inner.evictions.queue.first() {
+                if over || arrived_at + self.retention <= now {
+                    inner.evictions.queue.pop_first();
+                    if let Some(stored) = inner.remove(&key) {
+                        unindex(&mut inner.topics, &mut inner.recency, &stored, key);
+                        inner.evictions.total += 1;
+                        delta.evicted(stored.bytes);
+                    }
+                    continue;
+                }
+            }
+            if !over {
                 break;
             }
-            inner.evictions.queue.pop_first();
-            let Some(stored) = inner.envelopes.remove(&key) else {
-                continue;
-            };
-            unindex(&mut inner.topics, &mut inner.recency, &stored, key);
-            inner.bytes -= stored.bytes;
-            inner.evictions.total += 1;
-            delta.evicted(stored.bytes);
-        }
-        while inner.bytes > self.max_bytes {
             let Some(topic) = inner.recency.oldest().cloned() else {
                 break;
             };
@@ -132,6 +147,9 @@ impl StoreLimits {
             inner.evictions.forgotten += 1;
             delta.add(forgotten);
         }
+        let (grown, freed) = inner.segments.take_change();
+        delta.charged(grown);
+        delta.freed(freed);
         delta
     }
 }

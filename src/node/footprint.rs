@@ -8,13 +8,11 @@
 //! the store really holds, within the allocator's slack.
 
 use crate::identity::AssociationState;
-use crate::proto::envelopes::OriginatorEnvelope;
-use prost::Message;
 
-/// Per stored envelope: its decoded form's vectors, its entry in the
-/// envelope map, its keys in the topic's two indexes and the eviction
-/// queue.
-const ENVELOPE_OVERHEAD: u64 = 320;
+/// Per stored envelope, besides its bytes (charged with their segment):
+/// its entry in the envelope map, its keys in the topic's two indexes
+/// and the eviction queue.
+const ENTRY_OVERHEAD: u64 = 256;
 /// Per inbox state: the record, its map entry and its id.
 /// (The recovery identifier is charged as one more member.)
 const INBOX_OVERHEAD: u64 = 256;
@@ -26,11 +24,11 @@ const REPLAY_KEY_COST: u64 = 128;
 /// Per address-book entry, besides the address and inbox id themselves.
 const ADDRESS_OVERHEAD: u64 = 96;
 
-/// The charge for an envelope stored under a topic of `topic_len` bytes.
-/// Topics are shared between their envelopes, so only their first
+/// The charge for an envelope's bookkeeping under a topic of `topic_len`
+/// bytes. Topics are shared between their envelopes, so only their first
 /// envelope pays for the name; charging each is simpler and errs large.
-pub(super) fn envelope(envelope: &OriginatorEnvelope, topic_len: usize) -> u64 {
-    (envelope.encoded_len() + topic_len) as u64 + ENVELOPE_OVERHEAD
+pub(super) fn entry(topic_len: usize) -> u64 {
+    topic_len as u64 + ENTRY_OVERHEAD
 }
 
 /// The charge for an inbox's validated state.

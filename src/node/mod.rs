@@ -28,6 +28,7 @@ mod faults;
 mod footprint;
 mod inbox_locks;
 mod recency;
+mod segments;
 mod service;
 mod sign;
 mod size;

@@ -32,6 +32,7 @@ use crate::topic::{topic as topic_of, TopicKind};
 use super::eviction::{Evictions, Keep, StoreLimits};
 use super::footprint;
 use super::recency::{LastUse, Recency, TopicName};
+use super::segments::{Segments, Slot};
 use super::store_stats::{StatsDelta, StoreStats};
 
 pub use crate::topic::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
@@ -40,9 +41,11 @@ pub use crate::topic::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR}
 pub(crate) type Key = (u32, u64);
 
 pub(super) struct Stored {
-    pub(super) envelope: OriginatorEnvelope,
+    pub(super) slot: Slot,
     pub(super) visible_at: Instant,
     pub(super) topic: TopicName,
+    /// What the entry's bookkeeping is charged (its bytes are charged
+    /// with their segment).
     pub(super) bytes: u64,
     pub(super) arrived_at: Instant,
     pub(super) arrival: u64,
@@ -79,17 +82,37 @@ pub(super) struct Inner {
     /// that is still being written.
     pending: HashMap<u32, BTreeSet<u64>>,
     pub(super) envelopes: HashMap<Key, Stored>,
+    pub(super) segments: Segments,
     pub(super) topics: HashMap<TopicName, TopicIndex>,
     pub(super) recency: Recency,
     /// The last arrival id handed out (V3 ids start at 1).
     arrivals: u64,
     pub(super) evictions: Evictions,
+    /// Charges for everything but the segments.
     pub(super) bytes: u64,
     inboxes: HashMap<String, InboxRecord>,
     addresses: HashMap<String, (String, Instant)>,
 }
 
 impl Inner {
+    /// What the store holds against its cap.
+    pub(super) fn charged(&self) -> u64 {
+        self.bytes + self.segments.allocated()
+    }
+
+    /// Removes an envelope from the map and its segment, refunding its
+    /// charge.
+    pub(super) fn remove(&mut self, key: &Key) -> Option<Stored> {
+        let stored = self.envelopes.remove(key)?;
+        self.segments.release(stored.slot);
+        self.bytes -= stored.bytes;
+        Some(stored)
+    }
+
+    fn read(&self, stored: &Stored) -> Option<OriginatorEnvelope> {
+        self.segments.envelope(stored.slot)
+    }
+
     /// The highest sequence id of `originator` a reader may see now.
     fn ceiling(&self, originator: u32) -> u64 {
         match self.pending.get(&originator).and_then(|p| p.first()) {
@@ -131,8 +154,7 @@ impl Inner {
         };
         self.recency.remove(index.last_use);
         for key in &index.keys {
-            if let Some(stored) = self.envelopes.remove(key) {
-                self.bytes -= stored.bytes;
+            if let Some(stored) = self.remove(key) {
                 delta.evicted(stored.bytes);
             }
         }
@@ -168,7 +190,10 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn new(limits: StoreLimits) -> Self {
         Self {
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner {
+                segments: Segments::for_cap(limits.max_bytes),
+                ..Inner::default()
+            }),
             limits,
         }
     }
@@ -209,7 +234,7 @@ impl Store {
         visible_at: Instant,
     ) {
         let now = Instant::now();
-        let bytes = footprint::envelope(&envelope, topic.len());
+        let bytes = footprint::entry(topic.len());
         let delta = {
             let mut inner = self.lock();
             let inner = &mut *inner;
@@ -228,10 +253,11 @@ impl Store {
             let superseded = keep.supersedes(key, &index.keys);
             index.keys.insert(key);
             index.arrivals.insert(arrival, key);
+            let slot = inner.segments.append(key, &envelope);
             inner.envelopes.insert(
                 key,
                 Stored {
-                    envelope,
+                    slot,
                     visible_at,
                     topic,
                     bytes,
@@ -314,7 +340,7 @@ impl Store {
                     if stored.visible_at > now {
                         break;
                     }
-                    out.push(stored.envelope.clone());
+                    out.extend(inner.read(stored));
                     if let Some(next) = ranges[i].next() {
                         heads.push(Reverse((*next, i)));
                     }
@@ -359,7 +385,7 @@ impl Store {
                     if stored.visible_at > now {
                         break;
                     }
-                    out.push(stored.envelope.clone());
+                    out.extend(inner.read(stored));
                 }
             }
             delta
@@ -387,7 +413,7 @@ impl Store {
             if let Some(index) = inner.topics.get(topic) {
                 let readable = |(&arrival, key): (&u64, &Key)| {
                     let stored = inner.envelopes.get(key)?;
-                    Some((arrival, stored.visible_at <= now, &stored.envelope))
+                    Some((arrival, stored.visible_at <= now, stored))
                 };
                 if descending {
                     let below = if cursor == 0 { u64::MAX } else { cursor };
@@ -399,7 +425,9 @@ impl Store {
                             .filter_map(readable)
                             .filter(|(_, visible, _)| *visible)
                             .take(limit)
-                            .map(|(arrival, _, envelope)| (arrival, envelope.clone())),
+                            .filter_map(|(arrival, _, stored)| {
+                                Some((arrival, inner.read(stored)?))
+                            }),
                     );
                 } else {
                     out.extend(
@@ -409,7 +437,9 @@ impl Store {
                             .filter_map(readable)
                             .take_while(|(_, visible, _)| *visible)
                             .take(limit)
-                            .map(|(arrival, _, envelope)| (arrival, envelope.clone())),
+                            .filter_map(|(arrival, _, stored)| {
+                                Some((arrival, inner.read(stored)?))
+                            }),
                     );
                 }
             }
@@ -432,7 +462,7 @@ impl Store {
             .rev()
             .filter_map(|key| inner.envelopes.get(key))
             .find(|stored| stored.visible_at <= now)
-            .map(|stored| stored.envelope.clone())
+            .and_then(|stored| inner.read(stored))
     }
 
     /// Envelopes, bytes and evictions so far.
@@ -440,7 +470,7 @@ impl Store {
         let inner = self.lock();
         StoreStats {
             envelopes: inner.envelopes.len() as u64,
-            bytes: inner.bytes,
+            bytes: inner.charged(),
             evictions: inner.evictions.total(),
             forgotten: inner.evictions.forgotten(),
         }
