@@ -6,6 +6,7 @@
 //! later is fuzzed without a change here. Properties: no panic, and a
 //! refusal of ours is one sentence.
 
+use std::cell::Cell;
 use std::error::Error as _;
 
 use clap::error::ErrorKind;
@@ -95,16 +96,24 @@ fn every_value_is_parsed_or_refused_in_one_sentence() {
     let flags = value_flags();
     assert!(flags.len() > 20, "found only {flags:?}");
     let mut runner = TestRunner::new(fuzz::config(2000));
+    // Values accepted, and values a parser refused.
+    let seen = Cell::new((0, 0));
     runner
         .run(
             &(prop::sample::select(flags), value()),
             |((sub, long), value)| {
                 let argv = ["opmon".to_owned(), sub, format!("--{long}={value}")];
+                let (accepted, refused) = seen.get();
                 let Err(error) = Cli::try_parse_from(&argv) else {
+                    seen.set((accepted + 1, refused));
                     return Ok(());
                 };
+                if error.kind() != ErrorKind::ValueValidation {
+                    return Ok(());
+                }
+                seen.set((accepted, refused + 1));
                 // A value the user typed over several lines is quoted as typed.
-                if error.kind() == ErrorKind::ValueValidation && !value.contains(['\n', '\r']) {
+                if !value.contains(['\n', '\r']) {
                     let message = error.source().map(ToString::to_string).unwrap_or_default();
                     prop_assert!(fuzz::one_sentence(&message), "{argv:?}: {message:?}");
                 }
@@ -112,4 +121,11 @@ fn every_value_is_parsed_or_refused_in_one_sentence() {
             },
         )
         .unwrap();
+    // Both outcomes were reached: the values were neither all junk nor all fine.
+    let (accepted, refused) = seen.get();
+    eprintln!("{accepted} values accepted, {refused} refused by a value parser");
+    assert!(
+        accepted > 50 && refused > 500,
+        "{accepted} accepted, {refused} refused"
+    );
 }
