@@ -85,7 +85,7 @@ fn add_100(c: &mut Criterion) {
             key_packages
                 .iter()
                 .map(|kp| seal_welcome(&pending.welcome, kp, 1).expect("sealed"))
-                .count()
+                .collect::<Vec<_>>()
         })
     });
     let sealed = seal_welcome(&pending.welcome, &key_packages[0], 1).expect("sealed");
