@@ -250,6 +250,48 @@ fn the_fixture_reads_and_survives_every_consumer() {
     check(FIXTURE, all).unwrap();
 }
 
+/// The fixture with `edits` applied, as bytes.
+fn with_edits(base: &Value, edits: &[Edit]) -> Vec<u8> {
+    let mut value = base.clone();
+    for edit in edits {
+        apply(&mut value, edit);
+    }
+    serde_json::to_vec(&value).expect("a tree serializes")
+}
+
+/// The fixture with `word` (8 bytes if `wide`, else its low 4) written at
+/// offset `at` of its n-th histogram's V2 encoding, as bytes.
+fn with_header_word(base: &Value, n: usize, at: usize, word: u64, wide: bool) -> Vec<u8> {
+    let mut value = base.clone();
+    edit_histogram(&mut value, n, &|plain| {
+        let bytes = word.to_be_bytes();
+        let bytes: &[u8] = if wide { &bytes } else { &bytes[4..] };
+        if plain.len() < at + bytes.len() {
+            plain.resize(at + bytes.len(), 0);
+        }
+        plain[at..at + bytes.len()].copy_from_slice(bytes);
+    });
+    serde_json::to_vec(&value).expect("a tree serializes")
+}
+
+/// Inputs the targets found while they were written, kept as they shrank.
+#[test]
+fn regressions() {
+    let _turn = exclusive();
+    let base = parsed_fixture();
+    // The operations repeated eleven times: twelve histograms of each
+    // kind decoded in one read.
+    check(
+        &with_edits(&base, &[Edit::Repeat(7860986920876623776, 11)]),
+        SOME,
+    )
+    .unwrap();
+    // Five significant digits: 17 MB of counts before the header check.
+    check(&with_header_word(&base, 0, 8, 5, true), SOME).unwrap();
+    // A payload of 4 GiB claimed, allocated by hdrhistogram before reading.
+    check(&with_header_word(&base, 0, 4, u32::MAX.into(), false), SOME).unwrap();
+}
+
 #[test]
 fn structure_edits_are_refused_in_one_sentence_or_read_safely() {
     let _turn = exclusive();
@@ -259,11 +301,7 @@ fn structure_edits_are_refused_in_one_sentence_or_read_safely() {
         .run(
             &(prop::collection::vec(edit(), 1..4), 0u16..400),
             |(edits, pick)| {
-                let mut value = base.clone();
-                for edit in &edits {
-                    apply(&mut value, edit);
-                }
-                let bytes = serde_json::to_vec(&value).expect("a tree serializes");
+                let bytes = with_edits(&base, &edits);
                 let also = Also {
                     page: pick % 8 == 0,
                     compare: pick == 0,
@@ -347,18 +385,7 @@ fn histogram_header_edits_are_refused_or_read_within_the_bound() {
     runner
         .run(
             &(any::<usize>(), field, word, any::<bool>()),
-            |(n, at, word, wide)| {
-                let mut value = base.clone();
-                edit_histogram(&mut value, n, &|plain| {
-                    let bytes = word.to_be_bytes();
-                    let bytes: &[u8] = if wide { &bytes } else { &bytes[4..] };
-                    if plain.len() < at + bytes.len() {
-                        plain.resize(at + bytes.len(), 0);
-                    }
-                    plain[at..at + bytes.len()].copy_from_slice(bytes);
-                });
-                check(&serde_json::to_vec(&value).unwrap(), SOME)
-            },
+            |(n, at, word, wide)| check(&with_header_word(&base, n, at, word, wide), SOME),
         )
         .unwrap();
 }
