@@ -79,7 +79,10 @@ echo "largest scheduling lag of the open model: $(figure "$work/open" max_schedu
 header "2. generator stalls"
 row "open model, response time" "$(figure "$work/held" response_p99_ms)" \
   "$(figure "$work/held" response_p99_9_ms)" vs
-row "open model, service time (stays flat)" "$(figure "$work/held" service_p99_ms)" \
+row "open model, service time" "$(figure "$work/held" service_p99_ms)" \
   "$(figure "$work/held" service_p99_9_ms)"
+# Calls in flight when the process stops (rate x latency, about one per
+# pause) wait out the pause too: they reach service time's far tail only.
+echo "(service time's far tail: the calls in flight when the process stopped)"
 echo "largest scheduling lag of the held generator: $(figure "$work/held" max_schedule_lag_ms) ms" \
   "(about ${stall_ms} ms expected)"
