@@ -41,9 +41,9 @@ opmon_run() {
   { time "$opmon" bench --node "$url" --gateway "$url" --scenario lookup \
     --concurrency "$concurrency" --duration "${seconds}s" --warmup 2s \
     ${1:+--threads "$1"} --quiet --out "$out" >/dev/null; } 2>"$out.time"
-  awk -F, -v c="$(cpu_of "$out.time")" -v a="$before" -v b="$(node_cpu)" \
-    'NR==2 {printf "%.0f %.1f %.1f\n", $23, c / $20 * 1e6, (b - a) / $20 * 1e6}' \
-    "$out/summary.csv"
+  awk -v r="$(figure "$out" throughput_per_s)" -v o="$(figure "$out" attempts)" \
+    -v c="$(cpu_of "$out.time")" -v a="$before" -v b="$(node_cpu)" \
+    'BEGIN {printf "%.0f %.1f %.1f\n", r, c / o * 1e6, (b - a) / o * 1e6}'
 }
 
 # One h2load run, printed the same way.

@@ -1,5 +1,8 @@
 //! The final push at shutdown reaches a real Pushgateway (Debian's
 //! `prometheus-pushgateway`), even when the push interval never elapsed.
+//!
+//! Ignored by a plain `cargo test`, which cannot assume the program; CI
+//! installs it and runs the test with `--include-ignored`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,16 +16,12 @@ use xmtp_opmon::telemetry::TelemetryBuilder;
 const PUSHGATEWAY: &str = "/usr/bin/prometheus-pushgateway";
 
 #[test]
+#[ignore = "needs prometheus-pushgateway"]
 fn final_push_at_shutdown_reaches_the_pushgateway() {
-    if !Path::new(PUSHGATEWAY).exists() {
-        if std::env::var("OPMON_REQUIRE_PUSHGATEWAY").as_deref() == Ok("1") {
-            panic!("{PUSHGATEWAY} is missing: run `apt-get install prometheus-pushgateway`");
-        }
-        eprintln!(
-            "skipped: {PUSHGATEWAY} is not installed (apt-get install prometheus-pushgateway)"
-        );
-        return;
-    }
+    assert!(
+        Path::new(PUSHGATEWAY).exists(),
+        "{PUSHGATEWAY} is missing: run `apt-get install prometheus-pushgateway`"
+    );
     let gateway = Gateway::start();
 
     let guard = TelemetryBuilder::from_env()

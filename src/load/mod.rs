@@ -18,7 +18,7 @@ mod schedule;
 mod threshold;
 
 pub use groups::GroupLease;
-pub use recorder::{new_histogram, OpStats, Recorder, Second, SAMPLES_HEADER};
+pub use recorder::{new_histogram, OpStats, Recorder, Second, SAMPLES_HEADER, TIMELINE_SECONDS};
 pub use resources::{
     cores, saturated, ProcessProbe, ProcessReading, ResourceSample, ResourceSampler,
     ResourceSummary,

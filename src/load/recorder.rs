@@ -82,7 +82,7 @@ impl OpStats {
         if self.attempts == 0 {
             0.0
         } else {
-            (self.attempts - self.ok) as f64 / self.attempts as f64
+            self.attempts.saturating_sub(self.ok) as f64 / self.attempts as f64
         }
     }
 }

@@ -708,68 +708,6 @@ mod tests {
         assert!(matches!(err, MlsError::InvalidWelcome(_)), "{err}");
     }
 
-    /// Prints the cost of adding 100 installations in one commit.
-    #[test]
-    #[ignore]
-    fn timing_add_100_members() {
-        use std::time::Instant;
-        let creator = installation("creator");
-        let joiners: Vec<MlsInstallation> = (0..100)
-            .map(|i| installation(&format!("inbox-{i}")))
-            .collect();
-
-        let start = Instant::now();
-        let kp_bytes: Vec<Vec<u8>> = joiners.iter().map(|j| j.key_package().unwrap()).collect();
-        let kp_create = start.elapsed();
-        let start = Instant::now();
-        let kps: Vec<VerifiedKeyPackage> = kp_bytes
-            .iter()
-            .map(|b| verify_key_package(b).unwrap())
-            .collect();
-        let kp_verify = start.elapsed();
-        let inboxes: Vec<(String, u64)> = joiners
-            .iter()
-            .map(|j| (j.inbox_id().to_owned(), 1))
-            .collect();
-
-        let mut group = MlsGroupState::create(&creator, 1).unwrap();
-        let start = Instant::now();
-        let pending = group.add_members(&creator, &kps, &inboxes).unwrap();
-        let commit = start.elapsed();
-        let start = Instant::now();
-        group.merge_pending_commit(&creator).unwrap();
-        let merge = start.elapsed();
-
-        let start = Instant::now();
-        let sealed: Vec<crate::mls::SealedWelcome> = kps
-            .iter()
-            .map(|kp| seal_welcome(&pending.welcome, kp, 1).unwrap())
-            .collect();
-        let seal = start.elapsed();
-        let start = Instant::now();
-        let (welcome, _) = joiners[0]
-            .open_welcome(
-                &sealed[0].data,
-                &sealed[0].hpke_public_key,
-                sealed[0].wrapper_algorithm as i32,
-                &sealed[0].welcome_metadata,
-            )
-            .unwrap();
-        let open = start.elapsed();
-        let start = Instant::now();
-        let joined = MlsGroupState::join(&joiners[0], &welcome).unwrap();
-        let join = start.elapsed();
-        assert_eq!(joined.member_installations().len(), 101);
-
-        println!(
-            "100 KPs: create {kp_create:?}, verify {kp_verify:?}; add 100: commit build+stage {commit:?} \
-             ({} B commit, {} B welcome), merge {merge:?}; seal 100 welcomes {seal:?}; \
-             open one {open:?}; join {join:?}",
-            pending.commit.len(),
-            pending.welcome.len()
-        );
-    }
-
     /// Bytes the installation's provider holds, keys and values.
     fn stored_bytes(inst: &MlsInstallation) -> usize {
         let values = inst.provider().storage().values.read().unwrap();

@@ -267,28 +267,4 @@ mod tests {
             Err(MlsError::InvalidKeyPackage(_))
         ));
     }
-
-    /// Prints how long verification takes with the shared provider versus a
-    /// provider created per call.
-    #[test]
-    #[ignore]
-    fn timing_verify_key_package() {
-        let bytes = installation("inbox-t").key_package().unwrap();
-        let n = 500;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            verify_key_package(&bytes).unwrap();
-        }
-        let shared = start.elapsed() / n;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            let crypto = RustCrypto::default();
-            KeyPackageIn::tls_deserialize_exact(&bytes)
-                .unwrap()
-                .validate(&crypto, ProtocolVersion::Mls10)
-                .unwrap();
-        }
-        let per_call = start.elapsed() / n;
-        println!("verify_key_package: shared provider {shared:?}, per-call provider {per_call:?}");
-    }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{RunResult, RUN_SCHEMA};
+use super::{InvalidRun, RunResult, RUN_SCHEMA};
 
 /// The run file's name inside a results directory.
 pub const RUN_FILE: &str = "run.json";
@@ -63,7 +63,8 @@ impl RunResult {
         Ok(path)
     }
 
-    /// Reads a run from a `run.json` file or a results directory holding one.
+    /// Reads a run from a `run.json` file or a results directory holding
+    /// one, and [validates](Self::validate) it.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
         let path = if path.is_dir() {
             path.join(RUN_FILE)
@@ -71,12 +72,18 @@ impl RunResult {
             path.to_owned()
         };
         let text = std::fs::read(&path).map_err(io("read", &path))?;
-        let not_a_run = |reason: String| ReportError::NotARun {
-            path: path.clone(),
-            reason,
-        };
+        Self::from_json(&text).map_err(|InvalidRun(reason)| ReportError::NotARun { path, reason })
+    }
+
+    /// Parses and [validates](Self::validate) the contents of a `run.json`.
+    ///
+    /// # Errors
+    ///
+    /// Why the text is not a usable run, as one sentence.
+    pub fn from_json(text: &[u8]) -> Result<Self, InvalidRun> {
+        let not_a_run = |reason: String| InvalidRun(reason);
         let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| not_a_run(format!("invalid JSON ({e})")))?;
+            serde_json::from_slice(text).map_err(|e| not_a_run(format!("invalid JSON ({e})")))?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(RUN_SCHEMA) => {}
             Some(other) => {
@@ -86,6 +93,8 @@ impl RunResult {
             }
             None => return Err(not_a_run("no `schema` field".into())),
         }
-        serde_json::from_value(value).map_err(|e| not_a_run(e.to_string()))
+        let run: Self = serde_json::from_value(value).map_err(|e| not_a_run(e.to_string()))?;
+        run.validate()?;
+        Ok(run)
     }
 }

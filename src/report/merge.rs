@@ -65,6 +65,19 @@ pub enum MergeError {
         /// What it holds.
         value: String,
     },
+    /// A run's window began after every earlier one had ended, so the runs
+    /// never loaded the target together.
+    #[error(
+        "cannot merge: run {later}'s window opens {gap_s:.1} s after run {earlier}'s closed, so they never ran together (--force merges them anyway)"
+    )]
+    Apart {
+        /// The run whose window closed last before the gap.
+        earlier: String,
+        /// The run that started after the gap.
+        later: String,
+        /// Seconds between them.
+        gap_s: f64,
+    },
     /// A histogram could not be decoded or added.
     #[error(
         "cannot merge: run {run} has an unusable {operation} {histogram} histogram ({reason})"
@@ -89,15 +102,19 @@ pub enum MergeError {
 /// - **Counts** (attempts, successes, errors by class, window and
 ///   provisioning counters) are summed.
 /// - **Histograms** are added; percentiles are read from the sums.
-/// - **Throughput**: the merged window runs from the earliest window start
-///   to the latest window end, and throughput is all successes over that
-///   span. The machines ran at the same time, so their rates add up; runs
-///   that did not overlap show a lower rate, as they should, since they
-///   never loaded the target together.
+/// - **Throughput**: the machines ran at the same time, so their rates add
+///   up: the merged window runs from the earliest window start to the
+///   latest window end, and throughput is all successes over that span.
+///   Runs whose windows leave a gap (merged only with
+///   [`MergeOptions::force`]) count the measured seconds only, the length of
+///   the union of their windows, so the gap does not dilute the rate.
 /// - **Timelines** are aligned on the wall clock: a run's second 0 moves by
 ///   the distance of its window start from the earliest one, rounded to
 ///   whole seconds. Per merged second, counts are summed, the mean response
-///   time is weighted by successes and the maximum is the largest.
+///   time is weighted by successes and the maximum is the largest. Like a
+///   recorder's, the merged timeline stops after
+///   [`TIMELINE_SECONDS`](crate::load::TIMELINE_SECONDS); later operations
+///   still count in the totals.
 /// - **Resources** do not add up across machines, so each machine's
 ///   environment, window and CPU/memory figures stay in
 ///   [`RunResult::merged_from`]; the top level only says whether any client
@@ -119,9 +136,25 @@ pub enum MergeError {
 /// # Errors
 ///
 /// A [`MergeError`] for fewer than two runs, a run given twice (also
-/// inside a merged run), differing parameters, or an unreadable time or
-/// histogram.
+/// inside a merged run), differing parameters, windows with a gap between
+/// them (unless forced), or an unreadable time or histogram.
 pub fn merge_runs(runs: &[RunResult]) -> Result<RunResult, MergeError> {
+    merge_runs_with(runs, MergeOptions::default())
+}
+
+/// What [`merge_runs_with`] lets through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MergeOptions {
+    /// Merge runs whose windows leave a gap between them.
+    pub force: bool,
+}
+
+/// [`merge_runs`], with options.
+///
+/// # Errors
+///
+/// As [`merge_runs`], without the gap refusal when forced.
+pub fn merge_runs_with(runs: &[RunResult], options: MergeOptions) -> Result<RunResult, MergeError> {
     check::compatible(runs)?;
     let parts: Vec<RunPart> = runs.iter().flat_map(parts_of).collect();
     check::distinct(parts.iter().map(|part| part.run_id.as_str()))?;
@@ -138,11 +171,15 @@ pub fn merge_runs(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         .iter()
         .map(|at| since_earliest(*at).round() as u64)
         .collect();
-    let span_s = runs
+    let windows: Vec<(f64, f64)> = runs
         .iter()
         .zip(&window_starts)
-        .map(|(run, at)| since_earliest(*at) + run.window.measured_s)
-        .fold(0.0, f64::max);
+        .map(|(run, at)| {
+            let start = since_earliest(*at);
+            (start, start + run.window.measured_s.max(0.0))
+        })
+        .collect();
+    let span_s = check::measured_union(runs, &windows, options.force)?;
 
     let first = &runs[0];
     let mut parameters = first.parameters.clone();

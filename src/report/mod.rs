@@ -11,19 +11,23 @@
 
 pub mod compare;
 mod csv;
+mod histogram;
 pub mod html;
 mod json;
 mod merge;
 mod run;
 mod table;
+mod validate;
 
 pub use csv::{summary_csv, SUMMARY_FILE};
+pub use histogram::{decode_histogram, encode_histogram};
 pub use html::{run_page, spectrum_svg};
 pub use json::{ReportError, RUN_FILE};
-pub use merge::{merge_runs, MergeError};
+pub use merge::{merge_runs, merge_runs_with, MergeError, MergeOptions};
 pub use run::{
-    decode_histogram, encode_histogram, Environment, Histograms, OperationReport, Parameters,
-    Percentiles, ProvisioningReport, ResourcePoint, Resources, RunPart, RunResult, Target,
-    ThresholdResult, TimelinePoint, Window, RUN_SCHEMA,
+    Environment, Histograms, OperationReport, Parameters, Percentiles, ProvisioningReport,
+    ResourcePoint, Resources, RunPart, RunResult, Target, ThresholdResult, TimelinePoint, Window,
+    RUN_SCHEMA,
 };
 pub use table::summary_table;
+pub use validate::{InvalidRun, MAX_COUNT};

@@ -8,11 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::encode_histogram;
 use crate::load::{OpStats, Second};
 
 /// The schema name written in every run file.
@@ -300,6 +299,12 @@ pub struct ThresholdResult {
 }
 
 impl OperationReport {
+    /// Failed attempts (0 if an unvalidated report claims more successes
+    /// than attempts).
+    pub fn failed(&self) -> u64 {
+        self.attempts.saturating_sub(self.ok)
+    }
+
     /// The report of one operation's statistics over `measured_s` seconds.
     pub fn from_stats(operation: &str, stats: &OpStats, measured_s: f64) -> Self {
         let per_second = |count| per_second(count, measured_s);
@@ -352,52 +357,5 @@ fn timeline_point(second: u64, point: &Second) -> TimelinePoint {
             point.response_sum_us as f64 / point.ok as f64 / 1000.0
         },
         max_response_ms: point.response_max_us as f64 / 1000.0,
-    }
-}
-
-/// A histogram as base64 of its V2 compressed serialization.
-pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    // Serializing into memory can fail only on a histogram this crate
-    // never builds (more than 2^31 buckets); an empty string then reads
-    // back as "missing" rather than wrong.
-    if V2DeflateSerializer::new()
-        .serialize(histogram, &mut bytes)
-        .is_err()
-    {
-        return String::new();
-    }
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Reads a histogram written by [`encode_histogram`].
-pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| format!("not base64: {e}"))?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("not an HDR histogram: {e:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_survive_the_round_trip() {
-        let mut histogram = crate::load::new_histogram();
-        for us in [120, 450, 450, 9_000, 2_500_000] {
-            histogram.record(us).unwrap();
-        }
-        let back = decode_histogram(&encode_histogram(&histogram)).unwrap();
-        assert_eq!(back.len(), 5);
-        assert_eq!(back.max(), histogram.max());
-        assert_eq!(
-            back.value_at_quantile(0.5),
-            histogram.value_at_quantile(0.5)
-        );
-        assert!(decode_histogram("not base64!").is_err());
-        assert!(decode_histogram("aGVsbG8=").is_err());
     }
 }

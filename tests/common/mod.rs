@@ -69,6 +69,7 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod fake_server;
+pub mod fuzz;
 pub mod otlp;
 
 /// Telemetry exporting to `receiver`, with metrics sent only on flush or

@@ -15,6 +15,8 @@ mod scw;
 mod signal;
 mod store;
 mod target;
+#[cfg(test)]
+mod value_fuzz;
 
 use std::process::ExitCode;
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use xmtp_opmon::report::{merge_runs, summary_table, RunPart, RunResult, RUN_FILE};
+use xmtp_opmon::report::{
+    merge_runs_with, summary_table, MergeOptions, RunPart, RunResult, RUN_FILE,
+};
 
 /// What `opmon merge` accepts.
 #[derive(Args, Debug)]
@@ -19,6 +21,10 @@ pub struct MergeArgs {
     /// Directory for the merged run.json and summary.csv.
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     out: PathBuf,
+    /// Merge runs even if their windows leave a gap (throughput then
+    /// counts only the seconds some run measured).
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
@@ -34,7 +40,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         // The message already names the file; its I/O cause is part of it.
         runs.push(RunResult::read(path).map_err(|e| anyhow::anyhow!("{e}"))?);
     }
-    let merged = merge_runs(&runs)?;
+    let merged = merge_runs_with(&runs, MergeOptions { force: args.force })?;
     merged
         .write_json(&args.out)
         .and_then(|_| merged.write_csv(&args.out))

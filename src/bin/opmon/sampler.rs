@@ -198,7 +198,7 @@ fn draw(recorder: &Recorder, progress: &Progress, cpu: f64, last_done: u64) -> u
                 let worst = s.response_us.value_at_quantile(0.99) as f64 / 1000.0;
                 (
                     done + s.attempts,
-                    failed + s.attempts - s.ok,
+                    failed + s.attempts.saturating_sub(s.ok),
                     p99.max(worst),
                 )
             })

@@ -460,7 +460,7 @@ impl Side {
                 Figure::Mean => ms(self.pooled.mean()),
                 Figure::ErrorRate if self.attempts == 0 => 0.0,
                 Figure::ErrorRate => {
-                    (self.attempts - self.ok) as f64 / self.attempts as f64 * 100.0
+                    self.attempts.saturating_sub(self.ok) as f64 / self.attempts as f64 * 100.0
                 }
                 _ if self.seconds <= 0.0 => 0.0,
                 _ => self.ok as f64 / self.seconds,
@@ -571,7 +571,7 @@ fn measure(
         (interval, mann_whitney(&xs, &ys))
     } else if figure == Figure::ErrorRate {
         row.method = figure.pooled_method();
-        let failed = |side: &Side| side.attempts - side.ok;
+        let failed = |side: &Side| side.attempts.saturating_sub(side.ok);
         let ((low, high), p) = two_proportions(failed(a), a.attempts, failed(b), b.attempts);
         (Some((low * 100.0, high * 100.0)), p)
     } else {

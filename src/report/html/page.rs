@@ -153,7 +153,7 @@ fn badges(html: &mut String, run: &RunResult) {
         badge(html, "bad", &format!("INCOMPLETE: {}", run.end_reason));
     }
     let attempts: u64 = run.operations.iter().map(|op| op.attempts).sum();
-    let failed: u64 = run.operations.iter().map(|op| op.attempts - op.ok).sum();
+    let failed: u64 = run.operations.iter().map(OperationReport::failed).sum();
     let error_share = if attempts == 0 {
         0.0
     } else {

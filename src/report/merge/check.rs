@@ -40,6 +40,37 @@ pub(super) fn compatible(runs: &[RunResult]) -> Result<(), MergeError> {
     Ok(())
 }
 
+/// The seconds covered by at least one of `windows` (start, end), one per
+/// run; refuses a gap between them unless `force`.
+pub(super) fn measured_union(
+    runs: &[RunResult],
+    windows: &[(f64, f64)],
+    force: bool,
+) -> Result<f64, MergeError> {
+    let mut order: Vec<usize> = (0..windows.len()).collect();
+    order.sort_by(|a, b| windows[*a].0.total_cmp(&windows[*b].0));
+    let (mut union, mut reach, mut reached_by) = (0.0, windows[order[0]].0, order[0]);
+    for i in order {
+        let (start, end) = windows[i];
+        if start > reach {
+            if !force {
+                return Err(MergeError::Apart {
+                    earlier: runs[reached_by].run_id.clone(),
+                    later: runs[i].run_id.clone(),
+                    gap_s: start - reach,
+                });
+            }
+            reach = start;
+        }
+        if end > reach {
+            union += end - reach;
+            reach = end;
+            reached_by = i;
+        }
+    }
+    Ok(union)
+}
+
 /// Refuses the first id seen twice.
 pub(super) fn distinct<'a>(ids: impl Iterator<Item = &'a str>) -> Result<(), MergeError> {
     let mut seen = BTreeSet::new();

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use super::MergeError;
 use crate::client::OpKind;
-use crate::load::new_histogram;
+use crate::load::{new_histogram, TIMELINE_SECONDS};
 use crate::report::{
     decode_histogram, encode_histogram, Histograms, OperationReport, Percentiles, RunResult,
     TimelinePoint,
@@ -65,10 +65,12 @@ impl Sum {
         op: &OperationReport,
         offset: u64,
     ) -> Result<(), MergeError> {
-        self.attempts += op.attempts;
-        self.ok += op.ok;
+        // Saturating: merge_runs also takes runs that were never validated.
+        self.attempts = self.attempts.saturating_add(op.attempts);
+        self.ok = self.ok.saturating_add(op.ok);
         for (class, count) in &op.errors {
-            *self.errors.entry(class.clone()).or_default() += count;
+            let sum = self.errors.entry(class.clone()).or_default();
+            *sum = sum.saturating_add(*count);
         }
         add_histogram(
             &mut self.response_us,
@@ -86,13 +88,18 @@ impl Sum {
         )?;
         self.max_lag_ms = self.max_lag_ms.max(op.max_schedule_lag_ms);
         for point in &op.timeline {
-            let at = (point.second + offset) as usize;
+            // Bounded like a recorder's timeline, whatever the file claims.
+            let at = point.second.saturating_add(offset);
+            if at >= TIMELINE_SECONDS as u64 {
+                continue;
+            }
+            let at = at as usize;
             if self.timeline.len() <= at {
                 self.timeline.resize(at + 1, Second::default());
             }
             let second = &mut self.timeline[at];
-            second.ok += point.ok;
-            second.errors += point.errors;
+            second.ok = second.ok.saturating_add(point.ok);
+            second.errors = second.errors.saturating_add(point.errors);
             second.response_sum_ms += point.mean_response_ms * point.ok as f64;
             second.max_response_ms = second.max_response_ms.max(point.max_response_ms);
         }

@@ -278,3 +278,33 @@ fn refuses_unreadable_times_and_histograms() {
         "{error}"
     );
 }
+
+#[test]
+fn refuses_a_gap_between_windows_unless_forced() {
+    let a = run("a", "2026-01-01T00:00:00.000Z", 2.0, &ok_ms(&[5, 6]));
+    let b = run("b", "2026-01-01T00:00:01.000Z", 2.0, &ok_ms(&[7]));
+    let c = run("c", "2026-01-01T00:00:10.000Z", 4.0, &ok_ms(&[8, 9, 10]));
+    // `a` and `b` overlap; `c` opens 7 s after `b` closed.
+    let error = merge_runs(&[c.clone(), a.clone(), b.clone()]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot merge: run c's window opens 7.0 s after run b's closed, so they never ran together (--force merges them anyway)"
+    );
+    let merged = merge_runs_with(&[a, b, c], MergeOptions { force: true }).unwrap();
+    // 0–3 s and 10–14 s: 7 measured seconds, not the 14 s span.
+    assert!((merged.window.measured_s - 7.0).abs() < 1e-9);
+    assert!((merged.operations[0].throughput_per_s - 6.0 / 7.0).abs() < 1e-9);
+    // The timeline keeps wall-clock seconds, gap included.
+    assert_eq!(merged.operations[0].timeline.len(), 11);
+}
+
+#[test]
+fn a_timeline_far_from_the_others_stays_bounded() {
+    let a = run("a", "2026-01-01T00:00:00.000Z", 1.0, &ok_ms(&[5]));
+    let mut b = run("b", "2026-01-01T00:00:00.000Z", 1.0, &ok_ms(&[5]));
+    b.operations[0].timeline[0].second = 1_000_000_000_000;
+    let merged = merge_runs(&[a, b]).unwrap();
+    let timeline = &merged.operations[0].timeline;
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].ok, 1);
+}
