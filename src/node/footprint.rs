@@ -2,10 +2,11 @@
 //!
 //! The cap bounds the node's memory only if everything that grows with
 //! use is charged: envelopes, but also the inbox states the indexer keeps
-//! and the address book it resolves lookups from. Each charge is the
+//! and the address book it resolves lookups from. Envelope bytes are
+//! charged with the segments that hold them (see
+//! [`segments`](super::segments)); everything else is charged its
 //! payload's length plus a fixed cost for the structures around it (map
-//! and index entries, allocation headers), so the sum follows the heap
-//! the store really holds, within the allocator's slack.
+//! and index entries, allocation headers).
 
 use crate::identity::AssociationState;
 
