@@ -1,9 +1,14 @@
 //! An A/A test: identical builds compared with each other should almost
-//! never get a verdict. Ten pairs of four runs against four, each pair's
-//! runs interleaved so that a drifting machine favours neither side, are
-//! compared the way a CI gate would; at most one pair may show any
-//! `better` or `worse` (the false-discovery rate is controlled at 5%
-//! within a comparison, so one in ten is already generous).
+//! never get a verdict. Forty pairs of four runs against four are compared
+//! the way a CI gate would. Within a pair the runs go in ABBA order (a, b,
+//! b, a, a, b, b, a), so that neither a drifting machine nor whatever the
+//! previous run leaves behind favours one side.
+//!
+//! Even with perfect statistics, four runs a side can separate completely
+//! by chance (a rank-test p of 2/70), so a few pairs may get a verdict; at
+//! most four in forty may, which a false-verdict rate of 3% per pair would
+//! exceed less than once in a hundred CI runs, and a rate of 20% (the
+//! order effect alone once gave 2 in 10) would exceed almost always.
 //!
 //! `compare_runs.rs` checks the other half: that a real 20 ms regression
 //! is still found at four runs a side.
@@ -15,7 +20,8 @@ use std::process::Command;
 
 use common::bench::bench_ok;
 
-const PAIRS: usize = 10;
+const PAIRS: usize = 40;
+const ALLOWED: usize = 4;
 const RUNS_A_SIDE: usize = 4;
 
 fn lookups(name: &str) -> PathBuf {
@@ -32,8 +38,13 @@ fn identical_builds_get_no_verdicts() {
     for pair in 0..PAIRS {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for run in 0..RUNS_A_SIDE {
-            a.push(lookups(&format!("aa-{pair}-a{run}")));
-            b.push(lookups(&format!("aa-{pair}-b{run}")));
+            let (first, second) = if run % 2 == 0 {
+                (&mut a, &mut b)
+            } else {
+                (&mut b, &mut a)
+            };
+            first.push(lookups(&format!("aa-{pair}-{run}-first")));
+            second.push(lookups(&format!("aa-{pair}-{run}-second")));
         }
         let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
             .arg("compare")
@@ -54,12 +65,17 @@ fn identical_builds_get_no_verdicts() {
         let verdicts: Vec<String> = rows
             .iter()
             .filter(|row| row["verdict"] == "better" || row["verdict"] == "worse")
-            .map(|row| format!("{} {}", row["figure"], row["verdict"]))
+            .map(|row| {
+                format!(
+                    "{} {} {} in {}",
+                    row["figure"], row["verdict"], row["change"], row["interval"]
+                )
+            })
             .collect();
         if !verdicts.is_empty() {
             assert_eq!(
                 output.status.code(),
-                Some(if verdicts.iter().any(|v| v.ends_with("\"worse\"")) {
+                Some(if verdicts.iter().any(|v| v.contains("\"worse\"")) {
                     98
                 } else {
                     0
@@ -70,7 +86,7 @@ fn identical_builds_get_no_verdicts() {
     }
     eprintln!("pairs with verdicts: {pairs_with_verdicts:?}");
     assert!(
-        pairs_with_verdicts.len() <= 1,
+        pairs_with_verdicts.len() <= ALLOWED,
         "{} of {PAIRS} A/A pairs got verdicts: {pairs_with_verdicts:?}",
         pairs_with_verdicts.len()
     );

@@ -9,8 +9,9 @@
 //! tested, and a verdict.
 //!
 //! A verdict is `better` or `worse` only when the change is *significant*
-//! after the false-discovery-rate adjustment (see [`fdr`]) and *larger
-//! than the noise threshold* (2% by default); otherwise it is `~`. Before
+//! after the false-discovery-rate adjustment (see [`fdr`]) and its whole
+//! confidence interval lies *beyond the noise threshold* (2% by default);
+//! otherwise it is `~`. Before
 //! any test, [`evidence`] decides whether the data can speak at all: a
 //! percentile with too few samples beyond it, or a latency figure from
 //! fewer than four runs a side, gets `?` with the reason, and
@@ -607,8 +608,17 @@ fn decide(rows: &mut [Row], threshold: f64) {
         } else {
             threshold
         };
+        // The whole interval must clear the threshold, not only the point:
+        // a change that may be noise-sized is not worth a verdict.
+        let clears = |x: f64, delta: f64| x.abs() > noise && (x > 0.0) == (delta > 0.0);
+        let beyond_noise = |delta: f64| {
+            clears(delta, delta)
+                && row
+                    .interval
+                    .is_none_or(|(low, high)| clears(low, delta) && clears(high, delta))
+        };
         row.verdict = match row.change {
-            Some(delta) if adjusted < ALPHA && delta.abs() > noise => {
+            Some(delta) if adjusted < ALPHA && beyond_noise(delta) => {
                 if (delta > 0.0) == row.figure.higher_is_better() {
                     Verdict::Better
                 } else {
@@ -617,5 +627,49 @@ fn decide(rows: &mut [Row], threshold: f64) {
             }
             _ => Verdict::Same,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tested(change: f64, interval: (f64, f64)) -> Row {
+        Row {
+            operation: "group.create".into(),
+            figure: Figure::P50,
+            unit: "ms",
+            base: 10.0,
+            candidate: 10.0 * (1.0 + change),
+            change: Some(change),
+            interval: Some(interval),
+            ratio: Some(1.0 + change),
+            p_value: Some(0.001),
+            p_adjusted: None,
+            method: "mann-whitney",
+            verdict: Verdict::Same,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_verdict_needs_the_whole_interval_beyond_the_threshold() {
+        let mut rows = [
+            tested(0.10, (0.03, 0.20)),
+            tested(0.10, (0.01, 0.20)),
+            tested(-0.10, (-0.20, -0.03)),
+            tested(-0.10, (-0.20, 0.05)),
+        ];
+        decide(&mut rows, 0.02);
+        let verdicts: Vec<Verdict> = rows.iter().map(|row| row.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Worse,
+                Verdict::Same,
+                Verdict::Better,
+                Verdict::Same
+            ]
+        );
     }
 }
