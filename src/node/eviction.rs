@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::topic::TopicKind;
 
+use super::footprint;
 use super::recency::{Recency, TopicName};
 use super::store::{Inner, Key, Stored, TopicIndex, COMMITS_ORIGINATOR};
 use super::store_stats::StatsDelta;
@@ -128,9 +129,13 @@ impl StoreLimits {
                 if over || arrived_at + self.retention <= now {
                     inner.evictions.queue.pop_first();
                     if let Some(stored) = inner.remove(&key) {
-                        unindex(&mut inner.topics, &mut inner.recency, &stored, key);
                         inner.evictions.total += 1;
                         delta.evicted(stored.bytes);
+                        if unindex(&mut inner.topics, &mut inner.recency, &stored, key) {
+                            let freed = footprint::topic(stored.topic.len());
+                            inner.bytes -= freed;
+                            delta.freed(freed);
+                        }
                     }
                     continue;
                 }
@@ -154,18 +159,23 @@ impl StoreLimits {
     }
 }
 
+/// Takes an evicted envelope out of its topic's indexes; returns whether
+/// that emptied the topic, which is then removed.
 fn unindex(
     topics: &mut HashMap<TopicName, TopicIndex>,
     recency: &mut Recency,
     stored: &Stored,
     key: Key,
-) {
-    if let Some(index) = topics.get_mut(&stored.topic) {
-        index.keys.remove(&key);
-        index.arrivals.remove(&stored.arrival);
-        if index.is_empty() {
-            recency.remove(index.last_use);
-            topics.remove(&stored.topic);
-        }
+) -> bool {
+    let Some(index) = topics.get_mut(&stored.topic) else {
+        return false;
+    };
+    index.keys.remove(&key);
+    index.arrivals.remove(&stored.arrival);
+    if !index.is_empty() {
+        return false;
     }
+    recency.remove(index.last_use);
+    topics.remove(&stored.topic);
+    true
 }

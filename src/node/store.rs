@@ -153,6 +153,9 @@ impl Inner {
             return;
         };
         self.recency.remove(index.last_use);
+        let freed = footprint::topic(topic.len());
+        self.bytes -= freed;
+        delta.freed(freed);
         for key in &index.keys {
             if let Some(stored) = self.remove(key) {
                 delta.evicted(stored.bytes);
@@ -234,7 +237,7 @@ impl Store {
         visible_at: Instant,
     ) {
         let now = Instant::now();
-        let bytes = footprint::entry(topic.len());
+        let bytes = footprint::entry();
         let delta = {
             let mut inner = self.lock();
             let inner = &mut *inner;
@@ -243,9 +246,15 @@ impl Store {
             inner.arrivals += 1;
             let arrival = inner.arrivals;
             // Envelopes share their topic's name with its index.
+            let mut delta = StatsDelta::stored(bytes);
             let topic = match inner.topics.get_key_value(topic.as_slice()) {
                 Some((name, _)) => Arc::clone(name),
-                None => TopicName::from(topic),
+                None => {
+                    let charge = footprint::topic(topic.len());
+                    inner.bytes += charge;
+                    delta.charged(charge);
+                    TopicName::from(topic)
+                }
             };
             let index = inner.topics.entry(Arc::clone(&topic)).or_default();
             inner.recency.touch(&topic, &mut index.last_use);
@@ -274,7 +283,6 @@ impl Store {
                     inner.evictions.queue(old, arrived_at);
                 }
             }
-            let mut delta = StatsDelta::stored(bytes);
             delta.add(self.limits.enforce(inner, now));
             delta
         };
