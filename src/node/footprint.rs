@@ -2,12 +2,11 @@
 //!
 //! The cap bounds the node's memory only if everything that grows with
 //! use is charged: envelopes, but also the topics that index them, the
-//! inbox states the indexer keeps
-//! and the address book it resolves lookups from. Envelope bytes are
-//! charged with the segments that hold them (see
-//! [`segments`](super::segments)); everything else is charged its
-//! payload's length plus a fixed cost for the structures around it (map
-//! and index entries, allocation headers).
+//! inbox states the indexer keeps and the address book it resolves
+//! lookups from. Envelope bytes are charged with the segments that hold
+//! them (see [`segments`](super::segments)); everything else is charged
+//! its payload's length plus a fixed cost for the structures around it
+//! (map and index entries, allocation headers).
 
 use crate::identity::AssociationState;
 
