@@ -1,5 +1,6 @@
 //! Ctrl-C stops a run without losing what it measured: the partial results
-//! are written, marked incomplete, and the exit code is 130.
+//! are written, marked incomplete, and the exit code is 130. A reader that
+//! goes away (`opmon bench … | head -1`) costs nothing either.
 
 mod common;
 
@@ -88,4 +89,32 @@ fn operations_stuck_in_flight_are_waited_for_a_bounded_time_then_cancelled() {
     let lookups = &run.operations[0];
     assert_eq!(lookups.attempts, 2);
     assert_eq!(lookups.errors.get("cancelled"), Some(&2), "{lookups:?}");
+}
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_loses_the_results() {
+    let dir = out_dir("closed-stdout");
+    let mut child = command(
+        &dir,
+        &["--scenario", "lookup", "--ops", "50", "--warmup", "0s"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Nobody will read what the run prints.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let run = RunResult::read(&dir).unwrap();
+    assert!(run.complete);
+    assert_eq!(run.operations[0].attempts, 50);
 }

@@ -569,9 +569,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (run, breaches) = assemble(&frame, &recorder, state);
     let written = run.write_json(&out).and_then(|_| run.write_csv(&out));
 
-    println!("{}", xmtp_opmon::report::summary_table(&run));
+    say!("{}", xmtp_opmon::report::summary_table(&run));
     match &written {
-        Ok(_) => println!("results: {}", out.display()),
+        Ok(_) => say!("results: {}", out.display()),
         Err(error) => eprintln!("opmon: {error}"),
     }
     let failing = breaches
@@ -580,13 +580,13 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .count();
     if !plan.thresholds.is_empty() {
         let unchecked = breaches.iter().filter(|b| !b.evaluable).count();
-        println!(
+        say!(
             "thresholds: {} passed, {} breached, {unchecked} not evaluable",
             plan.thresholds.len() - breaches.len(),
             breaches.len() - unchecked,
         );
         for breach in &breaches {
-            println!("  {breach}");
+            say!("  {breach}");
         }
         if unchecked > 0 && !frame.strict_thresholds {
             eprintln!(

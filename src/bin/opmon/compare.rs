@@ -1,6 +1,5 @@
 //! `opmon compare`: is the candidate better, worse, or the same?
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,7 +81,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         Format::Markdown => compare::to_markdown(&comparison),
     };
     // A reader that stops early (`| head`) is not an error worth a panic.
-    let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
+    say!("{}", text.trim_end());
     if let Some(path) = &args.html {
         let page = xmtp_opmon::report::html::comparison_page(&comparison, &base, &candidate);
         std::fs::write(path, page)

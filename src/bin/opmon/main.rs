@@ -1,6 +1,15 @@
 //! `opmon`: drive benchmark traffic through the same client and layers
 //! that production apps use, or serve the embedded XMTP V4 node.
 
+/// Prints a line on stdout, ignoring a closed pipe: results live in files,
+/// and `opmon … | head` must end quietly rather than panic mid-run.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod compare;
 mod export;

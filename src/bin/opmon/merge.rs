@@ -47,11 +47,11 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Each machine's line follows the table, as its resources would.
-    print!("{}", summary_table(&merged));
+    say!("{}", summary_table(&merged).trim_end());
     for part in &merged.merged_from {
-        println!("{}", part_line(part));
+        say!("{}", part_line(part));
     }
-    println!("\nresults: {}", args.out.display());
+    say!("\nresults: {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -75,7 +75,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     // One line on stdout, so a parent process can read the bound address.
-    println!("listening on {}", node.url());
+    say!("listening on {}", node.url());
     if args.supervised {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         loop {
@@ -84,7 +84,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
                     Ok(Some(line)) if line.trim() == ARM => {
                         node.arm_faults();
                         // The parent waits for this before it starts measuring.
-                        println!("{ARMED}");
+                        say!("{ARMED}");
                     }
                     Ok(Some(_)) => {}
                     // The parent is gone (or closed the pipe to stop us).

@@ -22,6 +22,6 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let page = run_page(&run);
     std::fs::write(&args.html, page)
         .with_context(|| format!("cannot write the report to {}", args.html.display()))?;
-    println!("report: {}", args.html.display());
+    say!("report: {}", args.html.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -123,7 +123,7 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
             .context("the metrics listener has no address")?;
         telemetry = telemetry.metrics_listener(ScrapeEndpoint::new(listener, readiness.clone()));
         // One line on stdout, so a supervisor or a test can find the port.
-        println!("metrics on http://{bound}/metrics");
+        say!("metrics on http://{bound}/metrics");
     }
     if let Some(url) = args.otlp.as_deref() {
         telemetry = telemetry.otlp_endpoint(otlp_endpoint(url));
@@ -148,7 +148,7 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
             "--scw-signatures applies only to the embedded node, not to --env or --node targets"
         );
     }
-    println!("monitoring {} every {}", target.gateway, args.every);
+    say!("monitoring {} every {}", target.gateway, args.every);
     let config = ClientConfig::default();
     let endpoint = |e: EndpointError| anyhow::anyhow!("{e}");
     let result = if args.target.api == "v3" {
