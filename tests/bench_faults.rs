@@ -75,3 +75,40 @@ fn injected_latency_shows_in_every_percentile() {
     }
     assert_eq!(ran.run().parameters.faults["inject-latency"], "fixed:30ms");
 }
+
+#[test]
+fn workers_cap_the_node_at_a_known_capacity() {
+    // One worker busy 20 ms a call serves at most 50 calls a second, and
+    // four callers each wait for the three others.
+    let ran = bench(
+        "workers",
+        &[
+            "--scenario",
+            "lookup",
+            "--ops",
+            "40",
+            "--concurrency",
+            "4",
+            "--warmup",
+            "0s",
+            "--workers",
+            "1",
+            "--inject-latency",
+            "fixed:20ms",
+        ],
+    );
+    assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
+    let op = ran.op("identity.lookup");
+    assert_eq!(op.ok, 40);
+    assert!(op.throughput_per_s <= 50.0, "{op:?}");
+    assert!(op.response_ms.p50 >= 60.0, "{:?}", op.response_ms);
+    assert_eq!(ran.run().parameters.faults["workers"], "1");
+
+    let refused = bench("no-workers", &["--scenario", "lookup", "--workers", "0"]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(
+        refused.stderr().contains("not a number of workers"),
+        "{}",
+        refused.stderr()
+    );
+}

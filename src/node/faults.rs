@@ -10,12 +10,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tonic::Code;
 use tower::{Layer, Service};
@@ -91,12 +93,28 @@ pub struct Faults {
     /// How long chain-path writes (identity updates, commits) take to
     /// become readable.
     pub indexer_lag: Duration,
+    /// Calls handled at once at most; the rest queue for a worker. With a
+    /// fixed latency `L`, the node's capacity is exactly `workers / L`
+    /// calls a second, a known target for capacity searches.
+    pub workers: Option<NonZeroUsize>,
 }
 
 impl Faults {
     fn is_active(&self) -> bool {
-        self.latency.is_some() || self.stall.is_some() || !self.errors.is_empty()
+        self.latency.is_some()
+            || self.stall.is_some()
+            || !self.errors.is_empty()
+            || self.workers.is_some()
     }
+}
+
+/// Parses a number of workers: a whole number from 1 up.
+pub fn parse_workers(text: &str) -> Result<NonZeroUsize, FaultSpecError> {
+    text.trim().parse().map_err(|_| {
+        spec_error(format!(
+            "`{text}` is not a number of workers; give a whole number from 1 up"
+        ))
+    })
 }
 
 /// One whole failure, in the millionths that error debts are counted in.
@@ -116,10 +134,14 @@ struct Planner {
     /// Per injected error, the failures owed so far in millionths. Integer
     /// arithmetic keeps "every hundredth call" exact over any run length.
     owed: Mutex<Vec<u64>>,
+    /// One permit per worker.
+    workers: Option<Arc<Semaphore>>,
 }
 
 /// What to do to one call.
 struct Plan {
+    /// The workers to wait for before anything else.
+    queue: Option<Arc<Semaphore>>,
     delay: Duration,
     error: Option<Code>,
 }
@@ -129,6 +151,9 @@ impl FaultLayer {
     /// [`arm`](Self::arm) is called.
     pub(crate) fn new(faults: Faults, held: bool) -> Self {
         let owed = Mutex::new(vec![0; faults.errors.len()]);
+        let workers = faults
+            .workers
+            .map(|n| Arc::new(Semaphore::new(n.get().min(Semaphore::MAX_PERMITS))));
         let armed_at = OnceLock::new();
         if !held {
             let _ = armed_at.set(Instant::now());
@@ -138,6 +163,7 @@ impl FaultLayer {
                 faults,
                 armed_at,
                 owed,
+                workers,
             }),
         }
     }
@@ -156,6 +182,7 @@ impl Planner {
             || path.starts_with("/grpc.health.v1.Health/")
         {
             return Plan {
+                queue: None,
                 delay: Duration::ZERO,
                 error: None,
             };
@@ -170,6 +197,7 @@ impl Planner {
             }
         }
         Plan {
+            queue: self.workers.clone(),
             delay,
             error: self.next_error(),
         }
@@ -232,6 +260,12 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            // The permit is held through the delay and the handler: a
+            // worker is busy for the whole call.
+            let _worker = match plan.queue {
+                Some(queue) => queue.acquire_owned().await.ok(),
+                None => None,
+            };
             if !plan.delay.is_zero() {
                 tokio::time::sleep(plan.delay).await;
             }

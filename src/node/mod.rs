@@ -56,7 +56,8 @@ use crate::proto::xmtp::mls::api::v1::mls_api_server::MlsApiServer;
 
 pub use eviction::{DEFAULT_MAX_STORE, DEFAULT_RETENTION};
 pub use faults::{
-    parse_duration, parse_errors, FaultSpecError, Faults, InjectedError, Latency, Stall,
+    parse_duration, parse_errors, parse_workers, FaultSpecError, Faults, InjectedError, Latency,
+    Stall,
 };
 pub use store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 

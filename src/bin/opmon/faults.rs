@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
-use xmtp_opmon::node::{parse_duration, parse_errors, Faults, Latency, Stall};
+use xmtp_opmon::node::{parse_duration, parse_errors, parse_workers, Faults, Latency, Stall};
 
 fn checked<T, E: std::fmt::Display>(
     parse: impl Fn(&str) -> Result<T, E> + Clone,
@@ -34,6 +34,10 @@ pub struct FaultArgs {
     /// Delay before chain-path writes (identity updates, commits) become readable.
     #[arg(long, value_name = "DURATION", value_parser = checked(parse_duration))]
     pub indexer_lag: Option<String>,
+    /// Handle at most N calls at once, queueing the rest: with --inject-latency fixed:10ms
+    /// the node's capacity is exactly N x 100 calls a second.
+    #[arg(long, value_name = "N", value_parser = checked(parse_workers))]
+    pub workers: Option<String>,
 }
 
 impl FaultArgs {
@@ -44,6 +48,7 @@ impl FaultArgs {
             ("stall", &self.stall),
             ("inject-error", &self.inject_error),
             ("indexer-lag", &self.indexer_lag),
+            ("workers", &self.workers),
         ]
         .into_iter()
         .filter_map(|(flag, value)| value.as_ref().map(|v| (flag, v)))
@@ -67,6 +72,7 @@ impl FaultArgs {
             stall: read(&self.stall, str::parse::<Stall>)?,
             errors: read(&self.inject_error, parse_errors)?.unwrap_or_default(),
             indexer_lag: read(&self.indexer_lag, parse_duration)?.unwrap_or_default(),
+            workers: read(&self.workers, parse_workers)?,
         })
     }
 
