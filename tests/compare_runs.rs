@@ -241,3 +241,72 @@ fn unreadable_run_files_get_one_sentence() {
     let output = compare(&[&missing], &[&run], &[]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
 }
+
+#[test]
+fn by_api_splits_a_directory_of_runs_as_vs_would() {
+    let parent = common::bench::out_dir("by-api");
+    let mut dirs = Vec::new();
+    for (name, api) in [
+        ("a-v4", "v4"),
+        ("b-v3", "v3"),
+        ("c-v4", "v4"),
+        ("d-v3", "v3"),
+    ] {
+        let dir = parent.join(name);
+        let args = [
+            "--scenario",
+            "lookup",
+            "--ops",
+            "40",
+            "--warmup",
+            "0s",
+            "--api",
+            api,
+        ];
+        let ran = common::bench::command(&dir, &args).output().unwrap();
+        assert!(ran.status.success(), "{ran:?}");
+        dirs.push(dir);
+    }
+    let explicit = compare(
+        &[&dirs[1], &dirs[3]],
+        &[&dirs[0], &dirs[2]],
+        &["--format", "json"],
+    );
+    let by = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_opmon"))
+            .arg("compare")
+            .arg(&parent)
+            .args(["--by", "api", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let split = by(&[]);
+    assert!(split.status.success(), "{split:?}");
+    assert_eq!(rows_of(&split), rows_of(&explicit));
+    let json: serde_json::Value = serde_json::from_slice(&split.stdout).unwrap();
+    assert_eq!(json["base_label"].as_str().unwrap(), "api=v3 (2 runs)");
+
+    let flipped = by(&["--base", "v4"]);
+    let json: serde_json::Value = serde_json::from_slice(&flipped.stdout).unwrap();
+    assert_eq!(json["base_label"].as_str().unwrap(), "api=v4 (2 runs)");
+
+    let unknown = by(&["--base", "v5"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr).trim(),
+        "opmon: no run has api=v5"
+    );
+    let one_side = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("compare")
+        .args([&dirs[0], &dirs[2]])
+        .args(["--by", "api"])
+        .output()
+        .unwrap();
+    assert_eq!(one_side.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&one_side.stderr)
+            .contains("exactly two values of api, found 1: v4"),
+        "{one_side:?}"
+    );
+}

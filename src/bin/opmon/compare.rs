@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use xmtp_opmon::report::compare::{self, CompareOptions};
-use xmtp_opmon::report::RunResult;
+
+use crate::run_sides::{read_runs, split_by};
 
 /// Exit code when `--fail-on-regression` finds one.
 const EXIT_REGRESSION: u8 = 98;
@@ -22,12 +23,21 @@ enum Format {
 /// What `opmon compare` accepts.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The base side: run.json files or result directories (several runs make a side).
+    /// The base side: run.json files, result directories, or directories of them
+    /// (several runs make a side). With --by, all the runs to split.
     #[arg(required = true, num_args = 1.., value_name = "BASE")]
     base: Vec<PathBuf>,
     /// The candidate side, after --vs.
-    #[arg(long = "vs", required = true, num_args = 1.., value_name = "CANDIDATE")]
+    #[arg(long = "vs", num_args = 1.., value_name = "CANDIDATE",
+          required_unless_present = "by", conflicts_with = "by")]
     candidate: Vec<PathBuf>,
+    /// Split the runs into two sides by the two values of this tag (`api` falls
+    /// back to the API a run measured), e.g. --by api for V3 against V4.
+    #[arg(long, value_name = "TAG")]
+    by: Option<String>,
+    /// With --by, the tag's value that makes the base (default: the first in sort order).
+    #[arg(long = "base", value_name = "VALUE", requires = "by")]
+    base_value: Option<String>,
     /// Relative changes up to this size count as noise.
     #[arg(long, default_value = "2%", value_parser = parse_percent)]
     threshold: f64,
@@ -58,16 +68,11 @@ fn parse_percent(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{text}` is not a percentage like 2% or 0.5%"))
 }
 
-fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<RunResult>> {
-    paths
-        .iter()
-        .map(|path| RunResult::read(path).map_err(anyhow::Error::from))
-        .collect()
-}
-
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let base = read_all(&args.base)?;
-    let candidate = read_all(&args.candidate)?;
+    let (base, candidate) = match &args.by {
+        Some(tag) => split_by(read_runs(&args.base)?, tag, args.base_value.as_deref())?,
+        None => (read_runs(&args.base)?, read_runs(&args.candidate)?),
+    };
     let options = CompareOptions {
         threshold: args.threshold,
         force: args.force,

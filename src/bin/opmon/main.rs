@@ -19,6 +19,7 @@ mod monitor;
 mod node;
 mod report;
 mod run_file;
+mod run_sides;
 mod sampler;
 mod scw;
 mod signal;
