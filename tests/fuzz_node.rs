@@ -54,8 +54,9 @@ static MEMORY: PeakAlloc = PeakAlloc;
 /// The most memory one case may hold at once beyond what was held before:
 /// a fixed allowance (connection buffers, the key package validator's
 /// working set, the node's per-request state) plus a multiple of the
-/// request (the body as received, the decoded message, and the envelopes
-/// the node builds around an accepted payload).
+/// request and the answer (the body as received, the decoded message, the
+/// envelopes the node builds around an accepted payload, and the answer as
+/// built, encoded and received).
 const BASE_BYTES: u64 = 16 << 20;
 const PER_INPUT_BYTE: u64 = 16;
 
@@ -122,8 +123,13 @@ struct Target {
     valid: Vec<Vec<u8>>,
 }
 
-/// Calls `path` with `body`; the first answer's status.
-async fn call(channel: &Channel, path: &'static str, shape: Shape, body: Vec<u8>) -> Status {
+/// Calls `path` with `body`; the first answer's status and size.
+async fn call(
+    channel: &Channel,
+    path: &'static str,
+    shape: Shape,
+    body: Vec<u8>,
+) -> (Status, usize) {
     let mut grpc = tonic::client::Grpc::new(channel.clone())
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
@@ -136,19 +142,22 @@ async fn call(channel: &Channel, path: &'static str, shape: Shape, body: Vec<u8>
             Shape::Unary => grpc
                 .unary(tonic::Request::new(body), path, RawCodec)
                 .await
-                .map(|_| ()),
+                .map(|answer| answer.into_inner().len()),
             Shape::Streaming => {
                 let mut stream = grpc
                     .server_streaming(tonic::Request::new(body), path, RawCodec)
                     .await?
                     .into_inner();
-                stream.message().await.map(|_| ())
+                stream
+                    .message()
+                    .await
+                    .map(|answer| answer.map_or(0, |a| a.len()))
             }
         }
     };
     match tokio::time::timeout(ANSWER_WITHIN, answered).await {
-        Ok(Ok(())) => Status::ok(""),
-        Ok(Err(status)) => status,
+        Ok(Ok(size)) => (Status::ok(""), size),
+        Ok(Err(status)) => (status, 0),
         Err(_) => panic!("{path} did not answer within {ANSWER_WITHIN:?}"),
     }
 }
@@ -162,10 +171,14 @@ async fn call(channel: &Channel, path: &'static str, shape: Shape, body: Vec<u8>
 /// - A request over twice XMTP's payload limit is cut off by tonic's own
 ///   limit before the node's codec sees it: `OUT_OF_RANGE` (only the
 ///   explicit oversized test sends one).
+/// - A read whose answer would exceed XMTP's payload limit (a page of big
+///   envelopes the fuzz itself stored) is `RESOURCE_EXHAUSTED`, as xmtpd's
+///   send limit answers.
 fn allowed(path: &str, code: Code) -> bool {
     match code {
         Code::Ok | Code::InvalidArgument => true,
         Code::Internal | Code::NotFound => path.starts_with("/grpc.health.v1.Health/"),
+        Code::ResourceExhausted => !path.contains("Publish") && !path.contains("Send"),
         _ => false,
     }
 }
@@ -225,7 +238,7 @@ impl Harness {
         let size = body.len() as u64;
         MEMORY.reset_peak_usage();
         let before = MEMORY.current_usage() as u64;
-        let status = self
+        let (status, answer) = self
             .runtime
             .block_on(call(&self.channel, path, shape, body));
         let held = (MEMORY.peak_usage() as u64).saturating_sub(before);
@@ -245,10 +258,15 @@ impl Harness {
         if status.code() == Code::InvalidArgument {
             prop_assert!(!status.message().is_empty(), "{path}: a refusal says why");
         }
-        let bound = BASE_BYTES + PER_INPUT_BYTE * size;
+        // Reads answer with what the store holds, so what a call may hold
+        // grows with its answer too. (A refused over-limit answer was built
+        // before it was measured; its size is not known here.)
+        let answer = answer as u64;
+        let bound = BASE_BYTES + PER_INPUT_BYTE * (size + answer);
         prop_assert!(
-            held <= bound,
-            "{path}: {held} bytes held for a {size}-byte request (bound {bound})"
+            held <= bound || status.code() == Code::ResourceExhausted,
+            "{path}: {held} bytes held for a {size}-byte request and a {answer}-byte answer \
+             (bound {bound})"
         );
         self.still_serving()
     }
@@ -869,7 +887,7 @@ fn mutated_valid_requests_on_every_rpc() {
     // Every valid request is valid as it is.
     for target in &harness.targets {
         for valid in &target.valid {
-            let status = harness.runtime.block_on(call(
+            let (status, _) = harness.runtime.block_on(call(
                 &harness.channel,
                 target.path,
                 target.shape,
@@ -923,7 +941,7 @@ fn oversized_requests_on_every_rpc() {
             },
         );
         assert!(grown.len() > MAX_PAYLOAD_BYTES);
-        let status =
+        let (status, _) =
             harness
                 .runtime
                 .block_on(call(&harness.channel, target.path, target.shape, grown));
@@ -1317,4 +1335,96 @@ fn strict_node_refuses_forged_identity_updates() {
         &[Door::Strict],
         100,
     );
+}
+
+// ---------------------------------------------------------------------
+// Regression cases.
+
+/// Found by `mutated_valid_requests_on_every_rpc` (OPMON_FUZZ_CASES=15000):
+/// a 9-byte `QueryEnvelopes` asking for originators 0, 81 and 100 got a
+/// 17 MB answer, because pages had no size limit — a topic of big
+/// envelopes gave pages over XMTP's 25 MiB payload limit, which the
+/// client's codec refuses only after the node built and sent them. Such
+/// a read is now refused with RESOURCE_EXHAUSTED (as xmtpd's send limit
+/// refuses it), and a smaller page of the same topic still reads.
+#[test]
+fn a_page_over_the_payload_limit_is_refused() {
+    use mls_api::mls_api_client::MlsApiClient;
+    use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
+    use xmtp_opmon::proto::xmtp::mls::api::v1::welcome_message_input;
+
+    let _turn = exclusive();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let node = common::node().await;
+        let channel = xmtp_opmon::client::channel(node.url()).unwrap();
+        let welcomes = topic(TopicKind::WelcomeMessages, &[9; 32]);
+        let welcome = ClientEnvelope {
+            aad: Some(AuthenticatedData {
+                target_topic: welcomes.clone(),
+                depends_on: None,
+            }),
+            payload: Some(Payload::WelcomeMessage(mls_api::WelcomeMessageInput {
+                version: Some(welcome_message_input::Version::V1(
+                    welcome_message_input::V1 {
+                        installation_key: vec![9; 32],
+                        data: vec![7; 10 << 20],
+                        hpke_public_key: vec![1; 32],
+                        wrapper_algorithm: 0,
+                        welcome_metadata: Vec::new(),
+                    },
+                )),
+            })),
+        };
+        let mut gateway =
+            GatewayApiClient::new(channel.clone()).max_decoding_message_size(MAX_PAYLOAD_BYTES);
+        for _ in 0..3 {
+            gateway
+                .publish_client_envelopes(PublishClientEnvelopesRequest {
+                    envelopes: vec![welcome.clone()],
+                })
+                .await
+                .expect("a 10 MiB welcome is stored");
+        }
+        let mut reader = message_api::query_api_client::QueryApiClient::new(channel.clone())
+            .max_decoding_message_size(MAX_PAYLOAD_BYTES);
+        let by_topic = |limit| QueryEnvelopesRequest {
+            query: Some(EnvelopesQuery {
+                topics: vec![welcomes.clone()],
+                originator_node_ids: Vec::new(),
+                last_seen: None,
+            }),
+            limit,
+        };
+        let refused = reader.query_envelopes(by_topic(0)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+        assert!(refused.message().contains("exceeds"), "{refused:?}");
+        // The fuzz's own input: originators 0, 81 and 100.
+        let fuzzed = QueryEnvelopesRequest {
+            query: Some(EnvelopesQuery {
+                topics: Vec::new(),
+                originator_node_ids: vec![81, 100, 0],
+                last_seen: None,
+            }),
+            limit: 0,
+        };
+        let refused = reader.query_envelopes(fuzzed).await.unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+        let page = reader
+            .query_envelopes(by_topic(2))
+            .await
+            .expect("two of them fit");
+        assert_eq!(page.into_inner().envelopes.len(), 2);
+        // V3 pages the same topic the same way.
+        let refused = MlsApiClient::new(channel)
+            .max_decoding_message_size(MAX_PAYLOAD_BYTES)
+            .query_welcome_messages(mls_api::QueryWelcomeMessagesRequest {
+                installation_key: vec![9; 32],
+                paging_info: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+        node.shutdown().await;
+    });
 }
