@@ -88,6 +88,15 @@ impl Node {
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.rss()
     }
+
+    /// How much the node's resident memory grew since `before`, once it
+    /// has settled; printed with `what` caused it.
+    async fn growth(&self, before: u64, what: &str) -> u64 {
+        let now = self.settled_rss().await;
+        let mib = |bytes: u64| bytes as f64 / MIB as f64;
+        eprintln!("{what}: RSS {:.1} -> {:.1} MiB", mib(before), mib(now));
+        now.saturating_sub(before)
+    }
 }
 
 impl Drop for Node {
@@ -120,6 +129,32 @@ fn grpc_request(addr: SocketAddr, path: &str) -> http::Request<()> {
         .header("te", "trailers")
         .body(())
         .unwrap()
+}
+
+/// Opens `streams` calls of `path` on each of `connections` new HTTP/2
+/// connections, each sending `data` (and ending its request if `end`),
+/// and keeps them open, unread, for as long as the caller holds them.
+async fn open_streams(
+    addr: SocketAddr,
+    connections: usize,
+    streams: usize,
+    path: &str,
+    data: Bytes,
+    end: bool,
+) -> Vec<(h2::client::ResponseFuture, h2::SendStream<Bytes>)> {
+    let mut held = Vec::new();
+    for _ in 0..connections {
+        let (send, driver) = h2_connection(addr).await;
+        for _ in 0..streams {
+            let mut send = send.clone().ready().await.unwrap();
+            let (response, mut body) = send.send_request(grpc_request(addr, path), false).unwrap();
+            body.send_data(data.clone(), end).unwrap();
+            held.push((response, body));
+        }
+        // The connection lives on with the test's runtime.
+        std::mem::forget(driver);
+    }
+    held
 }
 
 /// A gRPC message frame: uncompressed, its length, the message.
@@ -200,14 +235,9 @@ async fn hundreds_of_idle_connections() {
     }
     node.answers(&format!("{RAW} silent and {HTTP2} idle connections open"))
         .await;
-    let during = node.settled_rss().await;
-    let grown = during.saturating_sub(before);
-    eprintln!(
-        "{} connections: RSS {:.1} -> {:.1} MiB",
-        RAW + HTTP2,
-        before as f64 / MIB as f64,
-        during as f64 / MIB as f64
-    );
+    let grown = node
+        .growth(before, &format!("{} connections", RAW + HTTP2))
+        .await;
     // A connection costs the node its buffers and HTTP/2 state: about
     // 20 KiB measured. 64 KiB each is the bound.
     let bound = ((RAW + HTTP2) as u64) * 64 * 1024;
@@ -235,39 +265,27 @@ async fn streams_whose_responses_are_never_read() {
     // Each stream asks for a 256 KiB answer, and the client never reads
     // it (nor releases flow-control capacity), so all but the first 64 KiB
     // stays with the node.
-    let mut held = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let (send, driver) = h2_connection(node.addr).await;
-        for _ in 0..STREAMS {
-            let mut send = send.clone().ready().await.unwrap();
-            let (response, mut body) = send
-                .send_request(
-                    grpc_request(
-                        node.addr,
-                        "/xmtp.xmtpv4.message_api.QueryApi/QueryEnvelopes",
-                    ),
-                    false,
-                )
-                .unwrap();
-            body.send_data(frame(&query), true).unwrap();
-            held.push((response, body));
-        }
-        std::mem::forget(driver);
-    }
+    let held = open_streams(
+        node.addr,
+        CONNECTIONS,
+        STREAMS,
+        "/xmtp.xmtpv4.message_api.QueryApi/QueryEnvelopes",
+        frame(&query),
+        true,
+    )
+    .await;
     node.answers(&format!(
         "{} unread {} KiB responses",
         CONNECTIONS * STREAMS,
         RESPONSE / 1024
     ))
     .await;
-    let during = node.settled_rss().await;
-    let grown = during.saturating_sub(before);
-    eprintln!(
-        "{} unread responses: RSS {:.1} -> {:.1} MiB",
-        CONNECTIONS * STREAMS,
-        before as f64 / MIB as f64,
-        during as f64 / MIB as f64
-    );
+    let grown = node
+        .growth(
+            before,
+            &format!("{} unread responses", CONNECTIONS * STREAMS),
+        )
+        .await;
     // What the node holds is the unread answers (about one copy
     // measured), no more than two copies of them.
     let asked = (CONNECTIONS * STREAMS * RESPONSE) as u64;
@@ -290,38 +308,26 @@ async fn half_requests_that_stall() {
     // Each stream announces a message at XMTP's payload limit, sends
     // 16 KiB of it, and stalls without ending the stream.
     let announced = xmtp_opmon::codec::MAX_PAYLOAD_BYTES as u32;
-    let mut held = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let (send, driver) = h2_connection(node.addr).await;
-        for _ in 0..STREAMS {
-            let mut send = send.clone().ready().await.unwrap();
-            let (response, mut body) = send
-                .send_request(
-                    grpc_request(
-                        node.addr,
-                        "/xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes",
-                    ),
-                    false,
-                )
-                .unwrap();
-            let mut partial = vec![0u8];
-            partial.extend_from_slice(&announced.to_be_bytes());
-            partial.extend_from_slice(&vec![0x0a; SENT]);
-            body.send_data(partial.into(), false).unwrap();
-            held.push((response, body));
-        }
-        std::mem::forget(driver);
-    }
+    let mut partial = vec![0u8];
+    partial.extend_from_slice(&announced.to_be_bytes());
+    partial.extend_from_slice(&vec![0x0a; SENT]);
+    let held = open_streams(
+        node.addr,
+        CONNECTIONS,
+        STREAMS,
+        "/xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes",
+        partial.into(),
+        false,
+    )
+    .await;
     node.answers(&format!("{} stalled half-requests", CONNECTIONS * STREAMS))
         .await;
-    let during = node.settled_rss().await;
-    let grown = during.saturating_sub(before);
-    eprintln!(
-        "{} stalled half-requests: RSS {:.1} -> {:.1} MiB",
-        CONNECTIONS * STREAMS,
-        before as f64 / MIB as f64,
-        during as f64 / MIB as f64
-    );
+    let grown = node
+        .growth(
+            before,
+            &format!("{} stalled half-requests", CONNECTIONS * STREAMS),
+        )
+        .await;
     // The node holds what was sent (tonic reserves the announced size,
     // but pages nobody wrote are not resident) and each stream's state:
     // about twice what was sent, measured.
@@ -386,19 +392,11 @@ async fn request_flood() {
         refused += task.await.unwrap();
     }
     assert!(refused > 0, "the flood's oversized requests were refused");
-    let after = node.settled_rss().await;
-    eprintln!(
-        "flood of {} requests: RSS {:.1} -> {:.1} MiB",
-        TASKS * REQUESTS,
-        before as f64 / MIB as f64,
-        after as f64 / MIB as f64
-    );
+    let kept = node
+        .growth(before, &format!("flood of {} requests", TASKS * REQUESTS))
+        .await;
     // Nothing of a refused or answered read is kept.
-    assert!(
-        after.saturating_sub(before) <= 64 * MIB,
-        "{} bytes kept after the flood",
-        after.saturating_sub(before)
-    );
+    assert!(kept <= 64 * MIB, "{kept} bytes kept after the flood");
     node.answers("after the flood").await;
 }
 

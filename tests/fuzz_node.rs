@@ -19,13 +19,12 @@ mod common;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut};
 use common::fuzz::config;
+use common::raw_grpc::RawCodec;
 use peak_alloc::PeakAlloc;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use xmtp_opmon::codec::MAX_PAYLOAD_BYTES;
@@ -74,40 +73,6 @@ fn exclusive() -> MutexGuard<'static, ()> {
 
 // ---------------------------------------------------------------------
 // Raw gRPC calls.
-
-/// Sends raw bytes as a gRPC message, whatever the method expects.
-#[derive(Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
 
 /// How a method answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1166,11 +1131,12 @@ fn forge(update: &IdentityUpdate, forgery: &Forgery) -> Option<IdentityUpdate> {
 /// of `CreateInbox` and `AddAssociation`): no signature covers it — the
 /// text omits it, and the assertion's own rpIdHash is not compared with
 /// it, as libxmtp does not — and the inbox's state does not record it;
-/// and a passkey owner's hex key in either case (the text and the inbox
-/// id are made from the decoded key).
+/// a passkey owner's hex key in either case (the text and the inbox id
+/// are made from the decoded key); and an owner of unspecified kind, which
+/// is a wallet (updates from before the kind existed leave it out).
 /// Two updates equal under this are the same signed statement.
-/// (The relying party and the hex case came up in this test: forgeries
-/// changing only them were accepted.)
+/// (The relying party, the hex case and the unspecified kind came up in
+/// this test: forgeries changing only them were accepted.)
 fn signed_statement(update: &IdentityUpdate) -> IdentityUpdate {
     let mut update = update.clone();
     update.client_timestamp_ns -= update.client_timestamp_ns % 1_000_000_000;
@@ -1180,6 +1146,9 @@ fn signed_statement(update: &IdentityUpdate) -> IdentityUpdate {
                 c.relying_party = None;
                 if c.initial_identifier_kind == IdentifierKind::Passkey as i32 {
                     c.initial_identifier.make_ascii_lowercase();
+                }
+                if c.initial_identifier_kind == IdentifierKind::Unspecified as i32 {
+                    c.initial_identifier_kind = IdentifierKind::Ethereum as i32;
                 }
                 vec![c.initial_identifier_signature.as_mut()]
             }
@@ -1329,7 +1298,7 @@ fn forged_updates_stay_invisible(node: NodeConfig, doors: &[Door], cases: u32) {
     assert_eq!(status.code(), Code::Ok, "{status:?}");
     let seen = harness
         .runtime
-        .block_on(visible(&channel, &[inbox.clone()], &owner));
+        .block_on(visible(&channel, std::slice::from_ref(&inbox), &owner));
     assert_eq!(seen, (1, Some(inbox)));
 
     let secret = prop::array::uniform32(1u8..=0x7f);

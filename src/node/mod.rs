@@ -117,8 +117,8 @@ pub const CONNECTION_WINDOW_BYTES: u32 = 8 << 20;
 /// cut; injected stalls and latency longer than this are cut too.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// How often the node pings a connection with nothing to say, and how
-/// long it waits for the answer before closing it. This reclaims
+/// After how long without hearing from a connection the node pings it,
+/// and how long it waits for the answer before closing it. This reclaims
 /// connections whose peer vanished without closing TCP (a crashed client,
 /// a dropped NAT mapping); live clients answer pings in their HTTP/2 layer
 /// and are not affected.
