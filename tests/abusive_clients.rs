@@ -233,11 +233,9 @@ async fn hundreds_of_idle_connections() {
             .expect("a call on each connection");
         idle.push(channel);
     }
-    node.answers(&format!("{RAW} silent and {HTTP2} idle connections open"))
-        .await;
-    let grown = node
-        .growth(before, &format!("{} connections", RAW + HTTP2))
-        .await;
+    let what = format!("{RAW} silent and {HTTP2} idle connections");
+    node.answers(&what).await;
+    let grown = node.growth(before, &what).await;
     // A connection costs the node its buffers and HTTP/2 state: about
     // 20 KiB measured. 64 KiB each is the bound.
     let bound = ((RAW + HTTP2) as u64) * 64 * 1024;
@@ -274,18 +272,13 @@ async fn streams_whose_responses_are_never_read() {
         true,
     )
     .await;
-    node.answers(&format!(
+    let what = format!(
         "{} unread {} KiB responses",
         CONNECTIONS * STREAMS,
         RESPONSE / 1024
-    ))
-    .await;
-    let grown = node
-        .growth(
-            before,
-            &format!("{} unread responses", CONNECTIONS * STREAMS),
-        )
-        .await;
+    );
+    node.answers(&what).await;
+    let grown = node.growth(before, &what).await;
     // What the node holds is the unread answers (about one copy
     // measured), no more than two copies of them.
     let asked = (CONNECTIONS * STREAMS * RESPONSE) as u64;
@@ -320,14 +313,9 @@ async fn half_requests_that_stall() {
         false,
     )
     .await;
-    node.answers(&format!("{} stalled half-requests", CONNECTIONS * STREAMS))
-        .await;
-    let grown = node
-        .growth(
-            before,
-            &format!("{} stalled half-requests", CONNECTIONS * STREAMS),
-        )
-        .await;
+    let what = format!("{} stalled half-requests", CONNECTIONS * STREAMS);
+    node.answers(&what).await;
+    let grown = node.growth(before, &what).await;
     // The node holds what was sent (tonic reserves the announced size,
     // but pages nobody wrote are not resident) and each stream's state:
     // about twice what was sent, measured.

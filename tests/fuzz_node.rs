@@ -374,34 +374,19 @@ fn targets(
     .encode_to_vec()];
 
     // V3, from the same payloads.
-    let group_messages: Vec<mls_api::GroupMessageInput> = of("group message")
-        .into_iter()
-        .filter_map(|e| match &e.payload {
-            Some(Payload::GroupMessage(m)) => Some(m.clone()),
-            _ => None,
-        })
-        .collect();
-    let welcomes: Vec<mls_api::WelcomeMessageInput> = of("welcome")
-        .into_iter()
-        .filter_map(|e| match &e.payload {
-            Some(Payload::WelcomeMessage(w)) => Some(w.clone()),
-            _ => None,
-        })
-        .collect();
-    let key_packages: Vec<mls_api::UploadKeyPackageRequest> = of("key package")
-        .into_iter()
-        .filter_map(|e| match &e.payload {
-            Some(Payload::UploadKeyPackage(k)) => Some(k.clone()),
-            _ => None,
-        })
-        .collect();
-    let updates: Vec<IdentityUpdate> = of("identity update")
-        .into_iter()
-        .filter_map(|e| match &e.payload {
-            Some(Payload::IdentityUpdate(u)) => Some(u.clone()),
-            _ => None,
-        })
-        .collect();
+    let mut group_messages = Vec::new();
+    let mut welcomes = Vec::new();
+    let mut key_packages = Vec::new();
+    let mut updates = Vec::new();
+    for envelope in envelopes {
+        match envelope.payload.clone() {
+            Some(Payload::GroupMessage(m)) => group_messages.push(m),
+            Some(Payload::WelcomeMessage(w)) => welcomes.push(w),
+            Some(Payload::UploadKeyPackage(k)) => key_packages.push(k),
+            Some(Payload::IdentityUpdate(u)) => updates.push(u),
+            _ => {}
+        }
+    }
     let paging = Some(mls_api::PagingInfo {
         direction: mls_api::SortDirection::Descending as i32,
         limit: 10,
