@@ -7,12 +7,15 @@
 //! Whatever arrives, the node does not panic, answers with `OK` or
 //! `INVALID_ARGUMENT` (the exceptions are listed in [`allowed`]), keeps
 //! serving a valid request after every case, and holds no more memory
-//! while answering than a bound proportional to the request. A mutated
-//! identity update never becomes visible: a node acknowledges and drops
-//! it (V4 as xmtpd does), or refuses it (V3, and a `--strict` node).
+//! while answering than a bound proportional to the request and its
+//! answer (the node runs in this process, so `peak_alloc` counts its
+//! allocations). A mutated identity update — wallet- or passkey-owned —
+//! never becomes visible: a node acknowledges and drops it (V4, as xmtpd
+//! does), or refuses it (V3, and a `--strict` node).
 //!
 //! Each test starts one node and reuses it for all its cases; the cases
-//! come from a fixed seed (`OPMON_FUZZ_CASES=N` runs more).
+//! come from a fixed seed (`OPMON_FUZZ_CASES=N` runs more). Inputs that
+//! found bugs are kept as explicit regression cases at the end.
 
 mod common;
 
