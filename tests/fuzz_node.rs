@@ -219,6 +219,12 @@ impl Harness {
         );
         if status.code() == Code::InvalidArgument {
             prop_assert!(!status.message().is_empty(), "{path}: a refusal says why");
+            // It travels in a trailer: bounded, whatever the request quoted.
+            prop_assert!(
+                status.message().len() <= 1_024,
+                "{path}: a refusal of {} bytes",
+                status.message().len()
+            );
         }
         // Reads answer with what the store holds, so what a call may hold
         // grows with its answer too. (A refused over-limit answer was built
@@ -1442,6 +1448,48 @@ fn a_page_over_the_payload_limit_is_refused() {
             .await
             .unwrap_err();
         assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+        node.shutdown().await;
+    });
+}
+
+/// Found by `mutated_valid_requests_on_every_rpc` (a flaky failure: the
+/// liveness probe after a case found its connection closed): a V3
+/// `GetIdentityUpdates` whose inbox id was grown to 1 MiB and cut to an
+/// odd length is not hex, and the refusal quoted the whole id in
+/// `grpc-message` — a trailer bigger than HTTP/2 peers accept (16 KiB by
+/// default), so the connection was torn down, calls in flight on it with
+/// it. A refusal's message is now cut to a bounded length.
+#[test]
+fn a_refusal_does_not_quote_an_unbounded_input() {
+    let _turn = exclusive();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let node = common::node().await;
+        let channel = xmtp_opmon::client::channel(node.url()).unwrap();
+        let mut identity = identity_api::identity_api_client::IdentityApiClient::new(channel);
+        for _ in 0..3 {
+            let refused = identity
+                .get_identity_updates(identity_api::GetIdentityUpdatesRequest {
+                    requests: vec![identity_api::get_identity_updates_request::Request {
+                        inbox_id: "a".repeat((1 << 20) + 1),
+                        sequence_id: 0,
+                    }],
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+            let message = refused.message();
+            assert!(message.len() <= 1_024, "{} bytes", message.len());
+            assert!(
+                message.starts_with("an inbox id is not hex: `aaa"),
+                "{message}"
+            );
+            assert!(message.ends_with('…'), "{message}");
+        }
+        identity
+            .get_identity_updates(identity_api::GetIdentityUpdatesRequest::default())
+            .await
+            .expect("the connection goes on serving");
         node.shutdown().await;
     });
 }

@@ -464,7 +464,7 @@ impl IdentityApi for NodeService {
         let mut responses = Vec::new();
         for asked in requests {
             let inbox = hex::decode(&asked.inbox_id)
-                .map_err(|_| invalid(format!("inbox id `{}` is not hex", asked.inbox_id)))?;
+                .map_err(|_| invalid(format!("an inbox id is not hex: `{}`", asked.inbox_id)))?;
             let topic = topic(TopicKind::IdentityUpdates, &inbox);
             let mut updates = Vec::new();
             for stored in
