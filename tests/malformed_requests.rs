@@ -3,48 +3,13 @@
 
 mod common;
 
-use bytes::{Buf, BufMut};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use common::raw_grpc::RawCodec;
 use tonic::{Code, Status};
 use xmtp_opmon::proto::envelopes::{client_envelope::Payload, AuthenticatedData, ClientEnvelope};
 use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
 use xmtp_opmon::proto::xmtp::mls::api::v1::{KeyPackageUpload, UploadKeyPackageRequest};
 use xmtp_opmon::topic::{topic, TopicKind};
-
-/// Sends raw bytes as a gRPC message, whatever the method expects.
-#[derive(Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
 
 async fn send_raw(url: &str, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, Status> {
     let channel = xmtp_opmon::client::channel(url).unwrap();

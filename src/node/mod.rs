@@ -71,6 +71,73 @@ use service::{NodeService, NodeState};
 /// How long [`RunningNode::shutdown`] waits for calls in flight.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
+// Limits against abusive clients. Each bounds what one client can make the
+// node hold; none is near what a well-behaved client needs. The README's
+// "Limits against abusive clients" lists them with what a client hitting
+// one sees.
+
+/// HTTP/2 streams (calls in flight) one connection may have open at once
+/// (`SETTINGS_MAX_CONCURRENT_STREAMS`). Each open stream holds a handler's
+/// state and its unread request, so this caps what one connection can pin.
+/// A client past it waits in its own HTTP/2 layer for a slot (tonic and
+/// grpc-go queue the call) rather than failing. 1,024 is far above what an
+/// XMTP client keeps in flight; only `opmon bench` at higher concurrency
+/// on its single connection would queue there, and that shows as response
+/// time.
+pub const MAX_CONCURRENT_STREAMS: u32 = 1_024;
+
+/// The largest header block a request may carry (HTTP/2
+/// `SETTINGS_MAX_HEADER_LIST_SIZE`, decoded size). gRPC metadata (path,
+/// content type, deadline, trace context, user agent) is well under 1 KiB;
+/// 16 KiB leaves room for custom metadata while stopping a client from
+/// making the node buffer megabytes of headers. A request past it is reset
+/// without reaching a handler.
+pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+
+/// The largest HTTP/2 frame the node accepts (`SETTINGS_MAX_FRAME_SIZE`):
+/// the protocol's minimum and default. Bulk payloads stream fine in 16 KiB
+/// frames; larger ones would only let one stream hold the connection's
+/// reader longer.
+pub const MAX_FRAME_BYTES: u32 = 16 * 1024;
+
+/// Flow-control windows: how much request data one stream, and one
+/// connection in all, may send before the node has read it. They bound the
+/// unread data a stalled or flooding client can park in the node (8 MiB
+/// per connection) while letting a single large upload (key packages,
+/// commits, welcomes of several MiB) flow without waiting on window
+/// updates.
+pub const STREAM_WINDOW_BYTES: u32 = 4 << 20;
+/// See [`STREAM_WINDOW_BYTES`].
+pub const CONNECTION_WINDOW_BYTES: u32 = 8 << 20;
+
+/// The longest a call may take from its headers to the handler's answer,
+/// including the time to receive its request body: a client that sends
+/// half a request and stalls is answered `CANCELLED` ("Timeout expired")
+/// after this and its stream is freed. Clients' own deadlines are shorter
+/// (`opmon`'s RPC timeout is 10 s), so no call a client still waits for is
+/// cut; injected stalls and latency longer than this are cut too.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// After how long without hearing from a connection the node pings it,
+/// and how long it waits for the answer before closing it. This reclaims
+/// connections whose peer vanished without closing TCP (a crashed client,
+/// a dropped NAT mapping); live clients answer pings in their HTTP/2 layer
+/// and are not affected.
+pub const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// See [`KEEPALIVE_INTERVAL`].
+pub const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Streams a client may open and reset at once before the connection is
+/// closed with `GOAWAY` (the HTTP/2 "rapid reset" attack, CVE-2023-44487,
+/// makes a server start work for requests that cost the client nothing).
+/// h2's own default, set here so it cannot change under us.
+pub const MAX_PENDING_RESETS: usize = 20;
+
+/// Protocol errors the node may answer with a stream reset on one
+/// connection before closing it with `GOAWAY` (a client provoking resets
+/// in a loop). hyper's default, pinned.
+pub const MAX_LOCAL_RESETS: usize = 1_024;
+
 /// How the embedded node behaves.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -96,6 +163,9 @@ pub struct NodeConfig {
     /// node does not have: refused with `INVALID_ARGUMENT` (the default),
     /// or applied without the ERC-1271/6492 check.
     pub scw_signatures: ScwSignatures,
+    /// The longest a call may take, its request's upload included (see
+    /// [`REQUEST_TIMEOUT`], the default).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for NodeConfig {
@@ -107,6 +177,7 @@ impl Default for NodeConfig {
             retention: DEFAULT_RETENTION,
             max_store: DEFAULT_MAX_STORE,
             scw_signatures: ScwSignatures::Refuse,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -149,8 +220,16 @@ impl EmbeddedNode {
         let limit = MAX_PAYLOAD_BYTES * 2;
         let faults = FaultLayer::new(config.faults, config.hold_faults);
         let router = Server::builder()
-            .initial_stream_window_size(Some(4 << 20))
-            .initial_connection_window_size(Some(8 << 20))
+            .initial_stream_window_size(Some(STREAM_WINDOW_BYTES))
+            .initial_connection_window_size(Some(CONNECTION_WINDOW_BYTES))
+            .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
+            .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES))
+            .max_frame_size(Some(MAX_FRAME_BYTES))
+            .timeout(config.request_timeout)
+            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
+            .http2_max_local_error_reset_streams(Some(MAX_LOCAL_RESETS))
             .tcp_nodelay(true)
             .layer(faults.clone())
             .add_service(health)

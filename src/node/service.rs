@@ -9,6 +9,7 @@ use sha3::{Digest, Keccak256};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
+use crate::codec::MAX_PAYLOAD_BYTES;
 use crate::identity::{apply_update_with, ScwSignatures};
 use crate::proto::envelopes::{
     originator_envelope::Proof, BlockchainProof, ClientEnvelope, OriginatorEnvelope, PayerEnvelope,
@@ -327,6 +328,22 @@ impl NodeState {
     }
 }
 
+/// A read's answer, unless it is over XMTP's payload limit: such an
+/// answer (a page of big envelopes) is refused with `RESOURCE_EXHAUSTED`,
+/// as xmtpd's send limit refuses it, rather than sent in full to a client
+/// whose own limit (the same 25 MiB) rejects it after the transfer. The
+/// client can ask for fewer at a time.
+pub(crate) fn sendable<T: Message>(answer: T) -> Result<Response<T>, Status> {
+    let size = answer.encoded_len();
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(Status::resource_exhausted(format!(
+            "the answer of {size} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte payload limit; \
+             ask for fewer envelopes or topics at a time"
+        )));
+    }
+    Ok(Response::new(answer))
+}
+
 fn unsigned_envelope(
     originator: u32,
     sequence_id: u64,
@@ -362,14 +379,14 @@ macro_rules! read_api {
                 &self,
                 request: Request<QueryEnvelopesRequest>,
             ) -> Result<Response<QueryEnvelopesResponse>, Status> {
-                self.state.query(request.into_inner()).map(Response::new)
+                self.state.query(request.into_inner()).and_then(sendable)
             }
 
             async fn get_newest_envelope(
                 &self,
                 request: Request<GetNewestEnvelopeRequest>,
             ) -> Result<Response<GetNewestEnvelopeResponse>, Status> {
-                self.state.newest(request.into_inner()).map(Response::new)
+                self.state.newest(request.into_inner()).and_then(sendable)
             }
 
             async fn get_inbox_ids(
@@ -378,7 +395,7 @@ macro_rules! read_api {
             ) -> Result<Response<GetInboxIdsResponse>, Status> {
                 self.state
                     .inbox_ids(request.into_inner())
-                    .map(Response::new)
+                    .and_then(sendable)
             }
         }
     };

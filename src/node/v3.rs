@@ -46,7 +46,7 @@ use crate::proto::xmtp::mls::api::v1::{
 };
 use crate::topic::{topic, TopicKind};
 
-use super::service::{Generation, NodeService, MAX_TOPICS};
+use super::service::{sendable, Generation, NodeService, MAX_TOPICS};
 use super::store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR};
 use super::validate::{check_key_package, invalid};
 
@@ -292,7 +292,7 @@ impl MlsApi for NodeService {
                 key_package_tls_serialized: bytes,
             });
         }
-        Ok(Response::new(FetchKeyPackagesResponse { key_packages }))
+        sendable(FetchKeyPackagesResponse { key_packages })
     }
 
     async fn query_group_messages(
@@ -311,10 +311,10 @@ impl MlsApi for NodeService {
                     .map(|group_message::Version::V1(v1)| v1.id)
             }),
         );
-        Ok(Response::new(QueryGroupMessagesResponse {
+        sendable(QueryGroupMessagesResponse {
             messages,
             paging_info,
-        }))
+        })
     }
 
     async fn query_welcome_messages(
@@ -360,10 +360,10 @@ impl MlsApi for NodeService {
                 version: Some(version),
             });
         }
-        Ok(Response::new(QueryWelcomeMessagesResponse {
+        sendable(QueryWelcomeMessagesResponse {
             messages,
             paging_info: next_page(&page, last),
-        }))
+        })
     }
 
     async fn get_newest_group_message(
@@ -389,7 +389,7 @@ impl MlsApi for NodeService {
             }
             responses.push(get_newest_group_message_response::Response { group_message });
         }
-        Ok(Response::new(GetNewestGroupMessageResponse { responses }))
+        sendable(GetNewestGroupMessageResponse { responses })
     }
 
     async fn batch_publish_commit_log(
@@ -464,7 +464,7 @@ impl IdentityApi for NodeService {
         let mut responses = Vec::new();
         for asked in requests {
             let inbox = hex::decode(&asked.inbox_id)
-                .map_err(|_| invalid(format!("inbox id `{}` is not hex", asked.inbox_id)))?;
+                .map_err(|_| invalid(format!("an inbox id is not hex: `{}`", asked.inbox_id)))?;
             let topic = topic(TopicKind::IdentityUpdates, &inbox);
             let mut updates = Vec::new();
             for stored in
@@ -483,7 +483,7 @@ impl IdentityApi for NodeService {
                 updates,
             });
         }
-        Ok(Response::new(GetIdentityUpdatesResponse { responses }))
+        sendable(GetIdentityUpdatesResponse { responses })
     }
 
     async fn get_inbox_ids(

@@ -247,6 +247,22 @@ fn check_depends_on(cursor: &HashMap<u32, u64>, store: &Store) -> Result<(), Sta
     Ok(())
 }
 
+/// The longest refusal message, in bytes. Messages quote what the client
+/// sent (an inbox id that is not hex, an identifier an update names), and
+/// travel in the `grpc-message` trailer: quoting a megabyte made a trailer
+/// HTTP/2 peers refuse (16 KiB of headers by default; hyper's client then
+/// closes the whole connection with `ENHANCE_YOUR_CALM`).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1_024;
+
 pub(crate) fn invalid(message: impl Into<String>) -> Status {
+    let mut message = message.into();
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES - '…'.len_utf8();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
     Status::invalid_argument(message)
 }

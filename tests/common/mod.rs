@@ -71,6 +71,7 @@ pub mod bench;
 pub mod fake_server;
 pub mod fuzz;
 pub mod otlp;
+pub mod raw_grpc;
 
 /// Telemetry exporting to `receiver`, with metrics sent only on flush or
 /// shutdown (so what arrives is what the test flushed).

@@ -70,6 +70,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         retention,
         max_store,
         scw_signatures: args.scw.policy(),
+        request_timeout: xmtp_opmon::node::REQUEST_TIMEOUT,
     };
     let mut node = EmbeddedNode::start_with(args.listen, config)
         .await
