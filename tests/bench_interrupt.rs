@@ -5,11 +5,22 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::bench::{command, out_dir};
 use xmtp_opmon::report::RunResult;
+
+fn stderr_of(child: &mut Child) -> String {
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
 
 /// Starts `opmon bench ARGS`, interrupts it after `after`, and returns
 /// what it wrote, once it has exited with 130.
@@ -26,13 +37,7 @@ fn interrupt(name: &str, args: &[&str], after: Duration) -> RunResult {
         .status()
         .unwrap();
     let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
@@ -105,13 +110,7 @@ fn a_closed_stdout_neither_panics_nor_loses_the_results() {
     // Nobody will read what the run prints.
     drop(child.stdout.take());
     let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let run = RunResult::read(&dir).unwrap();

@@ -14,11 +14,9 @@ use std::alloc::System;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use xmtp_opmon::node::{NodeConfig, RunningNode};
-use xmtp_opmon::proto::envelopes::{client_envelope::Payload, AuthenticatedData, ClientEnvelope};
+use xmtp_opmon::proto::envelopes::ClientEnvelope;
 use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
-use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
-use xmtp_opmon::topic::{topic, TopicKind};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -27,23 +25,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 fn welcome(installation: u32, data_len: usize) -> ClientEnvelope {
     let mut key = [7u8; 32];
     key[..4].copy_from_slice(&installation.to_be_bytes());
-    ClientEnvelope {
-        aad: Some(AuthenticatedData {
-            target_topic: topic(TopicKind::WelcomeMessages, &key),
-            depends_on: None,
-        }),
-        payload: Some(Payload::WelcomeMessage(WelcomeMessageInput {
-            version: Some(welcome_message_input::Version::V1(
-                welcome_message_input::V1 {
-                    installation_key: key.to_vec(),
-                    data: vec![1; data_len],
-                    hpke_public_key: vec![7; 32],
-                    wrapper_algorithm: 1,
-                    welcome_metadata: Vec::new(),
-                },
-            )),
-        })),
-    }
+    common::envelopes::welcome(key, data_len)
 }
 
 /// What the heap and the store's charge grew by while `fill` ran.

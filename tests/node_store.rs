@@ -17,30 +17,12 @@ use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
 use xmtp_opmon::proto::message_api::query_api_client::QueryApiClient;
 use xmtp_opmon::proto::message_api::{EnvelopesQuery, QueryEnvelopesRequest};
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
-use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
 use xmtp_opmon::topic::{
     topic, TopicKind, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR,
 };
 
 fn welcome(installation: u8, data_len: usize) -> ClientEnvelope {
-    let key = [installation; 32];
-    ClientEnvelope {
-        aad: Some(AuthenticatedData {
-            target_topic: topic(TopicKind::WelcomeMessages, &key),
-            depends_on: None,
-        }),
-        payload: Some(Payload::WelcomeMessage(WelcomeMessageInput {
-            version: Some(welcome_message_input::Version::V1(
-                welcome_message_input::V1 {
-                    installation_key: key.to_vec(),
-                    data: vec![installation; data_len],
-                    hpke_public_key: vec![7; 32],
-                    wrapper_algorithm: 1,
-                    welcome_metadata: Vec::new(),
-                },
-            )),
-        })),
-    }
+    common::envelopes::welcome([installation; 32], data_len)
 }
 
 async fn publish(node: &RunningNode, envelopes: Vec<ClientEnvelope>) {
