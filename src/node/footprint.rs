@@ -14,14 +14,14 @@ use crate::identity::AssociationState;
 /// its entry in the envelope map, its keys in the topic's two indexes
 /// and the eviction queue. The allowances here are the heap measured by
 /// `tests/node_footprint.rs` (which keeps them honest) plus a margin for
-/// allocation headers: about 330 B per entry, 640 per topic.
-const ENTRY_OVERHEAD: u64 = 448;
+/// allocation headers: about 300 B per entry, 640 per topic.
+const ENTRY_OVERHEAD: u64 = 384;
 /// Per topic, besides its name: its map entry, its indexes' first nodes
 /// and its place in the recency order.
 const TOPIC_OVERHEAD: u64 = 768;
 /// Per inbox state: the record, its map entry and its id.
 /// (The recovery identifier is charged as one more member.)
-const INBOX_OVERHEAD: u64 = 1024;
+const INBOX_OVERHEAD: u64 = 512;
 /// Per member of an inbox (a tree-map entry holding an address or an
 /// installation key, and who added it).
 const MEMBER_COST: u64 = 160;

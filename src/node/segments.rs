@@ -15,7 +15,7 @@
 //! Each record is a small header (the envelope's key and length) followed
 //! by the encoded envelope, so a segment can be walked without an index.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use prost::Message;
 
@@ -127,7 +127,7 @@ impl Segments {
     /// records of the segment with the most holes (if at least half of it
     /// is holes) to the head and frees it, updating their slots in
     /// `envelopes`. Returns whether it did.
-    pub(super) fn compact_one(&mut self, envelopes: &mut BTreeMap<Key, Stored>) -> bool {
+    pub(super) fn compact_one(&mut self, envelopes: &mut HashMap<Key, Stored>) -> bool {
         if self.holes() * DEAD_SHARE <= self.allocated {
             return false;
         }
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn compaction_frees_holes_and_keeps_what_lives() {
         let mut segments = Segments::for_cap(u64::MAX);
-        let mut envelopes = BTreeMap::new();
+        let mut envelopes = HashMap::new();
         for sequence_id in 1..=4_000u64 {
             let key = (100, sequence_id);
             let slot = segments.append(key, &envelope(sequence_id, 1_000));

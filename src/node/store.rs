@@ -81,8 +81,7 @@ pub(super) struct Inner {
     /// stop before the lowest, so a cursor never moves past an envelope
     /// that is still being written.
     pending: HashMap<u32, BTreeSet<u64>>,
-    /// Ordered, so a read by originator is a range scan from its cursor.
-    pub(super) envelopes: BTreeMap<Key, Stored>,
+    pub(super) envelopes: HashMap<Key, Stored>,
     pub(super) segments: Segments,
     pub(super) topics: HashMap<TopicName, TopicIndex>,
     pub(super) recency: Recency,
@@ -382,18 +381,15 @@ impl Store {
             'originators: for originator in originators {
                 let from = cursor.get(&originator).copied().unwrap_or(0);
                 let to = inner.ceiling(originator);
-                if from >= to {
-                    continue;
-                }
-                // Only what is still stored is visited: a cursor far behind
-                // a long-running node costs nothing for what was evicted.
-                for (_, stored) in inner
-                    .envelopes
-                    .range((originator, from + 1)..=(originator, to))
-                {
+                // Sequence ids are dense, so walking them is a range scan;
+                // evicted ones are simply absent.
+                for sequence_id in from.saturating_add(1)..=to {
                     if out.len() == limit {
                         break 'originators;
                     }
+                    let Some(stored) = inner.envelopes.get(&(originator, sequence_id)) else {
+                        continue;
+                    };
                     if stored.visible_at > now {
                         break;
                     }
