@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use common::otlp::OtlpReceiver;
 use common::spawn_node;
-use xmtp_opmon::proto::envelopes::{client_envelope::Payload, AuthenticatedData, ClientEnvelope};
 use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
-use xmtp_opmon::proto::xmtp::mls::api::v1::{welcome_message_input, WelcomeMessageInput};
 use xmtp_opmon::semconv::{
     NODE_STORE_BYTES, NODE_STORE_ENVELOPES, NODE_STORE_EVICTIONS, NODE_STORE_FORGOTTEN,
 };
-use xmtp_opmon::topic::{topic, TopicKind};
 
 fn terminate(mut child: Child) {
     Command::new("kill")
@@ -91,27 +88,9 @@ async fn store_figures_reach_the_nodes_telemetry() {
     }
     let mut gateway = GatewayApiClient::new(xmtp_opmon::client::channel(&url).unwrap());
     for installation in 1..=8u8 {
-        let key = [installation; 32];
-        let welcome = WelcomeMessageInput {
-            version: Some(welcome_message_input::Version::V1(
-                welcome_message_input::V1 {
-                    installation_key: key.to_vec(),
-                    data: vec![installation; 1024],
-                    hpke_public_key: vec![7; 32],
-                    wrapper_algorithm: 1,
-                    welcome_metadata: Vec::new(),
-                },
-            )),
-        };
         gateway
             .publish_client_envelopes(PublishClientEnvelopesRequest {
-                envelopes: vec![ClientEnvelope {
-                    aad: Some(AuthenticatedData {
-                        target_topic: topic(TopicKind::WelcomeMessages, &key),
-                        depends_on: None,
-                    }),
-                    payload: Some(Payload::WelcomeMessage(welcome)),
-                }],
+                envelopes: vec![common::envelopes::welcome([installation; 32], 1024)],
             })
             .await
             .unwrap();
