@@ -68,6 +68,7 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
 }
 #[cfg(feature = "bench")]
 pub mod bench;
+#[cfg(feature = "client")]
 pub mod envelopes;
 pub mod fake_server;
 pub mod fuzz;
