@@ -15,14 +15,18 @@ mod recorder;
 mod resources;
 mod scenario;
 mod schedule;
+mod stages;
 mod threshold;
 
 pub use groups::GroupLease;
-pub use recorder::{new_histogram, OpStats, Recorder, Second, SAMPLES_HEADER, TIMELINE_SECONDS};
+pub use recorder::{
+    new_histogram, OpStats, Recorder, Second, StageStats, SAMPLES_HEADER, TIMELINE_SECONDS,
+};
 pub use resources::{
     cores, saturated, ProcessProbe, ProcessReading, ResourceSample, ResourceSampler,
     ResourceSummary,
 };
 pub use scenario::{Mix, NextOp, Provisioning, Scenario, ScenarioError, Workload, WorkloadConfig};
 pub use schedule::{drive, LoadModel, RunEnd, Schedule, Stop, INTERRUPT_GRACE};
+pub use stages::{Level, Ramp, Stage, Stages};
 pub use threshold::{evaluate, parse_max_error_rate, Breach, Threshold, ThresholdError};

@@ -7,6 +7,10 @@
 //! from the intended start (what a user would see when the load generator
 //! falls behind schedule), and *service time*, from the actual start —
 //! plus attempts, successes and failures by class.
+//!
+//! A staged run also gets the same figures per [stage](Recorder::begin_stage):
+//! every measured operation lands in the whole run and in the stage its
+//! start was scheduled in, so the stages' histograms add up to the run's.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,6 +22,8 @@ use hdrhistogram::Histogram;
 use crate::classify::ErrorClass;
 use crate::client::OpKind;
 use crate::layer::{OpObserver, Outcome};
+
+use super::Level;
 
 /// Lowest and highest recordable values (µs): 1 µs to 1 h.
 const LOWEST_US: u64 = 1;
@@ -77,6 +83,20 @@ impl OpStats {
         }
     }
 
+    /// Counts one attempt (its timeline is kept by the caller).
+    fn add(&mut self, attempt: &Attempt) {
+        self.attempts += 1;
+        self.max_lag = self.max_lag.max(attempt.lag);
+        match attempt.error {
+            None => {
+                self.ok += 1;
+                self.response_us.saturating_record(attempt.response_us);
+                self.service_us.saturating_record(attempt.service_us);
+            }
+            Some(class) => *self.errors.entry(class).or_insert(0) += 1,
+        }
+    }
+
     /// Failed attempts as a fraction of all attempts.
     pub fn error_rate(&self) -> f64 {
         if self.attempts == 0 {
@@ -85,6 +105,31 @@ impl OpStats {
             self.attempts.saturating_sub(self.ok) as f64 / self.attempts as f64
         }
     }
+}
+
+/// One finished attempt, as the statistics count it.
+struct Attempt {
+    response_us: u64,
+    service_us: u64,
+    lag: Duration,
+    error: Option<ErrorClass>,
+}
+
+/// One stage of a staged run and what was measured in it.
+#[derive(Debug, Clone)]
+pub struct StageStats {
+    /// What the stage held the load at, or ramped it to.
+    pub target: Level,
+    /// When the stage began.
+    pub begin: Instant,
+    /// When its measured part began (after any warm-up).
+    pub measured_from: Instant,
+    /// When it was planned to end.
+    pub end: Instant,
+    /// Operations scheduled in its warm-up, left out.
+    pub warmup: u64,
+    /// Per operation, without timelines (the run's timeline covers them).
+    pub stats: BTreeMap<OpKind, OpStats>,
 }
 
 /// An empty histogram with the recorder's range and precision.
@@ -116,6 +161,7 @@ pub struct Recorder {
 #[derive(Default)]
 struct State {
     stats: BTreeMap<OpKind, OpStats>,
+    stages: Vec<StageStats>,
     warmup: u64,
     samples: Option<Box<dyn Write + Send>>,
 }
@@ -152,6 +198,26 @@ impl Recorder {
         let _ = self.window.set(at);
     }
 
+    /// Starts a stage: operations scheduled from `begin` on belong to it
+    /// (until the next stage begins), those before `measured_from` as
+    /// warm-up. Stages must begin in order; once there are stages, an
+    /// operation scheduled before the first is warm-up.
+    pub fn begin_stage(&self, begin: Instant, measured_from: Instant, end: Instant, target: Level) {
+        self.lock().stages.push(StageStats {
+            target,
+            begin,
+            measured_from,
+            end,
+            warmup: 0,
+            stats: BTreeMap::new(),
+        });
+    }
+
+    /// The stages so far, with their figures.
+    pub fn stages(&self) -> Vec<StageStats> {
+        self.lock().stages.clone()
+    }
+
     /// When the measured window opened, once it has.
     pub fn window_start(&self) -> Option<Instant> {
         self.window.get().copied()
@@ -171,37 +237,51 @@ impl Recorder {
         let scheduled = outcome.intended_start.unwrap_or(outcome.started);
         let window = self.window.get().copied();
         let mut state = self.lock();
-        if window.is_some_and(|opened| scheduled < opened) {
+        let stage = match state.stages.iter().rposition(|s| s.begin <= scheduled) {
+            _ if state.stages.is_empty() => None,
+            Some(i) if scheduled >= state.stages[i].measured_from => Some(i),
+            Some(i) => {
+                state.stages[i].warmup += 1;
+                state.warmup += 1;
+                return;
+            }
+            None => {
+                state.warmup += 1;
+                return;
+            }
+        };
+        if stage.is_none() && window.is_some_and(|opened| scheduled < opened) {
             state.warmup += 1;
             return;
         }
         let origin = window.unwrap_or(scheduled);
-        let lag = outcome.started.saturating_duration_since(scheduled);
-        let response = micros(outcome.response_time());
-        let service = micros(outcome.duration);
+        let attempt = Attempt {
+            response_us: micros(outcome.response_time()),
+            service_us: micros(outcome.duration),
+            lag: outcome.started.saturating_duration_since(scheduled),
+            error: outcome.error.as_ref().map(|failure| failure.class),
+        };
+        if let Some(i) = stage {
+            let stats = &mut state.stages[i].stats;
+            stats.entry(kind).or_insert_with(OpStats::new).add(&attempt);
+        }
         let entry = state.stats.entry(kind).or_insert_with(OpStats::new);
-        entry.attempts += 1;
-        entry.max_lag = entry.max_lag.max(lag);
+        entry.add(&attempt);
         let second = (outcome.started + outcome.duration)
             .saturating_duration_since(origin)
             .as_secs() as usize;
         if entry.timeline.len() <= second && second < TIMELINE_SECONDS {
             entry.timeline.resize(second + 1, Second::default());
         }
-        let mut spare = Second::default();
-        let point = entry.timeline.get_mut(second).unwrap_or(&mut spare);
-        match &outcome.error {
-            None => {
-                point.ok += 1;
-                point.response_sum_us = point.response_sum_us.saturating_add(response);
-                point.response_max_us = point.response_max_us.max(response);
-                entry.ok += 1;
-                entry.response_us.saturating_record(response);
-                entry.service_us.saturating_record(service);
-            }
-            Some(failure) => {
-                point.errors += 1;
-                *entry.errors.entry(failure.class).or_insert(0) += 1;
+        if let Some(point) = entry.timeline.get_mut(second) {
+            match attempt.error {
+                None => {
+                    point.ok += 1;
+                    point.response_sum_us =
+                        point.response_sum_us.saturating_add(attempt.response_us);
+                    point.response_max_us = point.response_max_us.max(attempt.response_us);
+                }
+                Some(_) => point.errors += 1,
             }
         }
         if let Some(sink) = state.samples.as_mut() {
@@ -214,9 +294,11 @@ impl Recorder {
             // holds everything.
             let _ = writeln!(
                 sink,
-                "{start:.6},{},{result},{class},{response},{service},{}",
+                "{start:.6},{},{result},{class},{},{},{}",
                 outcome.operation,
-                lag.as_micros(),
+                attempt.response_us,
+                attempt.service_us,
+                attempt.lag.as_micros(),
             );
         }
     }
@@ -345,5 +427,45 @@ mod tests {
         assert_eq!((stats.attempts, stats.ok), (2, 2));
         assert_eq!(stats.response_us.len(), 2);
         assert_eq!(stats.timeline.len(), 1);
+    }
+
+    #[test]
+    fn each_measured_operation_lands_in_its_stage_and_the_run() {
+        let recorder = Recorder::new();
+        let now = Instant::now();
+        let ago = |ms| now - Duration::from_millis(ms);
+        recorder.start_window(ago(900));
+        // Stage 0 began 1 s ago with 100 ms of warm-up; stage 1 400 ms ago.
+        recorder.begin_stage(ago(1000), ago(900), ago(400), Level::Rate(10.0));
+        recorder.begin_stage(ago(400), ago(400), now, Level::Rate(20.0));
+        let scheduled_at = |ago_ms: u64, ms: u64, error| {
+            let mut o = outcome(ms, 0, error);
+            o.intended_start = Some(ago(ago_ms));
+            o.started = ago(ago_ms);
+            o
+        };
+        recorder.record(&scheduled_at(1200, 5, None)); // before any stage
+        recorder.record(&scheduled_at(950, 5, None)); // stage 0's warm-up
+        for ms in [3, 4, 5] {
+            recorder.record(&scheduled_at(800, ms, None));
+        }
+        recorder.record(&scheduled_at(600, 9, Some(ErrorClass::Timeout)));
+        for ms in [7, 8] {
+            recorder.record(&scheduled_at(300, ms, None));
+        }
+
+        assert_eq!(recorder.warmup_ops(), 2);
+        let whole = &recorder.snapshot()[&OpKind::IdentityLookup];
+        let stages = recorder.stages();
+        assert_eq!(stages[0].warmup, 1);
+        let first = &stages[0].stats[&OpKind::IdentityLookup];
+        let second = &stages[1].stats[&OpKind::IdentityLookup];
+        assert_eq!((first.attempts, first.ok, second.attempts), (4, 3, 2));
+        assert_eq!(first.errors[&ErrorClass::Timeout], 1);
+        let mut sum = first.response_us.clone();
+        sum.add(&second.response_us).unwrap();
+        assert_eq!(sum, whole.response_us);
+        assert_eq!(whole.attempts, first.attempts + second.attempts);
+        assert!(second.timeline.is_empty(), "stages keep no timeline");
     }
 }

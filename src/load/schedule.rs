@@ -13,23 +13,29 @@
 //! falls behind (too many in flight, a busy machine), the delay counts,
 //! as it would for a user. Operations are never dropped; the largest lag
 //! between intended and actual start is reported per operation.
+//!
+//! A **staged** run changes its load as it goes ([`Stages`]): the open
+//! model follows a piecewise-linear rate, the closed model steps its
+//! number of workers, and the [`Recorder`] keeps each stage's figures
+//! beside the whole run's.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt};
 
 use crate::client::{Op, OpResult};
 use crate::layer::with_intended_start;
 
+use super::stages::{Level, Ramp, Stages};
 use super::{Recorder, Workload};
 
 /// How operations are started.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LoadModel {
     /// `concurrency` workers, each starting its next operation when the
     /// previous one ends.
@@ -45,6 +51,14 @@ pub enum LoadModel {
         /// wait counts in their response time).
         max_in_flight: usize,
     },
+    /// Stages of ramping rates (open) or stepped workers (closed), from the
+    /// start of the run (the warm-up is the beginning of the first stage).
+    Staged {
+        /// The stages, in order.
+        stages: Arc<Stages>,
+        /// Operations in flight at most, in the open model.
+        max_in_flight: usize,
+    },
 }
 
 /// When a run stops starting operations.
@@ -57,7 +71,7 @@ pub enum Stop {
 }
 
 /// A run's timing.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Schedule {
     /// How operations start.
     pub model: LoadModel,
@@ -148,9 +162,9 @@ where
     });
     let mut running = JoinSet::new();
     let mut interrupt = std::pin::pin!(interrupt);
-    let interrupted = match schedule.model {
+    let interrupted = match &schedule.model {
         LoadModel::Closed { concurrency } => {
-            for _ in 0..concurrency.max(1) {
+            for _ in 0..(*concurrency).max(1) {
                 running.spawn(worker(tickets.clone(), workload.clone(), service.clone()));
             }
             tokio::select! {
@@ -162,11 +176,46 @@ where
             rate,
             max_in_flight,
         } => {
-            let limit = Arc::new(Semaphore::new(max_in_flight.max(1)));
-            let pace = Pacer { start, rate };
+            let limit = Arc::new(Semaphore::new((*max_in_flight).max(1)));
+            let pace = Pacer {
+                start,
+                clock: Clock::Constant(*rate),
+            };
             tokio::select! {
                 () = &mut interrupt => true,
                 () = pace.run(&tickets, &limit, &mut running, &workload, &service) => false,
+            }
+        }
+        LoadModel::Staged {
+            stages,
+            max_in_flight,
+        } => {
+            for (offset, stage) in stages.offsets().into_iter().zip(stages.list()) {
+                let begin = start + offset;
+                recorder.begin_stage(begin, begin.max(window_start), begin + stage.duration, stage.target);
+            }
+            let end = start + stages.total();
+            if stages.is_open() {
+                let limit = Arc::new(Semaphore::new((*max_in_flight).max(1)));
+                let pace = Pacer {
+                    start,
+                    clock: Clock::Ramp(stages.ramp(), end),
+                };
+                tokio::select! {
+                    () = &mut interrupt => true,
+                    () = pace.run(&tickets, &limit, &mut running, &workload, &service) => false,
+                }
+            } else {
+                let (level, levels) = watch::channel(0);
+                for k in 0..stages.max_concurrency() {
+                    let worker = stepped_worker(k, levels.clone(), tickets.clone(), workload.clone(), service.clone());
+                    running.spawn(worker);
+                }
+                let steps = step_workers(start, stages, &tickets, level);
+                tokio::select! {
+                    () = &mut interrupt => true,
+                    () = async { steps.await; wait_all(&mut running).await } => false,
+                }
             }
         }
     };
@@ -230,15 +279,71 @@ where
     }
 }
 
+/// A closed-model worker that works only while the stage's level is
+/// above its number.
+async fn stepped_worker<S>(
+    number: usize,
+    mut level: watch::Receiver<usize>,
+    tickets: Arc<Tickets>,
+    workload: Arc<Workload>,
+    service: S,
+) where
+    S: Service<Op, Response = OpResult> + Clone,
+{
+    loop {
+        if level.wait_for(|workers| *workers > number).await.is_err() {
+            return;
+        }
+        let Some(ticket) = tickets.claim(Instant::now()) else {
+            return;
+        };
+        perform(&workload, service.clone(), ticket).await;
+    }
+}
+
+/// Sets the number of working workers at each stage's start; at the end,
+/// stops the run and wakes every worker so that all of them return.
+async fn step_workers(
+    start: Instant,
+    stages: &Stages,
+    tickets: &Tickets,
+    level: watch::Sender<usize>,
+) {
+    for (offset, stage) in stages.offsets().into_iter().zip(stages.list()) {
+        tokio::time::sleep_until((start + offset).into()).await;
+        if let Level::Concurrency(workers) = stage.target {
+            level.send_replace(workers);
+        }
+    }
+    tokio::time::sleep_until((start + stages.total()).into()).await;
+    tickets.stopping.store(true, Ordering::Relaxed);
+    level.send_replace(usize::MAX);
+}
+
 /// The open model's clock.
 struct Pacer {
     start: Instant,
-    rate: f64,
+    clock: Clock,
+}
+
+/// When the open model's operations are meant to start.
+enum Clock {
+    /// At a constant rate, without end.
+    Constant(f64),
+    /// Along a ramp, which ends at the given time.
+    Ramp(Ramp, Instant),
 }
 
 impl Pacer {
-    fn intended(&self, n: u64) -> Instant {
-        self.start + Duration::from_secs_f64(n as f64 / self.rate)
+    /// When the `n`-th operation is meant to start; `None` when the clock
+    /// starts no more.
+    fn intended(&self, n: u64) -> Option<Instant> {
+        match &self.clock {
+            Clock::Constant(rate) => {
+                Some(self.start + Duration::from_secs_f64(n as f64 / rate))
+            }
+            Clock::Ramp(ramp, _) => ramp.offset_of(n).map(|offset| self.start + offset),
+        }
     }
 
     async fn run<S>(
@@ -255,7 +360,13 @@ impl Pacer {
     {
         let mut n = 0;
         loop {
-            let intended = self.intended(n);
+            let Some(intended) = self.intended(n) else {
+                // A ramp down to 0 still lasts to its end.
+                if let Clock::Ramp(_, end) = self.clock {
+                    tokio::time::sleep_until(end.into()).await;
+                }
+                break;
+            };
             tokio::time::sleep_until(intended.into()).await;
             let Some(ticket) = tickets.claim(intended) else {
                 break;

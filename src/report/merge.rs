@@ -36,6 +36,9 @@ pub enum MergeError {
         /// Its schema.
         schema: String,
     },
+    /// A run has stages, which are not merged stage by stage yet.
+    #[error("cannot merge: run {0} has stages (a staged run or a capacity search), and stages are not merged yet")]
+    Staged(String),
     /// The same run appears twice (directly or inside a merged run).
     #[error("cannot merge: run {0} is given twice")]
     Duplicate(String),
@@ -219,6 +222,8 @@ pub fn merge_runs_with(runs: &[RunResult], options: MergeOptions) -> Result<RunR
             samples: Vec::new(),
         },
         thresholds: Vec::new(),
+        stages: Vec::new(),
+        capacity: None,
         parameters,
         merged_from: parts,
     })

@@ -16,6 +16,7 @@ pub mod html;
 mod json;
 mod merge;
 mod run;
+mod stage;
 mod table;
 mod validate;
 
@@ -29,5 +30,6 @@ pub use run::{
     ResourcePoint, Resources, RunPart, RunResult, Target, ThresholdResult, TimelinePoint, Window,
     RUN_SCHEMA,
 };
+pub use stage::{operation_reports, CapacityReport, StageReport};
 pub use table::summary_table;
 pub use validate::{InvalidRun, MAX_COUNT};

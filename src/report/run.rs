@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::encode_histogram;
+use super::{encode_histogram, CapacityReport, StageReport};
 use crate::load::{OpStats, Second};
 
 /// The schema name written in every run file.
@@ -49,6 +49,12 @@ pub struct RunResult {
     pub resources: Resources,
     /// The thresholds checked, passed or not.
     pub thresholds: Vec<ThresholdResult>,
+    /// A staged run's stages, or a capacity search's steps, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageReport>,
+    /// What a capacity search found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityReport>,
     /// For a merged run, the runs it combines (each machine's own
     /// environment, window and resources); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -91,6 +97,9 @@ pub struct Parameters {
     pub concurrency: Option<usize>,
     /// Operations per second, in the open model.
     pub rate: Option<f64>,
+    /// The stages of a staged run, as written (`30s:50/s,1m:200/s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<String>,
     /// Planned measured duration in seconds, if the run was timed.
     pub duration_s: Option<f64>,
     /// Planned measured operations, if the run was counted.

@@ -456,6 +456,8 @@ pub(super) mod tests {
                 ..Resources::default()
             },
             thresholds: Vec::new(),
+            stages: Vec::new(),
+            capacity: None,
             merged_from: Vec::new(),
         }
     }

@@ -23,6 +23,9 @@ pub(super) fn compatible(runs: &[RunResult]) -> Result<(), MergeError> {
         });
     }
     distinct(runs.iter().map(|run| run.run_id.as_str()))?;
+    if let Some(run) = runs.iter().find(|run| !run.stages.is_empty()) {
+        return Err(MergeError::Staged(run.run_id.clone()));
+    }
     let first = &runs[0];
     for other in &runs[1..] {
         if let Some((parameter, first_value, other_value)) =
@@ -125,6 +128,7 @@ fn first_difference(a: &Parameters, b: &Parameters) -> Option<(&'static str, Str
         load_model: _,
         concurrency: _,
         rate: _,
+        stages: _,
         duration_s: _,
         ops: _,
         warmup_s: _,

@@ -74,6 +74,8 @@ fn run(id: &str, window_started_at: &str, measured_s: f64, attempts: &[Attempt])
         operations,
         resources: Resources::default(),
         thresholds: Vec::new(),
+        stages: Vec::new(),
+        capacity: None,
         merged_from: Vec::new(),
     }
 }
