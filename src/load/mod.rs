@@ -10,6 +10,7 @@
 //! and memory of the load generator and of the node it embeds, and
 //! [`Threshold`]s turn the statistics into a CI pass or fail.
 
+mod capacity;
 mod groups;
 mod recorder;
 mod resources;
@@ -18,6 +19,7 @@ mod schedule;
 mod stages;
 mod threshold;
 
+pub use capacity::{CapacitySearch, SearchEnd, PRECISION};
 pub use groups::GroupLease;
 pub use recorder::{
     new_histogram, OpStats, Recorder, Second, StageStats, SAMPLES_HEADER, TIMELINE_SECONDS,
@@ -29,4 +31,6 @@ pub use resources::{
 pub use scenario::{Mix, NextOp, Provisioning, Scenario, ScenarioError, Workload, WorkloadConfig};
 pub use schedule::{drive, LoadModel, RunEnd, Schedule, Stop, INTERRUPT_GRACE};
 pub use stages::{Level, Ramp, Stage, Stages};
-pub use threshold::{evaluate, parse_max_error_rate, Breach, Threshold, ThresholdError};
+pub use threshold::{
+    evaluate, evaluate_any_samples, parse_max_error_rate, Breach, Threshold, ThresholdError,
+};

@@ -126,6 +126,8 @@ pub struct StageStats {
     pub measured_from: Instant,
     /// When it was planned to end.
     pub end: Instant,
+    /// When its last measured operation ended, if any did.
+    pub last_done: Option<Instant>,
     /// Operations scheduled in its warm-up, left out.
     pub warmup: u64,
     /// Per operation, without timelines (the run's timeline covers them).
@@ -208,6 +210,7 @@ impl Recorder {
             begin,
             measured_from,
             end,
+            last_done: None,
             warmup: 0,
             stats: BTreeMap::new(),
         });
@@ -262,7 +265,10 @@ impl Recorder {
             error: outcome.error.as_ref().map(|failure| failure.class),
         };
         if let Some(i) = stage {
-            let stats = &mut state.stages[i].stats;
+            let stage = &mut state.stages[i];
+            let done = outcome.started + outcome.duration;
+            stage.last_done = Some(stage.last_done.map_or(done, |last| last.max(done)));
+            let stats = &mut stage.stats;
             stats.entry(kind).or_insert_with(OpStats::new).add(&attempt);
         }
         let entry = state.stats.entry(kind).or_insert_with(OpStats::new);

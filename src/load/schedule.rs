@@ -192,7 +192,12 @@ where
         } => {
             for (offset, stage) in stages.offsets().into_iter().zip(stages.list()) {
                 let begin = start + offset;
-                recorder.begin_stage(begin, begin.max(window_start), begin + stage.duration, stage.target);
+                recorder.begin_stage(
+                    begin,
+                    begin.max(window_start),
+                    begin + stage.duration,
+                    stage.target,
+                );
             }
             let end = start + stages.total();
             if stages.is_open() {
@@ -208,7 +213,13 @@ where
             } else {
                 let (level, levels) = watch::channel(0);
                 for k in 0..stages.max_concurrency() {
-                    let worker = stepped_worker(k, levels.clone(), tickets.clone(), workload.clone(), service.clone());
+                    let worker = stepped_worker(
+                        k,
+                        levels.clone(),
+                        tickets.clone(),
+                        workload.clone(),
+                        service.clone(),
+                    );
                     running.spawn(worker);
                 }
                 let steps = step_workers(start, stages, &tickets, level);
@@ -339,9 +350,7 @@ impl Pacer {
     /// starts no more.
     fn intended(&self, n: u64) -> Option<Instant> {
         match &self.clock {
-            Clock::Constant(rate) => {
-                Some(self.start + Duration::from_secs_f64(n as f64 / rate))
-            }
+            Clock::Constant(rate) => Some(self.start + Duration::from_secs_f64(n as f64 / rate)),
             Clock::Ramp(ramp, _) => ramp.offset_of(n).map(|offset| self.start + offset),
         }
     }

@@ -97,8 +97,8 @@ fn parse_stage(text: &str) -> Result<Stage, String> {
             Ok(n) if n <= MAX_CONCURRENCY => Level::Concurrency(n),
             _ => {
                 return Err(format!(
-                    "`{target}` in stage `{text}` is not a concurrency between 0 and {MAX_CONCURRENCY}"
-                ))
+                "`{target}` in stage `{text}` is not a concurrency between 0 and {MAX_CONCURRENCY}"
+            ))
             }
         }
     } else if let Some(rate) = target.strip_suffix("/s") {
@@ -296,7 +296,14 @@ mod tests {
         assert!(!closed.is_open());
         assert_eq!(closed.max_concurrency(), 16);
         for bad in [
-            "", "30s", "30s:50", "x:50/s", "1s:c=-1", "1s:-5/s", "1s:50/s,1s:c=2", "0s:5/s",
+            "",
+            "30s",
+            "30s:50",
+            "x:50/s",
+            "1s:c=-1",
+            "1s:-5/s",
+            "1s:50/s,1s:c=2",
+            "0s:5/s",
         ] {
             assert!(bad.parse::<Stages>().is_err(), "{bad} was accepted");
         }

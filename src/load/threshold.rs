@@ -319,10 +319,30 @@ const NO_SUCCESSES: &str = "no successful operations";
 /// The thresholds that `stats` do not meet or cannot tell, in the order
 /// given. An empty result means the run passed.
 pub fn evaluate(thresholds: &[Threshold], stats: &BTreeMap<OpKind, OpStats>) -> Vec<Breach> {
+    breaches(thresholds, stats, true)
+}
+
+/// As [`evaluate`], but a percentile is read from however many samples
+/// there are, so every threshold is checked. A capacity search's steps
+/// are short, and its low-rate steps seldom reach the 1,000 samples a p99
+/// needs; they are also far from the limit, where a less certain
+/// percentile does not change the verdict.
+pub fn evaluate_any_samples(
+    thresholds: &[Threshold],
+    stats: &BTreeMap<OpKind, OpStats>,
+) -> Vec<Breach> {
+    breaches(thresholds, stats, false)
+}
+
+fn breaches(
+    thresholds: &[Threshold],
+    stats: &BTreeMap<OpKind, OpStats>,
+    enough_samples: bool,
+) -> Vec<Breach> {
     thresholds
         .iter()
         .filter_map(|threshold| {
-            breach(threshold, stats).map(|outcome| {
+            breach(threshold, stats, enough_samples).map(|outcome| {
                 let (observed, evaluable) = match outcome {
                     Outcome::Breached(observed) => (observed, true),
                     Outcome::NotEvaluable(why) => (why, false),
@@ -350,7 +370,11 @@ impl From<String> for Outcome {
 }
 
 /// What was observed, if `threshold` is breached or cannot be checked.
-fn breach(threshold: &Threshold, stats: &BTreeMap<OpKind, OpStats>) -> Option<Outcome> {
+fn breach(
+    threshold: &Threshold,
+    stats: &BTreeMap<OpKind, OpStats>,
+    enough_samples: bool,
+) -> Option<Outcome> {
     match threshold {
         Threshold::Percentile {
             op,
@@ -368,7 +392,7 @@ fn breach(threshold: &Threshold, stats: &BTreeMap<OpKind, OpStats>) -> Option<Ou
             }
             let histogram = &op_stats.response_us;
             let needed = samples_needed(*quantile);
-            if *quantile < 1.0 && histogram.len() < needed {
+            if enough_samples && *quantile < 1.0 && histogram.len() < needed {
                 return Some(Outcome::NotEvaluable(format!(
                     "{} samples, {label} needs {needed} (10 beyond it)",
                     histogram.len()

@@ -17,9 +17,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tonic::Code;
+
+use super::workers::{Workers, MAX_WORKERS};
 use tower::{Layer, Service};
 
 /// A latency distribution added before each call is handled.
@@ -93,9 +94,10 @@ pub struct Faults {
     /// How long chain-path writes (identity updates, commits) take to
     /// become readable.
     pub indexer_lag: Duration,
-    /// Calls handled at once at most; the rest queue for a worker. With a
-    /// fixed latency `L`, the node's capacity is exactly `workers / L`
-    /// calls a second, a known target for capacity searches.
+    /// Calls in their injected delay at once at most; the rest queue for a
+    /// worker. With a fixed latency `L`, the node's capacity is exactly
+    /// `workers / L` calls a second, a known target for capacity searches.
+    /// Without an injected delay, workers limit nothing.
     pub workers: Option<NonZeroUsize>,
 }
 
@@ -108,13 +110,17 @@ impl Faults {
     }
 }
 
-/// Parses a number of workers: a whole number from 1 up.
+/// Parses a number of workers: a whole number from 1 to [`MAX_WORKERS`].
 pub fn parse_workers(text: &str) -> Result<NonZeroUsize, FaultSpecError> {
-    text.trim().parse().map_err(|_| {
-        spec_error(format!(
-            "`{text}` is not a number of workers; give a whole number from 1 up"
-        ))
-    })
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n: &NonZeroUsize| n.get() <= MAX_WORKERS)
+        .ok_or_else(|| {
+            spec_error(format!(
+                "`{text}` is not a number of workers; give a whole number from 1 to {MAX_WORKERS}"
+            ))
+        })
 }
 
 /// One whole failure, in the millionths that error debts are counted in.
@@ -134,14 +140,14 @@ struct Planner {
     /// Per injected error, the failures owed so far in millionths. Integer
     /// arithmetic keeps "every hundredth call" exact over any run length.
     owed: Mutex<Vec<u64>>,
-    /// One permit per worker.
-    workers: Option<Arc<Semaphore>>,
+    /// The workers calls queue for.
+    workers: Option<Arc<Workers>>,
 }
 
 /// What to do to one call.
 struct Plan {
-    /// The workers to wait for before anything else.
-    queue: Option<Arc<Semaphore>>,
+    /// The workers to queue for, through the delay.
+    queue: Option<Arc<Workers>>,
     delay: Duration,
     error: Option<Code>,
 }
@@ -151,9 +157,7 @@ impl FaultLayer {
     /// [`arm`](Self::arm) is called.
     pub(crate) fn new(faults: Faults, held: bool) -> Self {
         let owed = Mutex::new(vec![0; faults.errors.len()]);
-        let workers = faults
-            .workers
-            .map(|n| Arc::new(Semaphore::new(n.get().min(Semaphore::MAX_PERMITS))));
+        let workers = faults.workers.map(|n| Arc::new(Workers::new(n.get())));
         let armed_at = OnceLock::new();
         if !held {
             let _ = armed_at.set(Instant::now());
@@ -260,14 +264,13 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            // The permit is held through the delay and the handler: a
-            // worker is busy for the whole call.
-            let _worker = match plan.queue {
-                Some(queue) => queue.acquire_owned().await.ok(),
-                None => None,
-            };
-            if !plan.delay.is_zero() {
-                tokio::time::sleep(plan.delay).await;
+            match plan.queue {
+                Some(workers) => {
+                    let done = workers.book(plan.delay);
+                    tokio::time::sleep_until(done.into()).await;
+                }
+                None if !plan.delay.is_zero() => tokio::time::sleep(plan.delay).await,
+                None => {}
             }
             if let Some(code) = plan.error {
                 return Ok(tonic::Status::new(code, "injected fault").into_http());

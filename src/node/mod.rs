@@ -36,6 +36,7 @@ mod store;
 mod store_stats;
 mod v3;
 mod validate;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -2,13 +2,15 @@
 //!
 //! Each row repeats the run's parameters, so rows from many runs can be
 //! concatenated and compared (V3 against V4, build against build) without
-//! the JSON files.
+//! the JSON files. A staged run (or a capacity search) adds one row per
+//! stage and operation after the whole run's, with the `stage` columns
+//! filled in; they are empty on the whole run's rows.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::json::write_atomically;
-use super::{Percentiles, ReportError, RunResult};
+use super::{OperationReport, Percentiles, ReportError, RunResult};
 
 /// The summary file's name inside a results directory.
 pub const SUMMARY_FILE: &str = "summary.csv";
@@ -17,7 +19,8 @@ const HEADER: &str = "run_id,started_at,complete,api,target,node,scenario,load_m
 operation,attempts,ok,error_rate,throughput_per_s,errors,\
 response_p50_ms,response_p90_ms,response_p99_ms,response_p99_9_ms,response_max_ms,response_mean_ms,\
 service_p50_ms,service_p90_ms,service_p99_ms,service_p99_9_ms,service_max_ms,service_mean_ms,\
-max_schedule_lag_ms,client_cpu_mean_percent,client_rss_peak_mib";
+max_schedule_lag_ms,client_cpu_mean_percent,client_rss_peak_mib,\
+stage,stage_start_s,stage_end_s,stage_target,stage_achieved_rate_per_s,stage_passed";
 
 /// Quotes a field if it holds a separator, quote or line break.
 fn field(text: &str) -> String {
@@ -78,10 +81,10 @@ pub fn summary_csv(run: &RunResult) -> String {
     );
     let mut csv = String::from(HEADER);
     csv.push('\n');
-    for op in &run.operations {
+    let mut row = |op: &OperationReport, stage: &str| {
         let _ = writeln!(
             csv,
-            "{common},{},{},{},{:.6},{:.3},{},{},{},{:.3},{resources}",
+            "{common},{},{},{},{:.6},{:.3},{},{},{},{:.3},{resources},{stage}",
             field(&op.operation),
             op.attempts,
             op.ok,
@@ -92,6 +95,23 @@ pub fn summary_csv(run: &RunResult) -> String {
             latency(&op.service_ms),
             op.max_schedule_lag_ms,
         );
+    };
+    for op in &run.operations {
+        row(op, ",,,,,");
+    }
+    for (i, stage) in run.stages.iter().enumerate() {
+        let columns = format!(
+            "{},{:.3},{:.3},{},{:.3},{}",
+            i + 1,
+            stage.start_s,
+            stage.end_s,
+            field(&stage.target),
+            stage.achieved_rate_per_s,
+            optional(stage.passed),
+        );
+        for op in &stage.operations {
+            row(op, &columns);
+        }
     }
     csv
 }

@@ -30,7 +30,10 @@ pub struct StageReport {
     pub target_concurrency: Option<usize>,
     /// Operations scheduled in the stage's own warm-up, left out.
     pub warmup_ops: u64,
-    /// Operations started per second over the measured part.
+    /// Operations per second over the measured part, which lasts to the
+    /// stage's planned end or to the end of its last operation, whichever
+    /// is later: below the target when the target (or the load
+    /// generator) fell behind.
     pub achieved_rate_per_s: f64,
     /// Per operation, as in the whole run but without timelines.
     pub operations: Vec<OperationReport>,
@@ -47,8 +50,10 @@ impl StageReport {
     /// `window_start`.
     pub fn from_stats(stage: &StageStats, window_start: Instant) -> Self {
         let since = |at: Instant| at.saturating_duration_since(window_start).as_secs_f64();
-        let measured_s = stage
-            .end
+        let until = stage
+            .last_done
+            .map_or(stage.end, |done| done.max(stage.end));
+        let measured_s = until
             .saturating_duration_since(stage.measured_from)
             .as_secs_f64();
         let attempts: u64 = stage.stats.values().map(|s| s.attempts).sum();
@@ -79,12 +84,19 @@ impl StageReport {
 }
 
 /// Per-operation reports over `measured_s` seconds, in documentation order.
-pub fn operation_reports(stats: &BTreeMap<OpKind, OpStats>, measured_s: f64) -> Vec<OperationReport> {
+pub fn operation_reports(
+    stats: &BTreeMap<OpKind, OpStats>,
+    measured_s: f64,
+) -> Vec<OperationReport> {
     OpKind::ALL
         .iter()
         .filter_map(|kind| {
             let stats = stats.get(kind)?;
-            Some(OperationReport::from_stats(kind.as_str(), stats, measured_s))
+            Some(OperationReport::from_stats(
+                kind.as_str(),
+                stats,
+                measured_s,
+            ))
         })
         .collect()
 }

@@ -23,10 +23,72 @@ pub(super) fn mib(bytes: u64) -> String {
 
 /// The load model in a few words: `open 50/s` or `closed, concurrency 4`.
 pub(super) fn load_model(p: &Parameters) -> String {
-    match (p.concurrency, p.rate) {
-        (_, Some(rate)) => format!("open {rate}/s"),
-        (Some(c), None) => format!("closed, concurrency {c}"),
+    match (p.concurrency, p.rate, &p.stages) {
+        (_, _, Some(stages)) => format!("{} stages {stages}", p.load_model),
+        (_, Some(rate), None) => format!("open {rate}/s"),
+        (Some(c), None, None) => format!("closed, concurrency {c}"),
         _ => p.load_model.clone(),
+    }
+}
+
+/// Each stage's figures per operation, and a capacity search's verdict.
+fn stages(out: &mut String, run: &RunResult) {
+    if run.stages.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<5} {:>15} {:>9} {:>9} {:<18} {:>9} {:>7} {:>9} {:>9} {:>9}",
+        "stage",
+        "window",
+        "target",
+        "achieved",
+        "operation",
+        "attempts",
+        "err %",
+        "p50",
+        "p99",
+        "ok/s"
+    );
+    for (i, stage) in run.stages.iter().enumerate() {
+        let window = format!("{:.1}-{:.1}s", stage.start_s, stage.end_s);
+        for op in &stage.operations {
+            let _ = writeln!(
+                out,
+                "  {:<5} {window:>15} {:>9} {:>9.1} {:<18} {:>9} {:>7.2} {:>9} {:>9} {:>9.1}{}",
+                i + 1,
+                stage.target,
+                stage.achieved_rate_per_s,
+                op.operation,
+                op.attempts,
+                op.error_rate * 100.0,
+                ms(op.response_ms.p50),
+                ms(op.response_ms.p99),
+                op.throughput_per_s,
+                match stage.passed {
+                    Some(true) => "  held".to_owned(),
+                    Some(false) => format!("  broke: {}", stage.breaches.join("; ")),
+                    None => String::new(),
+                },
+            );
+        }
+        if stage.operations.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<5} {window:>15} {:>9} {:>9.1} (no operations)",
+                i + 1,
+                stage.target,
+                stage.achieved_rate_per_s
+            );
+        }
+    }
+    if let Some(capacity) = &run.capacity {
+        let _ = writeln!(
+            out,
+            "  capacity ({}): {}",
+            capacity.rules.join(", "),
+            capacity.verdict
+        );
     }
 }
 
@@ -88,7 +150,7 @@ pub fn summary_table(run: &RunResult) -> String {
     }
     // In the closed model every operation starts when it is meant to, so
     // service time is response time and one table says it all.
-    if p.rate.is_some() {
+    if p.load_model == "open" {
         header(&mut out, "service time");
         for op in &run.operations {
             row(&mut out, op, false);
@@ -102,12 +164,13 @@ pub fn summary_table(run: &RunResult) -> String {
             .collect();
         let _ = writeln!(out, "  errors {}: {}", op.operation, classes.join(", "));
     }
+    stages(&mut out, run);
     let lag = run
         .operations
         .iter()
         .map(|op| op.max_schedule_lag_ms)
         .fold(0.0, f64::max);
-    if p.rate.is_some() {
+    if p.load_model == "open" {
         let _ = writeln!(out, "  largest scheduling lag: {}", ms(lag));
     }
     let w = &run.window;

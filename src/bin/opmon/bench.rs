@@ -25,13 +25,14 @@ use xmtp_opmon::client::{
 };
 use xmtp_opmon::layer::{OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::{
-    drive, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario, Schedule, Stop,
-    Threshold, Workload, WorkloadConfig,
+    drive, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario, Schedule, Stages,
+    Stop, Threshold, Workload, WorkloadConfig,
 };
 use xmtp_opmon::report::{Parameters, ProvisioningReport, Resources, RunResult};
 use xmtp_opmon::semconv::XMTP_RUN_ID;
 use xmtp_opmon::telemetry::{TelemetryBuilder, TelemetryGuard};
 
+use crate::capacity::{search, SearchPlan, SearchResult};
 use crate::export::{logs_only, otlp_endpoint};
 use crate::faults::FaultArgs;
 use crate::run_file::{assemble, new_run_id, write_checkpoint, RunFrame, RunState};
@@ -75,11 +76,35 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
     add: u16,
     /// Closed model: operations in flight, each started when the previous one ends [default: 1].
-    #[arg(long, conflicts_with = "rate", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, conflicts_with_all = ["rate", "stages", "find_capacity"], value_parser = clap::value_parser!(u32).range(1..=100_000))]
     concurrency: Option<u32>,
     /// Open model: operations started per second on a fixed schedule, e.g. 50 or 50/s.
-    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true,
+          conflicts_with_all = ["stages", "find_capacity"])]
     rate: Option<f64>,
+    /// Load that changes: DURATION:N/s stages ramp the rate linearly from the previous
+    /// target (0 at first), DURATION:c=N stages set the concurrency, e.g. 30s:50/s,2m:200/s,30s:0/s.
+    #[arg(long, value_name = "SPEC", value_parser = |s: &str| s.parse::<Stages>(),
+          conflicts_with_all = ["duration", "ops", "find_capacity"])]
+    stages: Option<Stages>,
+    /// Search the highest rate at which a rule holds, OP:pNN<DURATION or OP:error_rate<PCT
+    /// (repeatable; --max-error-rate joins them): the rate doubles per step until a rule
+    /// breaks, then bisects to within 10%. Exit 99 when even the lowest rate breaks one.
+    #[arg(long = "find-capacity", value_name = "RULE",
+          value_parser = |s: &str| s.parse::<Threshold>(),
+          conflicts_with_all = ["duration", "ops", "thresholds"])]
+    find_capacity: Vec<Threshold>,
+    /// Measured time of each capacity-search step, after its own --warmup.
+    #[arg(long, default_value = "20s", value_parser = parse_span, requires = "find_capacity")]
+    step: Duration,
+    /// The capacity search's first rate.
+    #[arg(long, value_name = "R", default_value = "10", value_parser = parse_rate,
+          requires = "find_capacity")]
+    min_rate: f64,
+    /// The capacity search's highest rate.
+    #[arg(long, value_name = "R", default_value = "100000", value_parser = parse_rate,
+          requires = "find_capacity")]
+    max_rate: f64,
     /// Measured duration, after the warm-up [default: 10s].
     #[arg(long, conflicts_with = "ops", value_parser = parse_span)]
     duration: Option<Duration>,
@@ -191,7 +216,7 @@ fn check_writable(dir: &Path) -> anyhow::Result<()> {
 
 /// Resolves when the user asks the run to stop (Ctrl-C or SIGTERM).
 #[derive(Clone)]
-struct Interrupt(watch::Receiver<bool>);
+pub(crate) struct Interrupt(watch::Receiver<bool>);
 
 impl Interrupt {
     fn listen() -> Self {
@@ -204,7 +229,7 @@ impl Interrupt {
         Self(seen)
     }
 
-    async fn wait(mut self) {
+    pub(crate) async fn wait(mut self) {
         let _ = self.0.wait_for(|raised| *raised).await;
     }
 }
@@ -214,6 +239,8 @@ struct Plan {
     api: ApiVersion,
     scenario: Scenario,
     schedule: Schedule,
+    /// A capacity search, which runs its own schedules instead.
+    search: Option<SearchPlan>,
     workload: WorkloadConfig,
     thresholds: Vec<Threshold>,
     parameters: Parameters,
@@ -236,25 +263,53 @@ impl Plan {
             }
             (name, mix) => Scenario::parse(name.as_deref().unwrap_or("mix"), mix.clone())?,
         };
-        let model = match args.rate {
-            Some(rate) => LoadModel::Open {
+        let search = (!args.find_capacity.is_empty()).then(|| SearchPlan {
+            rules: [&args.find_capacity[..], args.max_error_rate.as_slice()].concat(),
+            step: args.step,
+            warmup: args.warmup,
+            min_rate: args.min_rate,
+            max_rate: args.max_rate.max(args.min_rate),
+            max_in_flight: MAX_IN_FLIGHT,
+        });
+        let model = match (&args.stages, args.rate) {
+            (Some(stages), _) => LoadModel::Staged {
+                stages: Arc::new(stages.clone()),
+                max_in_flight: MAX_IN_FLIGHT,
+            },
+            (None, Some(rate)) => LoadModel::Open {
                 rate,
                 max_in_flight: MAX_IN_FLIGHT,
             },
-            None => LoadModel::Closed {
+            (None, None) => LoadModel::Closed {
                 concurrency: args.concurrency.unwrap_or(1) as usize,
             },
         };
-        let stop = match (args.ops, args.duration) {
-            (Some(ops), _) => Stop::Ops(ops),
-            (None, duration) => Stop::After(duration.unwrap_or(DEFAULT_DURATION)),
+        let stop = match (args.ops, args.duration, &args.stages) {
+            (_, _, Some(stages)) => {
+                if stages.total() <= args.warmup {
+                    bail!(
+                        "the stages last {}, no longer than the {} warm-up at their start",
+                        humantime::format_duration(stages.total()),
+                        humantime::format_duration(args.warmup)
+                    );
+                }
+                Stop::After(stages.total() - args.warmup)
+            }
+            (Some(ops), _, None) => Stop::Ops(ops),
+            (None, duration, None) => Stop::After(duration.unwrap_or(DEFAULT_DURATION)),
         };
         // 32 bits are plenty, and stay exact in any JSON reader.
         let seed = args.seed.unwrap_or_else(|| rand::random::<u32>().into());
-        let groups = match model {
-            LoadModel::Closed { concurrency } => concurrency + 2,
-            // Enough for the additions a second of the schedule starts.
-            LoadModel::Open { rate, .. } => (rate.ceil() as usize).clamp(4, 256),
+        // Enough for the additions a second of the schedule starts.
+        let groups_for = |rate: f64| (rate.ceil() as usize).clamp(4, 256);
+        let groups = match (&search, &model) {
+            (Some(search), _) => groups_for(search.max_rate),
+            (None, LoadModel::Closed { concurrency }) => concurrency + 2,
+            (None, LoadModel::Open { rate, .. }) => groups_for(*rate),
+            (None, LoadModel::Staged { stages, .. }) if stages.is_open() => {
+                groups_for(stages.max_rate())
+            }
+            (None, LoadModel::Staged { stages, .. }) => stages.max_concurrency() + 2,
         };
         let workload = WorkloadConfig {
             scenario: scenario.clone(),
@@ -264,7 +319,10 @@ impl Plan {
             seed,
         };
         let mut thresholds = args.thresholds.clone();
-        thresholds.extend(args.max_error_rate.clone());
+        // In a search, --max-error-rate is one of the search's rules.
+        if search.is_none() {
+            thresholds.extend(args.max_error_rate.clone());
+        }
         let parameters = Parameters {
             api: args.target.api.clone(),
             target: xmtp_opmon::report::Target {
@@ -281,17 +339,21 @@ impl Plan {
                 .collect(),
             group_size: workload.group_size,
             add: workload.add,
-            load_model: match model {
+            load_model: match &model {
+                _ if search.is_some() => "open",
                 LoadModel::Closed { .. } => "closed",
-                LoadModel::Open { .. } => "open",
+                LoadModel::Staged { stages, .. } if !stages.is_open() => "closed",
+                LoadModel::Open { .. } | LoadModel::Staged { .. } => "open",
             }
             .to_owned(),
             concurrency: match model {
-                LoadModel::Closed { concurrency } => Some(concurrency),
-                LoadModel::Open { .. } => None,
+                LoadModel::Closed { concurrency } if search.is_none() => Some(concurrency),
+                _ => None,
             },
             rate: args.rate,
+            stages: args.stages.as_ref().map(Stages::to_string),
             duration_s: match stop {
+                _ if search.is_some() => None,
                 Stop::After(d) => Some(d.as_secs_f64()),
                 Stop::Ops(_) => None,
             },
@@ -314,6 +376,7 @@ impl Plan {
                 stop,
                 drain: DRAIN,
             },
+            search,
             workload,
             thresholds,
             parameters,
@@ -321,6 +384,9 @@ impl Plan {
     }
 
     fn describe_stop(&self) -> String {
+        if self.search.is_some() {
+            return "capacity search".to_owned();
+        }
         match self.schedule.stop {
             Stop::After(d) => humantime::format_duration(d).to_string(),
             Stop::Ops(n) => format!("{n} ops"),
@@ -372,6 +438,7 @@ struct Measured {
     provisioning: ProvisioningReport,
     resources: Resources,
     skipped_ops: u64,
+    search: Option<SearchResult>,
 }
 
 /// Provisions the scenario through `client`, arms the node's faults, and
@@ -392,6 +459,7 @@ async fn measure<A: XmtpApi>(
     };
     let mut resources = Resources::default();
     let mut skipped_ops = 0;
+    let mut searched = None;
     let ending = match provisioned {
         None => Ending::Interrupted(None),
         Some(Err(error)) => Ending::Failed(format!(
@@ -435,14 +503,32 @@ async fn measure<A: XmtpApi>(
                 context.warn,
                 Some(checkpoints),
             );
-            let end = drive(
-                context.plan.schedule,
-                workload.clone(),
-                service,
-                context.recorder,
-                context.interrupt.clone().wait(),
-            )
-            .await;
+            let end = match &context.plan.search {
+                None => {
+                    drive(
+                        context.plan.schedule.clone(),
+                        workload.clone(),
+                        service,
+                        context.recorder,
+                        context.interrupt.clone().wait(),
+                    )
+                    .await
+                }
+                Some(plan) => {
+                    let result = search(
+                        plan,
+                        &workload,
+                        service,
+                        context.recorder,
+                        context.interrupt,
+                        node_pid,
+                    )
+                    .await;
+                    let end = result.end;
+                    searched = Some(result);
+                    end
+                }
+            };
             resources = sampler.finish().await;
             let report = workload.provisioning();
             provisioning.identities = report.identities;
@@ -462,6 +548,7 @@ async fn measure<A: XmtpApi>(
         provisioning,
         resources,
         skipped_ops,
+        search: searched,
     })
 }
 
@@ -541,6 +628,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         provisioning,
         resources: monitor_resources,
         skipped_ops,
+        search: searched,
     } = measured;
     if let Some(child) = target.child.take() {
         child.stop().await;
@@ -565,6 +653,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         skipped_ops,
         provisioning,
         resources: monitor_resources,
+        step_verdicts: searched
+            .as_ref()
+            .map(|s| s.verdicts.clone())
+            .unwrap_or_default(),
+        capacity: searched.as_ref().and_then(|s| s.report.clone()),
     };
     let (run, breaches) = assemble(&frame, &recorder, state);
     let written = run.write_json(&out).and_then(|_| run.write_csv(&out));
@@ -616,6 +709,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }
         Ending::Finished(_) if failing > 0 => ExitCode::from(EXIT_THRESHOLD),
+        Ending::Finished(_) if searched.is_some_and(|s| s.below_lowest()) => {
+            ExitCode::from(EXIT_THRESHOLD)
+        }
         Ending::Finished(_) => ExitCode::SUCCESS,
     })
 }

@@ -67,6 +67,11 @@ impl FaultArgs {
         ) -> anyhow::Result<Option<T>> {
             Ok(text.as_deref().map(parse).transpose()?)
         }
+        if self.workers.is_some() && self.inject_latency.is_none() && self.stall.is_none() {
+            anyhow::bail!(
+                "--workers needs --inject-latency or --stall: a worker is busy only through the injected delay"
+            );
+        }
         Ok(Faults {
             latency: read(&self.inject_latency, str::parse::<Latency>)?,
             stall: read(&self.stall, str::parse::<Stall>)?,

@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 mod bench;
+mod capacity;
 mod compare;
 mod export;
 mod faults;

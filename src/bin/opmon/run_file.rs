@@ -7,16 +7,16 @@
 //! goes through [`RunResult::write_json`], which renames a finished temporary
 //! file into place, so a reader never sees half a file.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use xmtp_opmon::client::OpKind;
-use xmtp_opmon::load::{cores, evaluate, Breach, OpStats, Recorder, Threshold};
+use xmtp_opmon::load::{cores, evaluate, Breach, Recorder, Threshold};
 use xmtp_opmon::report::{
-    Environment, OperationReport, Parameters, ProvisioningReport, Resources, RunResult,
-    ThresholdResult, Window, RUN_SCHEMA,
+    operation_reports, CapacityReport, Environment, Parameters, ProvisioningReport, Resources,
+    RunResult, StageReport, ThresholdResult, Window, RUN_SCHEMA,
 };
+
+use crate::capacity::StepVerdict;
 
 /// A new run id: the UTC start time and a random suffix, e.g.
 /// `20261126T231000Z-3f9a`. Ids sort by time.
@@ -68,6 +68,10 @@ pub struct RunState {
     pub provisioning: ProvisioningReport,
     /// CPU and memory seen.
     pub resources: Resources,
+    /// A capacity search's verdict on each of its steps (the stages).
+    pub step_verdicts: Vec<StepVerdict>,
+    /// What a capacity search found.
+    pub capacity: Option<CapacityReport>,
 }
 
 impl RunState {
@@ -85,6 +89,8 @@ impl RunState {
             skipped_ops: 0,
             provisioning: ProvisioningReport::default(),
             resources: resources.clone(),
+            step_verdicts: Vec::new(),
+            capacity: None,
         }
     }
 }
@@ -129,7 +135,7 @@ pub fn assemble(
             abandoned_ops: state.abandoned_ops,
             skipped_ops: state.skipped_ops,
         },
-        operations: reports(&stats, measured_s),
+        operations: operation_reports(&stats, measured_s),
         resources: state.resources,
         thresholds: frame
             .thresholds
@@ -146,18 +152,33 @@ pub fn assemble(
                 }
             })
             .collect(),
+        stages: stage_reports(recorder, state.window_start, &state.step_verdicts),
+        capacity: state.capacity,
         merged_from: Vec::new(),
     };
     (run, breaches)
 }
 
-fn reports(stats: &BTreeMap<OpKind, OpStats>, measured_s: f64) -> Vec<OperationReport> {
-    OpKind::ALL
+/// The recorder's stages, with a capacity search's verdicts on them.
+fn stage_reports(
+    recorder: &Recorder,
+    window_start: Option<Instant>,
+    verdicts: &[StepVerdict],
+) -> Vec<StageReport> {
+    let stages = recorder.stages();
+    let Some(origin) = window_start.or_else(|| stages.first().map(|s| s.measured_from)) else {
+        return Vec::new();
+    };
+    stages
         .iter()
-        .filter_map(|kind| {
-            stats
-                .get(kind)
-                .map(|s| OperationReport::from_stats(kind.as_str(), s, measured_s))
+        .enumerate()
+        .map(|(i, stage)| {
+            let mut report = StageReport::from_stats(stage, origin);
+            if let Some(verdict) = verdicts.get(i) {
+                report.passed = Some(verdict.passed);
+                report.breaches = verdict.breaches.clone();
+            }
+            report
         })
         .collect()
 }

@@ -268,6 +268,7 @@ fn parameters(args: &MonitorArgs, target: &Target) -> Parameters {
         load_model: "schedule".to_owned(),
         concurrency: None,
         rate: Some(args.every.rate()),
+        stages: None,
         duration_s: Some(args.rotate.as_secs_f64()),
         ops: None,
         warmup_s: 0.0,

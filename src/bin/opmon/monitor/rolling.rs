@@ -169,6 +169,8 @@ fn write(interval: &Interval, complete: bool, reason: &str, resources: &Resource
         skipped_ops: 0,
         provisioning: ProvisioningReport::default(),
         resources: resources.clone(),
+        step_verdicts: Vec::new(),
+        capacity: None,
     };
     let (run, _) = assemble(&interval.frame, recorder, state);
     if let Err(error) = run.write_json(&interval.dir) {

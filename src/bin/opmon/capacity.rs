@@ -1,0 +1,279 @@
+//! `opmon bench --find-capacity`: runs the steps a [`CapacitySearch`]
+//! asks for and judges each against the rules.
+//!
+//! Each step is an open-model run at one rate, with its own warm-up, on
+//! the same measuring path as any run, and becomes a stage of the result.
+//! A step in which the load generator (or, with an embedded node, the
+//! machine it shares with the node) ran out of CPU ends the search: past
+//! that point a broken rule would describe the generator, not the target.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Service;
+use xmtp_opmon::client::{Op, OpResult};
+use xmtp_opmon::load::{
+    cores, drive, evaluate_any_samples, saturated, CapacitySearch, LoadModel, ProcessProbe,
+    ProcessReading, Recorder, RunEnd, Schedule, SearchEnd, Stages, Stop, Threshold, Workload,
+};
+use xmtp_opmon::report::CapacityReport;
+
+use crate::bench::Interrupt;
+
+/// How long a step's operations may finish after it: a step past the
+/// capacity leaves a queue behind, which must not spill into the next.
+const STEP_DRAIN: Duration = Duration::from_secs(30);
+
+/// What a capacity search was asked for.
+#[derive(Debug, Clone)]
+pub struct SearchPlan {
+    /// The rules every step is held to.
+    pub rules: Vec<Threshold>,
+    /// Measured time per step.
+    pub step: Duration,
+    /// Warm-up before each step's measured time.
+    pub warmup: Duration,
+    /// The first rate.
+    pub min_rate: f64,
+    /// The highest rate.
+    pub max_rate: f64,
+    /// Operations in flight at most.
+    pub max_in_flight: usize,
+}
+
+/// How one step fared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepVerdict {
+    /// Whether every rule held.
+    pub passed: bool,
+    /// The rules broken, with what was observed.
+    pub breaches: Vec<String>,
+}
+
+/// What a search did and found.
+pub struct SearchResult {
+    /// The steps' scheduling, taken together.
+    pub end: RunEnd,
+    /// One per step, in order.
+    pub verdicts: Vec<StepVerdict>,
+    /// The finding; `None` if the search was interrupted first.
+    pub report: Option<CapacityReport>,
+}
+
+impl SearchResult {
+    /// Whether even the lowest rate broke a rule.
+    pub fn below_lowest(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|report| report.outcome == "below_lowest")
+    }
+}
+
+/// Runs the search through `service`, recording every step in `recorder`.
+pub async fn search<S>(
+    plan: &SearchPlan,
+    workload: &Arc<Workload>,
+    service: S,
+    recorder: &Recorder,
+    interrupt: &Interrupt,
+    node_pid: Option<u32>,
+) -> SearchResult
+where
+    S: Service<Op, Response = OpResult> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    let mut search = CapacitySearch::new(plan.min_rate, plan.max_rate);
+    let mut verdicts = Vec::new();
+    let mut total: Option<RunEnd> = None;
+    let mut saturated_at = None;
+    let cpu = Cpu::new(node_pid);
+    while let Some(rate) = search.next_rate() {
+        let before = cpu.read();
+        let schedule = Schedule {
+            model: LoadModel::Staged {
+                stages: Arc::new(Stages::steady(rate, plan.warmup + plan.step)),
+                max_in_flight: plan.max_in_flight,
+            },
+            warmup: plan.warmup,
+            stop: Stop::After(plan.step),
+            drain: STEP_DRAIN,
+        };
+        let end = drive(
+            schedule,
+            workload.clone(),
+            service.clone(),
+            recorder,
+            interrupt.clone().wait(),
+        )
+        .await;
+        total = Some(total.map_or(end, |total| combine(total, end)));
+        if end.interrupted {
+            break;
+        }
+        let stats = recorder.stages().pop().map(|s| s.stats).unwrap_or_default();
+        let breaches: Vec<String> = evaluate_any_samples(&plan.rules, &stats)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let passed = breaches.is_empty();
+        verdicts.push(StepVerdict { passed, breaches });
+        search.record(rate, passed);
+        if let Some(limit) = cpu.saturation(&before) {
+            saturated_at = Some((rate, passed, limit));
+            break;
+        }
+    }
+    let end = total.expect("a search runs at least one step");
+    let report = (!end.interrupted).then(|| report(plan, &search, saturated_at));
+    SearchResult {
+        end,
+        verdicts,
+        report,
+    }
+}
+
+/// Two consecutive steps' scheduling as one.
+fn combine(first: RunEnd, then: RunEnd) -> RunEnd {
+    RunEnd {
+        window_start: first.window_start,
+        ended: then.ended,
+        last_start: then.last_start,
+        started: first.started + then.started,
+        interrupted: then.interrupted,
+        abandoned: first.abandoned + then.abandoned,
+    }
+}
+
+/// What ran out of CPU.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// The load generator alone.
+    Generator(f64),
+    /// The machine the generator shares with the embedded node.
+    Machine(f64),
+}
+
+/// CPU readings of the load generator and the embedded node, if any.
+struct Cpu {
+    own: ProcessProbe,
+    node: Option<ProcessProbe>,
+}
+
+impl Cpu {
+    fn new(node_pid: Option<u32>) -> Self {
+        Self {
+            own: ProcessProbe::current(),
+            node: node_pid.map(ProcessProbe::pid),
+        }
+    }
+
+    fn read(&self) -> (Option<ProcessReading>, Option<ProcessReading>) {
+        (
+            self.own.read(),
+            self.node.as_ref().and_then(ProcessProbe::read),
+        )
+    }
+
+    /// What saturated since `before`, if anything.
+    fn saturation(
+        &self,
+        before: &(Option<ProcessReading>, Option<ProcessReading>),
+    ) -> Option<Limit> {
+        let now = self.read();
+        let percent = |a: Option<ProcessReading>, b: Option<ProcessReading>| {
+            let (a, b) = (a?, b?);
+            let wall = b.at.saturating_duration_since(a.at).as_secs_f64();
+            (wall > 0.0).then(|| b.cpu.saturating_sub(a.cpu).as_secs_f64() / wall * 100.0)
+        };
+        let own = percent(before.0, now.0)?;
+        if saturated(own) {
+            return Some(Limit::Generator(own));
+        }
+        let both = own + percent(before.1, now.1).unwrap_or(0.0);
+        saturated(both).then_some(Limit::Machine(both))
+    }
+}
+
+fn report(
+    plan: &SearchPlan,
+    search: &CapacitySearch,
+    saturated_at: Option<(f64, bool, Limit)>,
+) -> CapacityReport {
+    let rules = plan.rules.iter().map(ToString::to_string).collect();
+    let best = search.best();
+    let (outcome, verdict) = match (saturated_at, search.end()) {
+        (Some((rate, held, limit)), _) => {
+            let what = match limit {
+                Limit::Generator(cpu) => format!(
+                    "the load generator saturated at {} ({cpu:.0}% CPU of {} cores)",
+                    per_s(rate),
+                    cores()
+                ),
+                Limit::Machine(cpu) => format!(
+                    "the machine saturated at {} (load generator and embedded node at {cpu:.0}% CPU of {} cores)",
+                    per_s(rate),
+                    cores()
+                ),
+            };
+            let verdict = match (held, best) {
+                (true, _) => format!("{what}; the target's capacity is above that"),
+                (false, Some(best)) => format!(
+                    "{what}, where a rule broke that may be the generator's limit; every rule held up to {}",
+                    per_s(best)
+                ),
+                (false, None) => format!("{what}, where a rule broke; no rate was measured to hold"),
+            };
+            ("generator_saturated", verdict)
+        }
+        (
+            None,
+            Some(SearchEnd::Found {
+                capacity,
+                broken_at,
+            }),
+        ) => (
+            "found",
+            format!(
+                "capacity {}: every rule held there and one broke at {}",
+                per_s(capacity),
+                per_s(broken_at)
+            ),
+        ),
+        (None, Some(SearchEnd::BelowLowest(rate))) => (
+            "below_lowest",
+            format!("a rule broke already at the lowest rate, {}", per_s(rate)),
+        ),
+        (None, Some(SearchEnd::AboveHighest(rate))) => (
+            "max_rate",
+            format!(
+                "every rule held up to the highest rate allowed, {}; the capacity is above it",
+                per_s(rate)
+            ),
+        ),
+        (None, None) => (
+            "unfinished",
+            "the search ended before it found a rate".to_owned(),
+        ),
+    };
+    CapacityReport {
+        rules,
+        outcome: outcome.to_owned(),
+        capacity_per_s: best,
+        broken_at_per_s: match search.end() {
+            Some(SearchEnd::Found { broken_at, .. }) => Some(broken_at),
+            Some(SearchEnd::BelowLowest(rate)) => Some(rate),
+            _ => None,
+        },
+        verdict,
+    }
+}
+
+/// A rate for people: `400/s`, `12.5/s`.
+fn per_s(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{:.1}/s", rate)
+    }
+}
