@@ -12,6 +12,7 @@
 
 mod capacity;
 mod groups;
+mod machine;
 mod recorder;
 mod resources;
 mod scenario;
@@ -21,6 +22,7 @@ mod threshold;
 
 pub use capacity::{CapacitySearch, SearchEnd, PRECISION};
 pub use groups::GroupLease;
+pub use machine::MachineCpu;
 pub use recorder::{
     new_histogram, OpStats, Recorder, Second, StageStats, SAMPLES_HEADER, TIMELINE_SECONDS,
 };

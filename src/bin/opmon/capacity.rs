@@ -3,9 +3,10 @@
 //!
 //! Each step is an open-model run at one rate, with its own warm-up, on
 //! the same measuring path as any run, and becomes a stage of the result.
-//! A step in which the load generator (or, with an embedded node, the
-//! machine it shares with the node) ran out of CPU ends the search: past
-//! that point a broken rule would describe the generator, not the target.
+//! A step that breaks a rule while the load generator (or the machine it
+//! runs on, embedded node included) ran out of CPU ends the search: that
+//! break may describe the generator, not the target, so it is reported as
+//! such and never as the target's capacity.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,9 @@ use std::time::Duration;
 use tower::Service;
 use xmtp_opmon::client::{Op, OpResult};
 use xmtp_opmon::load::{
-    cores, drive, evaluate_any_samples, saturated, CapacitySearch, LoadModel, ProcessProbe,
-    ProcessReading, Recorder, RunEnd, Schedule, SearchEnd, Stages, Stop, Threshold, Workload,
+    cores, drive, evaluate_any_samples, saturated, CapacitySearch, LoadModel, MachineCpu,
+    ProcessProbe, ProcessReading, Recorder, RunEnd, Schedule, SearchEnd, Stages, Stop, Threshold,
+    Workload,
 };
 use xmtp_opmon::report::CapacityReport;
 
@@ -119,8 +121,10 @@ where
         let passed = breaches.is_empty();
         verdicts.push(StepVerdict { passed, breaches });
         search.record(rate, passed);
-        if let Some(limit) = cpu.saturation(&before) {
-            saturated_at = Some((rate, passed, limit));
+        // A rule that held, held; one that broke while the CPU ran out may
+        // have broken on the generator's side.
+        if let Some(limit) = cpu.saturation(&before).filter(|_| !passed) {
+            saturated_at = Some((rate, limit));
             break;
         }
     }
@@ -150,8 +154,17 @@ fn combine(first: RunEnd, then: RunEnd) -> RunEnd {
 enum Limit {
     /// The load generator alone.
     Generator(f64),
-    /// The machine the generator shares with the embedded node.
+    /// The generator and the embedded node together.
+    Shared(f64),
+    /// The machine, whatever kept it busy.
     Machine(f64),
+}
+
+/// CPU readings at one moment.
+struct Reading {
+    own: Option<ProcessReading>,
+    node: Option<ProcessReading>,
+    machine: Option<MachineCpu>,
 }
 
 /// CPU readings of the load generator and the embedded node, if any.
@@ -168,61 +181,69 @@ impl Cpu {
         }
     }
 
-    fn read(&self) -> (Option<ProcessReading>, Option<ProcessReading>) {
-        (
-            self.own.read(),
-            self.node.as_ref().and_then(ProcessProbe::read),
-        )
+    fn read(&self) -> Reading {
+        Reading {
+            own: self.own.read(),
+            node: self.node.as_ref().and_then(ProcessProbe::read),
+            machine: MachineCpu::read(),
+        }
     }
 
     /// What saturated since `before`, if anything.
-    fn saturation(
-        &self,
-        before: &(Option<ProcessReading>, Option<ProcessReading>),
-    ) -> Option<Limit> {
+    fn saturation(&self, before: &Reading) -> Option<Limit> {
         let now = self.read();
         let percent = |a: Option<ProcessReading>, b: Option<ProcessReading>| {
             let (a, b) = (a?, b?);
             let wall = b.at.saturating_duration_since(a.at).as_secs_f64();
             (wall > 0.0).then(|| b.cpu.saturating_sub(a.cpu).as_secs_f64() / wall * 100.0)
         };
-        let own = percent(before.0, now.0)?;
+        let own = percent(before.own, now.own).unwrap_or(0.0);
+        let both = own + percent(before.node, now.node).unwrap_or(0.0);
+        let machine = before.machine.zip(now.machine);
         if saturated(own) {
-            return Some(Limit::Generator(own));
+            Some(Limit::Generator(own))
+        } else if saturated(both) {
+            Some(Limit::Shared(both))
+        } else {
+            let (then, now) = machine.filter(|(then, now)| now.saturated_since(then))?;
+            Some(Limit::Machine(now.busy_since(&then).unwrap_or(1.0) * 100.0))
         }
-        let both = own + percent(before.1, now.1).unwrap_or(0.0);
-        saturated(both).then_some(Limit::Machine(both))
     }
 }
 
 fn report(
     plan: &SearchPlan,
     search: &CapacitySearch,
-    saturated_at: Option<(f64, bool, Limit)>,
+    saturated_at: Option<(f64, Limit)>,
 ) -> CapacityReport {
     let rules = plan.rules.iter().map(ToString::to_string).collect();
     let best = search.best();
     let (outcome, verdict) = match (saturated_at, search.end()) {
-        (Some((rate, held, limit)), _) => {
+        (Some((rate, limit)), _) => {
             let what = match limit {
                 Limit::Generator(cpu) => format!(
                     "the load generator saturated at {} ({cpu:.0}% CPU of {} cores)",
                     per_s(rate),
                     cores()
                 ),
-                Limit::Machine(cpu) => format!(
+                Limit::Machine(busy) => format!(
+                    "the machine saturated at {} (its CPU {busy:.0}% busy, the load generator's share included)",
+                    per_s(rate)
+                ),
+                Limit::Shared(cpu) => format!(
                     "the machine saturated at {} (load generator and embedded node at {cpu:.0}% CPU of {} cores)",
                     per_s(rate),
                     cores()
                 ),
             };
-            let verdict = match (held, best) {
-                (true, _) => format!("{what}; the target's capacity is above that"),
-                (false, Some(best)) => format!(
-                    "{what}, where a rule broke that may be the generator's limit; every rule held up to {}",
+            // Whether the target could have taken more is unknown: the
+            // capacity is at least the best rate, perhaps more.
+            let verdict = match best {
+                Some(best) => format!(
+                    "{what}, where a rule broke that may be the generator's limit; the target's capacity is at least {}, perhaps more",
                     per_s(best)
                 ),
-                (false, None) => format!("{what}, where a rule broke; no rate was measured to hold"),
+                None => format!("{what}, where a rule broke; no rate was measured to hold"),
             };
             ("generator_saturated", verdict)
         }
