@@ -116,6 +116,63 @@ fn chromium_draws_the_page() {
     browse(&page, plots);
 }
 
+/// A page made from a real capacity search against a node with one worker
+/// and 10 ms a call (a capacity of 100/s), and its number of plots.
+fn page_of_a_search() -> (PathBuf, String, usize) {
+    let ran = bench_ok(
+        "html-search",
+        &[
+            "--scenario",
+            "lookup",
+            "--workers",
+            "1",
+            "--inject-latency",
+            "fixed:10ms",
+            "--find-capacity",
+            "identity.lookup:p99<50ms",
+            "--step",
+            "1s",
+            "--warmup",
+            "300ms",
+        ],
+    );
+    let page_path = ran.dir.join("report.html");
+    let out = opmon_report(&ran.dir, &page_path);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    let plots = page.matches(r#"<svg class="plot""#).count();
+    (page_path, page, plots)
+}
+
+#[test]
+fn a_search_page_shows_latency_against_rate() {
+    let (_, page, _) = page_of_a_search();
+    assert!(page.contains("<h2>Stages</h2>"));
+    assert!(page.contains("<title>Response time against achieved rate</title>"));
+    assert!(page.contains("<title>Rate over time</title>"));
+    assert!(
+        page.contains("Capacity search (identity.lookup:p99&lt;50ms)"),
+        "the verdict"
+    );
+    // One table row per step, each judged.
+    assert!(
+        page.matches("<td>held</td>").count() >= 3,
+        "steps that held"
+    );
+    assert!(page.contains("<td>broke: "), "a step that broke");
+}
+
+#[test]
+#[ignore = "needs chromium"]
+fn chromium_draws_the_search_page() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: run `apt-get install chromium`"
+    );
+    let (page, _, plots) = page_of_a_search();
+    browse(&page, plots);
+}
+
 /// Headless Chromium with a profile of its own (so runs never share
 /// one), its output in files under `dir` named after `name`.
 fn run_chromium(dir: &Path, name: &str, args: &[String]) -> (String, String) {

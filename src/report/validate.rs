@@ -89,6 +89,15 @@ impl RunResult {
             cores("a part's threads", part.environment.threads.unwrap_or(0))?;
             cores("a part's resources cores", part.resources.cores)?;
         }
+        for (i, stage) in self.stages.iter().enumerate() {
+            let what = |field: &str| format!("stage {}'s {field}", i + 1);
+            seconds(&what("start"), stage.start_s)?;
+            seconds(&what("end"), stage.end_s)?;
+            seconds(&what("achieved rate"), stage.achieved_rate_per_s)?;
+            seconds(&what("target rate"), stage.target_rate_per_s.unwrap_or(0.0))?;
+            count(&what("warm-up operations"), stage.warmup_ops)?;
+            stage.operations.iter().try_for_each(validate_operation)?;
+        }
         self.operations.iter().try_for_each(validate_operation)
     }
 }

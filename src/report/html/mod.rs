@@ -30,6 +30,7 @@ mod comparison;
 mod page;
 mod plots;
 mod spectrum;
+mod stages;
 pub mod svg;
 
 pub use comparison::comparison_page;

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use super::plots;
+use super::{plots, stages};
 use crate::report::table::{load_model, mib, ms};
 use crate::report::{OperationReport, RunResult};
 
@@ -69,10 +69,11 @@ pub fn run_page(run: &RunResult) -> String {
 
     html.push_str("<h2>Operations</h2>\n");
     table(&mut html, run, "Response time", true);
-    if run.parameters.rate.is_some() {
+    if run.parameters.load_model == "open" {
         html.push_str("<div class=\"gap\"></div>");
         table(&mut html, run, "Service time", false);
     }
+    html.push_str(&stages::section(run));
 
     // One operation gets the full width; several share rows.
     let (open, width) = match run.operations.len() {
