@@ -132,6 +132,51 @@ fn stages_refuse_mixed_models_and_a_warm_up_that_covers_them() {
     }
 }
 
+#[test]
+fn staged_runs_compare_stage_by_stage() {
+    let _alone = alone();
+    let args = [
+        "--scenario",
+        "lookup",
+        "--stages",
+        "1s:50/s,1s:100/s",
+        "--warmup",
+        "0s",
+    ];
+    let (a, b) = (bench_ok("compare-a", &args), bench_ok("compare-b", &args));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("compare")
+        .arg(&a.dir)
+        .arg("--vs")
+        .arg(&b.dir)
+        .args(["--single-run", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let operations: Vec<&str> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["operation"].as_str().unwrap())
+        .collect();
+    for name in [
+        LOOKUP,
+        "stage 1 (50/s) identity.lookup",
+        "stage 2 (100/s) identity.lookup",
+    ] {
+        assert!(
+            operations.contains(&name),
+            "no rows for {name}: {operations:?}"
+        );
+    }
+}
+
 /// A capacity search's arguments against a node with `workers` workers
 /// and 10 ms per call: a capacity of `workers` × 100 calls a second.
 fn search_args(workers: &'static str, rule: &'static str) -> Vec<&'static str> {

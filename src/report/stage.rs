@@ -30,10 +30,11 @@ pub struct StageReport {
     pub target_concurrency: Option<usize>,
     /// Operations scheduled in the stage's own warm-up, left out.
     pub warmup_ops: u64,
-    /// Operations per second over the measured part, which lasts to the
-    /// stage's planned end or to the end of its last operation, whichever
-    /// is later: below the target when the target (or the load
-    /// generator) fell behind.
+    /// Seconds the measured part lasted: to the stage's planned end or to
+    /// the end of its last operation, whichever is later.
+    pub measured_s: f64,
+    /// Operations per second over the measured part: below the target
+    /// when the target (or the load generator) fell behind.
     pub achieved_rate_per_s: f64,
     /// Per operation, as in the whole run but without timelines.
     pub operations: Vec<OperationReport>,
@@ -70,6 +71,7 @@ impl StageReport {
                 Level::Rate(_) => None,
             },
             warmup_ops: stage.warmup,
+            measured_s,
             achieved_rate_per_s: super::run::per_second(attempts, measured_s),
             operations: operation_reports(&stage.stats, measured_s),
             passed: None,

@@ -93,6 +93,7 @@ impl RunResult {
             let what = |field: &str| format!("stage {}'s {field}", i + 1);
             seconds(&what("start"), stage.start_s)?;
             seconds(&what("end"), stage.end_s)?;
+            seconds(&what("measured time"), stage.measured_s)?;
             seconds(&what("achieved rate"), stage.achieved_rate_per_s)?;
             seconds(&what("target rate"), stage.target_rate_per_s.unwrap_or(0.0))?;
             count(&what("warm-up operations"), stage.warmup_ops)?;

@@ -19,6 +19,11 @@
 //! With four runs a side or more, figures are compared run by run with a
 //! rank test; with `--single-run`, from the runs' pooled samples (see
 //! [`stats`]).
+//!
+//! Staged runs with the same stages on both sides are also compared stage
+//! by stage: the rows of stage 2 of `30s:50/s,1m:200/s` are named
+//! `stage 2 (200/s) identity.lookup`, and all rows share one
+//! false-discovery-rate adjustment.
 
 pub mod evidence;
 pub mod fdr;
@@ -282,11 +287,19 @@ pub fn compare(
         .any(|run| run.parameters.weights.len() > 1);
     let mut rng = StdRng::seed_from_u64(0x0b5e_55ed);
     let mut rows = Vec::new();
-    for operation in operations {
-        let a = Side::of(base, &operation)?;
-        let b = Side::of(candidate, &operation)?;
-        for figure in Figure::ALL {
-            rows.push(measure(&operation, figure, &a, &b, mix, options, &mut rng));
+    let views = stage_views(base, candidate);
+    let whole = std::iter::once((String::new(), base.to_vec(), candidate.to_vec()));
+    for (prefix, base, candidate) in whole.chain(views) {
+        for operation in &operations {
+            let a = Side::of(&base, operation)?;
+            let b = Side::of(&candidate, operation)?;
+            if a.runs.is_empty() || b.runs.is_empty() {
+                continue;
+            }
+            let name = format!("{prefix}{operation}");
+            for figure in Figure::ALL {
+                rows.push(measure(&name, figure, &a, &b, mix, options, &mut rng));
+            }
         }
     }
     if mix {
@@ -314,8 +327,48 @@ pub fn compare(
     })
 }
 
+/// For runs that all have the same stages, each stage's view of both
+/// sides: runs whose operations and window are the stage's, with the
+/// prefix its rows get. Empty when the runs' stages differ.
+fn stage_views(
+    base: &[RunResult],
+    candidate: &[RunResult],
+) -> Vec<(String, Vec<RunResult>, Vec<RunResult>)> {
+    let targets =
+        |run: &RunResult| -> Vec<String> { run.stages.iter().map(|s| s.target.clone()).collect() };
+    let first = targets(&base[0]);
+    if first.is_empty()
+        || base
+            .iter()
+            .chain(candidate)
+            .any(|run| targets(run) != first)
+    {
+        return Vec::new();
+    }
+    let view = |runs: &[RunResult], i: usize| -> Vec<RunResult> {
+        runs.iter()
+            .map(|run| {
+                let stage = &run.stages[i];
+                let mut view = run.clone();
+                view.operations = stage.operations.clone();
+                view.window.measured_s = stage.measured_s;
+                view.stages = Vec::new();
+                view
+            })
+            .collect()
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let prefix = format!("stage {} ({target}) ", i + 1);
+            (prefix, view(base, i), view(candidate, i))
+        })
+        .collect()
+}
+
 /// Parameters that make runs comparable; they must agree unless forced.
-fn fingerprint(run: &RunResult) -> [(&'static str, String); 7] {
+fn fingerprint(run: &RunResult) -> [(&'static str, String); 8] {
     let p = &run.parameters;
     [
         ("scenario", p.scenario.clone()),
@@ -325,6 +378,7 @@ fn fingerprint(run: &RunResult) -> [(&'static str, String); 7] {
         ("load model", p.load_model.clone()),
         ("concurrency", format!("{:?}", p.concurrency)),
         ("rate", format!("{:?}", p.rate)),
+        ("stages", format!("{:?}", p.stages)),
     ]
 }
 
