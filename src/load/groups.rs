@@ -214,6 +214,9 @@ async fn replace_groups<A: XmtpApi>(
                     }
                     break;
                 }
+                // The pool went away while this group was being made (the
+                // run is over, its target perhaps stopped): nobody needs it.
+                Err(_) if Arc::strong_count(&shared) == 1 => return,
                 Err(error) => {
                     if !std::mem::replace(&mut failing, true) {
                         tracing::warn!(%error, "could not create a replacement group; retrying every second");
