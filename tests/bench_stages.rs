@@ -222,8 +222,9 @@ fn a_capacity_search_finds_a_known_capacity() {
 fn a_search_above_the_generators_reach_says_so() {
     let _alone = alone();
     // 64 workers can take 6,400 calls a second, more than this machine
-    // can send and serve in a debug build: the search must either stop at
-    // the saturation and say so, or find the real capacity.
+    // can send and serve in a debug build: the search must stop at the
+    // saturation and say so, or find the real capacity, or (on a machine
+    // other processes keep busy) caution that it could not tell.
     let ran = bench_ok("saturated", &search_args("64", "identity.lookup:p99<50ms"));
     let capacity = ran.run().capacity.expect("a capacity report");
     match capacity.outcome.as_str() {
@@ -232,6 +233,7 @@ fn a_search_above_the_generators_reach_says_so() {
             "{}",
             capacity.verdict
         ),
+        "found" if capacity.caution.is_some() => {}
         "found" => {
             let found = capacity.capacity_per_s.unwrap();
             assert!((found - 6400.0).abs() <= 960.0, "{}", capacity.verdict);

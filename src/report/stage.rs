@@ -118,4 +118,8 @@ pub struct CapacityReport {
     pub broken_at_per_s: Option<f64>,
     /// The verdict in one sentence.
     pub verdict: String,
+    /// What may have disturbed the search, such as a machine kept busy by
+    /// other processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caution: Option<String>,
 }

@@ -89,6 +89,9 @@ fn stages(out: &mut String, run: &RunResult) {
             capacity.rules.join(", "),
             capacity.verdict
         );
+        if let Some(caution) = &capacity.caution {
+            let _ = writeln!(out, "  caution: {caution}");
+        }
     }
 }
 

@@ -3,10 +3,12 @@
 //!
 //! Each step is an open-model run at one rate, with its own warm-up, on
 //! the same measuring path as any run, and becomes a stage of the result.
-//! A step that breaks a rule while the load generator (or the machine it
-//! runs on, embedded node included) ran out of CPU ends the search: that
-//! break may describe the generator, not the target, so it is reported as
-//! such and never as the target's capacity.
+//! A step that breaks a rule while the load generator (or the generator
+//! and the embedded node it shares the machine with) ran out of CPU ends
+//! the search: that break may describe the generator, not the target, so
+//! it is reported as such and never as the target's capacity. A machine
+//! kept busy by other processes cannot be told apart from a slow target;
+//! the search goes on, and its report carries a caution.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +91,7 @@ where
     let mut verdicts = Vec::new();
     let mut total: Option<RunEnd> = None;
     let mut saturated_at = None;
+    let mut busy_breaks = Vec::new();
     let cpu = Cpu::new(node_pid);
     while let Some(rate) = search.next_rate() {
         let before = cpu.read();
@@ -123,13 +126,24 @@ where
         search.record(rate, passed);
         // A rule that held, held; one that broke while the CPU ran out may
         // have broken on the generator's side.
-        if let Some(limit) = cpu.saturation(&before).filter(|_| !passed) {
+        let (limit, machine_busy) = cpu.saturation(&before);
+        if passed {
+            continue;
+        }
+        if let Some(busy) = machine_busy {
+            busy_breaks.push((rate, busy));
+        }
+        if let Some(limit) = limit {
             saturated_at = Some((rate, limit));
             break;
         }
     }
     let end = total.expect("a search runs at least one step");
-    let report = (!end.interrupted).then(|| report(plan, &search, saturated_at));
+    let report = (!end.interrupted).then(|| {
+        let mut report = report(plan, &search, saturated_at);
+        report.caution = caution(&busy_breaks);
+        report
+    });
     SearchResult {
         end,
         verdicts,
@@ -156,8 +170,6 @@ enum Limit {
     Generator(f64),
     /// The generator and the embedded node together.
     Shared(f64),
-    /// The machine, whatever kept it busy.
-    Machine(f64),
 }
 
 /// CPU readings at one moment.
@@ -189,8 +201,9 @@ impl Cpu {
         }
     }
 
-    /// What saturated since `before`, if anything.
-    fn saturation(&self, before: &Reading) -> Option<Limit> {
+    /// Which of this run's processes saturated since `before`, if any, and
+    /// the machine's busy share (percent) if the machine saturated.
+    fn saturation(&self, before: &Reading) -> (Option<Limit>, Option<f64>) {
         let now = self.read();
         let percent = |a: Option<ProcessReading>, b: Option<ProcessReading>| {
             let (a, b) = (a?, b?);
@@ -199,15 +212,20 @@ impl Cpu {
         };
         let own = percent(before.own, now.own).unwrap_or(0.0);
         let both = own + percent(before.node, now.node).unwrap_or(0.0);
-        let machine = before.machine.zip(now.machine);
-        if saturated(own) {
+        let limit = if saturated(own) {
             Some(Limit::Generator(own))
         } else if saturated(both) {
             Some(Limit::Shared(both))
         } else {
-            let (then, now) = machine.filter(|(then, now)| now.saturated_since(then))?;
-            Some(Limit::Machine(now.busy_since(&then).unwrap_or(1.0) * 100.0))
-        }
+            None
+        };
+        let machine = before
+            .machine
+            .zip(now.machine)
+            .filter(|(then, now)| now.saturated_since(then))
+            .and_then(|(then, now)| now.busy_since(&then))
+            .map(|share| share * 100.0);
+        (limit, machine)
     }
 }
 
@@ -225,10 +243,6 @@ fn report(
                     "the load generator saturated at {} ({cpu:.0}% CPU of {} cores)",
                     per_s(rate),
                     cores()
-                ),
-                Limit::Machine(busy) => format!(
-                    "the machine saturated at {} (its CPU {busy:.0}% busy, the load generator's share included)",
-                    per_s(rate)
                 ),
                 Limit::Shared(cpu) => format!(
                     "the machine saturated at {} (load generator and embedded node at {cpu:.0}% CPU of {} cores)",
@@ -287,7 +301,21 @@ fn report(
             _ => None,
         },
         verdict,
+        caution: None,
     }
+}
+
+/// A caution about the steps that broke while the machine was saturated
+/// by something other than this run's processes.
+fn caution(busy_breaks: &[(f64, f64)]) -> Option<String> {
+    let busiest = busy_breaks.iter().map(|b| b.1).fold(0.0, f64::max);
+    let rates: Vec<String> = busy_breaks.iter().map(|b| per_s(b.0)).collect();
+    (!rates.is_empty()).then(|| {
+        format!(
+            "the machine's CPU was up to {busiest:.0}% busy while rules broke at {}, mostly not by this run: other processes may have slowed the target or the load generator",
+            rates.join(", ")
+        )
+    })
 }
 
 /// A rate for people: `400/s`, `12.5/s`.

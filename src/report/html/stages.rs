@@ -27,6 +27,9 @@ pub(super) fn section(run: &RunResult) -> String {
             escape(&capacity.rules.join(", ")),
             escape(&capacity.verdict)
         );
+        if let Some(caution) = &capacity.caution {
+            let _ = writeln!(html, r#"<p class="note">Caution: {}</p>"#, escape(caution));
+        }
     }
     table(&mut html, run);
     html.push_str(r#"<div class="gap"></div><div class="plots">"#);
