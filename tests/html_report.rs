@@ -46,12 +46,18 @@ fn page_of_a_bench_run() -> (Ran, PathBuf, usize) {
             "0s",
         ],
     );
+    let (page_path, _, plots) = page_of(&ran);
+    (ran, page_path, plots)
+}
+
+/// `opmon report` of `ran`: the page's path, its text and its number of plots.
+fn page_of(ran: &Ran) -> (PathBuf, String, usize) {
     let page_path = ran.dir.join("report.html");
     let out = opmon_report(&ran.dir, &page_path);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let page = std::fs::read_to_string(&page_path).unwrap();
     let plots = page.matches(r#"<svg class="plot""#).count();
-    (ran, page_path, plots)
+    (page_path, page, plots)
 }
 
 #[test]
@@ -136,12 +142,7 @@ fn page_of_a_search() -> (PathBuf, String, usize) {
             "300ms",
         ],
     );
-    let page_path = ran.dir.join("report.html");
-    let out = opmon_report(&ran.dir, &page_path);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let page = std::fs::read_to_string(&page_path).unwrap();
-    let plots = page.matches(r#"<svg class="plot""#).count();
-    (page_path, page, plots)
+    page_of(&ran)
 }
 
 #[test]
