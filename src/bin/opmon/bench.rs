@@ -55,6 +55,11 @@ const DRAIN: Duration = Duration::from_secs(30);
 const MAX_IN_FLIGHT: usize = 10_000;
 /// The measured duration when neither `--duration` nor `--ops` is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// A capacity search's measured time per step, first rate and highest rate
+/// when not given.
+const DEFAULT_STEP: Duration = Duration::from_secs(20);
+const DEFAULT_MIN_RATE: f64 = 10.0;
+const DEFAULT_MAX_RATE: f64 = 100_000.0;
 /// How often run.json is checkpointed when `--checkpoint-every` is not given.
 const DEFAULT_CHECKPOINT: Duration = Duration::from_secs(5);
 
@@ -94,17 +99,15 @@ pub struct BenchArgs {
           value_parser = |s: &str| s.parse::<Threshold>(),
           conflicts_with_all = ["duration", "ops", "thresholds"])]
     find_capacity: Vec<Threshold>,
-    /// Measured time of each capacity-search step, after its own --warmup.
-    #[arg(long, default_value = "20s", value_parser = parse_span, requires = "find_capacity")]
-    step: Duration,
-    /// The capacity search's first rate.
-    #[arg(long, value_name = "R", default_value = "10", value_parser = parse_rate,
-          requires = "find_capacity")]
-    min_rate: f64,
-    /// The capacity search's highest rate.
-    #[arg(long, value_name = "R", default_value = "100000", value_parser = parse_rate,
-          requires = "find_capacity")]
-    max_rate: f64,
+    /// Measured time of each capacity-search step, after its own --warmup [default: 20s].
+    #[arg(long, value_parser = parse_span, requires = "find_capacity")]
+    step: Option<Duration>,
+    /// The capacity search's first rate [default: 10].
+    #[arg(long, value_name = "R", value_parser = parse_rate, requires = "find_capacity")]
+    start_rate: Option<f64>,
+    /// The capacity search's highest rate [default: 100000].
+    #[arg(long, value_name = "R", value_parser = parse_rate, requires = "find_capacity")]
+    max_rate: Option<f64>,
     /// Measured duration, after the warm-up [default: 10s].
     #[arg(long, conflicts_with = "ops", value_parser = parse_span)]
     duration: Option<Duration>,
@@ -263,13 +266,16 @@ impl Plan {
             }
             (name, mix) => Scenario::parse(name.as_deref().unwrap_or("mix"), mix.clone())?,
         };
-        let search = (!args.find_capacity.is_empty()).then(|| SearchPlan {
-            rules: [&args.find_capacity[..], args.max_error_rate.as_slice()].concat(),
-            step: args.step,
-            warmup: args.warmup,
-            min_rate: args.min_rate,
-            max_rate: args.max_rate.max(args.min_rate),
-            max_in_flight: MAX_IN_FLIGHT,
+        let search = (!args.find_capacity.is_empty()).then(|| {
+            let min_rate = args.start_rate.unwrap_or(DEFAULT_MIN_RATE);
+            SearchPlan {
+                rules: [&args.find_capacity[..], args.max_error_rate.as_slice()].concat(),
+                step: args.step.unwrap_or(DEFAULT_STEP),
+                warmup: args.warmup,
+                min_rate,
+                max_rate: args.max_rate.unwrap_or(DEFAULT_MAX_RATE).max(min_rate),
+                max_in_flight: MAX_IN_FLIGHT,
+            }
         });
         let model = match (&args.stages, args.rate) {
             (Some(stages), _) => LoadModel::Staged {
