@@ -198,8 +198,11 @@ fn search_args(workers: &'static str, rule: &'static str) -> Vec<&'static str> {
 
 #[test]
 fn a_capacity_search_finds_a_known_capacity() {
+    // Past the capacity the queue grows without end, so any limit well
+    // above the 10 ms a call takes marks the knee; 100 ms leaves room for
+    // a debug build on a busy machine.
     let _alone = alone();
-    let ran = bench_ok("capacity", &search_args("4", "identity.lookup:p99<50ms"));
+    let ran = bench_ok("capacity", &search_args("4", "identity.lookup:p99<100ms"));
     let run = ran.run();
     let capacity = run.capacity.as_ref().expect("a capacity report");
     assert_eq!(capacity.outcome, "found", "{}", ran.stdout());
@@ -225,7 +228,7 @@ fn a_search_above_the_generators_reach_says_so() {
     // can send and serve in a debug build: the search must stop at the
     // saturation and say so, or find the real capacity, or (on a machine
     // other processes keep busy) caution that it could not tell.
-    let ran = bench_ok("saturated", &search_args("64", "identity.lookup:p99<50ms"));
+    let ran = bench_ok("saturated", &search_args("64", "identity.lookup:p99<100ms"));
     let capacity = ran.run().capacity.expect("a capacity report");
     match capacity.outcome.as_str() {
         "generator_saturated" => assert!(
