@@ -15,6 +15,7 @@ mod histogram;
 pub mod html;
 mod json;
 mod merge;
+pub mod real;
 mod run;
 mod stage;
 mod table;

@@ -70,6 +70,8 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
 pub mod bench;
 #[cfg(feature = "client")]
 pub mod envelopes;
+pub mod daemon;
+pub mod fake_prometheus;
 pub mod fake_server;
 pub mod fuzz;
 pub mod otlp;

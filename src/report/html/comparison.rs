@@ -11,23 +11,12 @@ use super::spectrum::{spectrum_chart, SpectrumLine};
 use super::{escape, svg::colour};
 use crate::report::compare::format::{cells, sides, HEADER};
 use crate::report::compare::{Comparison, Verdict};
-use crate::report::{decode_histogram, RunResult};
+use crate::report::RunResult;
 
-/// All runs' response times for `operation`, in one histogram
-/// (unreadable histograms are skipped: the comparison itself has already
-/// refused them).
+/// All runs' response times for `operation` (unreadable histograms make
+/// an empty line: the comparison itself has already refused them).
 fn pooled(runs: &[RunResult], operation: &str) -> Histogram<u64> {
-    let mut all = crate::load::new_histogram();
-    for op in runs
-        .iter()
-        .flat_map(|run| run.operations.iter())
-        .filter(|op| op.operation == operation)
-    {
-        if let Ok(histogram) = decode_histogram(&op.histograms.response_us) {
-            let _ = all.add(&histogram);
-        }
-    }
-    all
+    crate::report::compare::pooled(runs, operation).unwrap_or_else(|_| crate::load::new_histogram())
 }
 
 /// The page for `comparison` of `base` and `candidate` runs.

@@ -34,6 +34,7 @@ mod stages;
 pub mod svg;
 
 pub use comparison::comparison_page;
+pub(crate) use page::head;
 pub use page::run_page;
 pub use spectrum::{spectrum_chart, spectrum_svg, SpectrumLine};
 

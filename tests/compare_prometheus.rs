@@ -1,0 +1,168 @@
+//! Synthetic runs held against real users, end to end: the instrumented
+//! example app sends real traffic through a node with 20 ms of injected
+//! latency and pushes its metrics to Debian's real Pushgateway, which
+//! Debian's real Prometheus scrapes; then `opmon bench` runs synthetic
+//! traffic and `opmon compare RUN --vs-prometheus URL` holds it against
+//! what Prometheus recorded.
+//!
+//! Ignored by a plain `cargo test`, which cannot assume the programs; CI
+//! installs them and runs the test with `--include-ignored`.
+
+mod common;
+
+// The example itself, run in-process (an example's binary is not built
+// for `cargo test --test`, and a test cannot run cargo).
+#[allow(dead_code)]
+#[path = "../examples/instrumented_app.rs"]
+mod instrumented_app;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::bench::{bench_ok, out_dir};
+use common::daemon::Daemon;
+use serde_json::Value;
+
+const PUSHGATEWAY: &str = "/usr/bin/prometheus-pushgateway";
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+/// Cycles of the app: each is two identity creations, a group creation
+/// and a member addition.
+const CYCLES: u32 = 10;
+/// The synthetic runs: the app's mix, in groups of one as the app's.
+const BENCH: [&str; 8] = [
+    "--scenario",
+    "mix",
+    "--mix",
+    "identity=2,group=1,add-members=1,lookup=0",
+    "--group-size",
+    "1",
+    "--ops",
+    "40",
+];
+
+#[test]
+#[ignore = "needs prometheus and prometheus-pushgateway"]
+fn synthetic_runs_are_held_against_real_users_in_prometheus() {
+    let gateway = Daemon::start(
+        PUSHGATEWAY,
+        |port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
+        "/-/ready",
+    );
+    let dir = out_dir("prometheus");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+            gateway.port()
+        ),
+    )
+    .unwrap();
+    let prometheus = Daemon::start(
+        PROMETHEUS,
+        |port| {
+            vec![
+                format!("--config.file={}", config.display()),
+                format!("--storage.tsdb.path={}", dir.join("data").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+            ]
+        },
+        "/-/ready",
+    );
+
+    // Real traffic: the example app, 20 ms added to every call.
+    let args: Vec<String> = [
+        "--ops",
+        &CYCLES.to_string(),
+        "--pushgateway",
+        &gateway.url(),
+        "--inject-latency",
+        "fixed:20ms",
+    ]
+    .map(String::from)
+    .to_vec();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(instrumented_app::run(&args))
+        .expect("the app runs");
+    wait_for_scrape(&prometheus, f64::from(CYCLES * 4));
+
+    // Synthetic traffic without the latency: faster than real throughout.
+    let fast = bench_ok("vs-prometheus-fast", &BENCH);
+    let rows = compare(&fast.dir, &prometheus);
+    for operation in ["identity.create", "group.create", "group.add_members"] {
+        for figure in ["p50", "p99"] {
+            let row = row(&rows, operation, figure);
+            assert_eq!(row["verdict"], "faster", "{row}");
+        }
+        // The real median lies at or above the injected 20 ms, in a
+        // bucket that contains it for a one-call operation.
+        let p50 = row(&rows, operation, "p50");
+        let (low, high) = (
+            p50["real_low"].as_f64().unwrap(),
+            p50["real_high"].as_f64().unwrap(),
+        );
+        assert!(high >= 20.0, "{p50}");
+        if operation == "group.create" {
+            assert!(low <= 20.0 && 20.0 <= high, "{p50}");
+        }
+        assert!(low <= p50["real"].as_f64().unwrap(), "{p50}");
+    }
+
+    // Synthetic traffic with the same latency: inside the real buckets.
+    let mut slow_args = BENCH.to_vec();
+    slow_args.extend(["--inject-latency", "fixed:20ms"]);
+    let slow = bench_ok("vs-prometheus-slow", &slow_args);
+    let rows = compare(&slow.dir, &prometheus);
+    for operation in ["identity.create", "group.create", "group.add_members"] {
+        let p50 = row(&rows, operation, "p50");
+        assert_eq!(p50["verdict"], "inside", "{p50}");
+    }
+}
+
+/// Waits until Prometheus has scraped all `operations` of the app.
+fn wait_for_scrape(prometheus: &Daemon, operations: f64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let path = "/api/v1/query?query=sum(xmtp_client_operation_duration_seconds_count)";
+    loop {
+        let answer: Value = serde_json::from_str(&prometheus.get(path)).unwrap();
+        let scraped = answer["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok());
+        if scraped == Some(operations) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped {operations} operations: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `opmon compare RUN --vs-prometheus URL --format json`: its rows.
+fn compare(run: &std::path::Path, prometheus: &Daemon) -> Vec<Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("compare")
+        .arg(run)
+        .args(["--vs-prometheus", &prometheus.url(), "--range", "10m"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let comparison: Value = serde_json::from_str(&stdout).unwrap();
+    eprintln!("{comparison:#}");
+    comparison["rows"].as_array().unwrap().clone()
+}
+
+fn row<'a>(rows: &'a [Value], operation: &str, figure: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["operation"] == operation && r["figure"] == figure)
+        .unwrap_or_else(|| panic!("no {operation} {figure} in {rows:?}"))
+}
