@@ -100,7 +100,7 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         )
         .service(client);
 
-    // 4. The operations, `--ops` times: two identities, a group, one member added.
+    // 4. The operations, `--ops` times.
     for _ in 0..cycles {
         cycle(&mut ops).await?;
     }
@@ -110,31 +110,38 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// One cycle of the operations an app runs: two identities, a group, one
-/// member added.
+/// One cycle of what an app does: three new identities; a group created
+/// with the second, the third added to it; the first looked up.
 async fn cycle<S>(ops: &mut S) -> Result<(), Box<dyn std::error::Error>>
 where
     S: Service<Op, Response = OpResult>,
     S::Error: Into<Box<dyn std::error::Error>>,
 {
     let mut identities = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         if let OpResult::Identity(identity) = call(ops, Op::CreateIdentity).await? {
             identities.push(identity);
         }
     }
+    let [first, second, third] = &identities[..] else {
+        return Err("identity.create returned something else".into());
+    };
     let create = Op::CreateGroup {
-        owner: identities[0].clone(),
-        members: Vec::new(),
+        owner: first.clone(),
+        members: vec![second.inbox_id().to_owned()],
     };
     let OpResult::Group(group) = call(ops, create).await? else {
         return Err("group.create returned something else".into());
     };
     let add = Op::AddMembers {
         group,
-        members: vec![identities[1].inbox_id().to_owned()],
+        members: vec![third.inbox_id().to_owned()],
     };
     call(ops, add).await?;
+    let lookup = Op::LookupIdentity {
+        address: first.address().to_owned(),
+    };
+    call(ops, lookup).await?;
     Ok(())
 }
 

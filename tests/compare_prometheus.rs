@@ -25,19 +25,28 @@ use serde_json::Value;
 
 const PUSHGATEWAY: &str = "/usr/bin/prometheus-pushgateway";
 const PROMETHEUS: &str = "/usr/bin/prometheus";
-/// Cycles of the app: each is two identity creations, a group creation
-/// and a member addition.
+/// Cycles of the app: each is three identity creations, a group created
+/// with one member, a member added, a lookup.
 const CYCLES: u32 = 10;
-/// The synthetic runs: the app's mix, in groups of one as the app's.
+/// Operations a cycle of the app runs.
+const PER_CYCLE: u32 = 6;
+/// The operations, each slowed by every call it makes.
+const OPERATIONS: [&str; 4] = [
+    "identity.create",
+    "group.create",
+    "group.add_members",
+    "identity.lookup",
+];
+/// The synthetic runs: the app's mix, in groups of two as the app's.
 const BENCH: [&str; 8] = [
     "--scenario",
     "mix",
     "--mix",
-    "identity=2,group=1,add-members=1,lookup=0",
+    "identity=3,group=1,add-members=1,lookup=1",
     "--group-size",
-    "1",
+    "2",
     "--ops",
-    "40",
+    "60",
 ];
 
 #[test]
@@ -86,36 +95,40 @@ fn synthetic_runs_are_held_against_real_users_in_prometheus() {
         .unwrap()
         .block_on(instrumented_app::run(&args))
         .expect("the app runs");
-    wait_for_scrape(&prometheus, f64::from(CYCLES * 4));
+    wait_for_scrape(&prometheus, f64::from(CYCLES * PER_CYCLE));
 
     // Synthetic traffic without the latency: faster than real throughout.
     let fast = bench_ok("vs-prometheus-fast", &BENCH);
     let rows = compare(&fast.dir, &prometheus);
-    for operation in ["identity.create", "group.create", "group.add_members"] {
+    for operation in OPERATIONS {
         for figure in ["p50", "p99"] {
             let row = row(&rows, operation, figure);
             assert_eq!(row["verdict"], "faster", "{row}");
         }
-        // The real median lies at or above the injected 20 ms, in a
-        // bucket that contains it for a one-call operation.
         let p50 = row(&rows, operation, "p50");
         let (low, high) = (
             p50["real_low"].as_f64().unwrap(),
             p50["real_high"].as_f64().unwrap(),
         );
+        let real = p50["real"].as_f64().unwrap();
+        assert!(low <= real && real <= high, "{p50}");
+        // Every call waits 20 ms: the real median is at least that.
         assert!(high >= 20.0, "{p50}");
-        if operation == "group.create" {
-            assert!(low <= 20.0 && 20.0 <= high, "{p50}");
-        }
-        assert!(low <= p50["real"].as_f64().unwrap(), "{p50}");
     }
+    // A lookup is one call: its real median's bucket holds the 20 ms.
+    let lookup = row(&rows, "identity.lookup", "p50");
+    assert!(
+        lookup["real_low"].as_f64().unwrap() <= 20.0
+            && 20.0 <= lookup["real_high"].as_f64().unwrap(),
+        "{lookup}"
+    );
 
     // Synthetic traffic with the same latency: inside the real buckets.
     let mut slow_args = BENCH.to_vec();
     slow_args.extend(["--inject-latency", "fixed:20ms"]);
     let slow = bench_ok("vs-prometheus-slow", &slow_args);
     let rows = compare(&slow.dir, &prometheus);
-    for operation in ["identity.create", "group.create", "group.add_members"] {
+    for operation in OPERATIONS {
         let p50 = row(&rows, operation, "p50");
         assert_eq!(p50["verdict"], "inside", "{p50}");
     }

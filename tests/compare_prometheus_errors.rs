@@ -59,7 +59,13 @@ fn an_unreachable_prometheus_is_one_sentence() {
 
 #[test]
 fn no_matching_series_is_one_sentence() {
-    let url = fake_prometheus::start(|q| if over_range(q) { matrix(&[]) } else { vector(&[]) });
+    let url = fake_prometheus::start(|q| {
+        if over_range(q) {
+            matrix(&[])
+        } else {
+            vector(&[])
+        }
+    });
     let error = vs(&url, &["--selector", r#"{job="nobody"}"#]);
     assert!(error.contains("has no series"), "{error}");
     assert!(error.contains(r#"job="nobody""#), "{error}");
@@ -83,13 +89,19 @@ fn a_window_without_operations_is_one_sentence() {
 fn a_gauge_is_not_a_histogram() {
     let url = fake_prometheus::start(|q| {
         let gauge = r#"{"__name__":"xmtp_client_operation_active","xmtp_traffic":"real"}"#;
-        match (over_range(q), q.contains(r#"__name__="xmtp_client_operation_active""#)) {
+        match (
+            over_range(q),
+            q.contains(r#"__name__="xmtp_client_operation_active""#),
+        ) {
             (true, true) => matrix(&[(gauge, &["1"])]),
             (true, false) => matrix(&[]),
             (false, _) => vector(&[]),
         }
     });
-    let error = vs(&url, &["--selector", r#"xmtp_client_operation_active{job="app"}"#]);
+    let error = vs(
+        &url,
+        &["--selector", r#"xmtp_client_operation_active{job="app"}"#],
+    );
     assert!(
         error.contains("xmtp_client_operation_active is not a histogram"),
         "{error}"
@@ -106,7 +118,10 @@ fn buckets_without_le_are_not_a_histogram() {
         }
     });
     let error = vs(&url, &[]);
-    assert!(error.contains("not a histogram") && error.contains("`le`"), "{error}");
+    assert!(
+        error.contains("not a histogram") && error.contains("`le`"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -118,11 +133,19 @@ fn bad_flags_are_one_sentence() {
         (vec!["--start", "yesterday"], "--start `yesterday`"),
         (vec!["--end", "2026-13-01T00:00:00Z"], "--end"),
         (
-            vec!["--start", "2026-12-02T10:00:00Z", "--end", "2026-12-02T09:00:00Z"],
+            vec![
+                "--start",
+                "2026-12-02T10:00:00Z",
+                "--end",
+                "2026-12-02T09:00:00Z",
+            ],
             "after --start",
         ),
         (vec!["--selector", "{job=x}"], "--selector `{job=x}`"),
-        (vec!["--selector", r#"{xmtp_traffic="x"}"#], "flag of its own"),
+        (
+            vec!["--selector", r#"{xmtp_traffic="x"}"#],
+            "flag of its own",
+        ),
         (vec!["--phases"], "--phases needs per-phase histograms"),
     ] {
         let mut all = vec!["--vs-prometheus", url];
@@ -138,7 +161,12 @@ fn bad_flags_are_one_sentence() {
 fn vs_prometheus_excludes_the_other_sides() {
     let run = fixture();
     for args in [
-        vec!["--vs-prometheus", "http://127.0.0.1:9", "--vs", run.as_str()],
+        vec![
+            "--vs-prometheus",
+            "http://127.0.0.1:9",
+            "--vs",
+            run.as_str(),
+        ],
         vec!["--vs-prometheus", "http://127.0.0.1:9", "--by", "api"],
         vec!["--range", "1h"],
     ] {
@@ -150,6 +178,9 @@ fn vs_prometheus_excludes_the_other_sides() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(stderr.contains("cannot be used with") || stderr.contains("required"), "{stderr}");
+        assert!(
+            stderr.contains("cannot be used with") || stderr.contains("required"),
+            "{stderr}"
+        );
     }
 }

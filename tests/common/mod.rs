@@ -68,9 +68,9 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
 }
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod daemon;
 #[cfg(feature = "client")]
 pub mod envelopes;
-pub mod daemon;
 pub mod fake_prometheus;
 pub mod fake_server;
 pub mod fuzz;

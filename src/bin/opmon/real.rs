@@ -33,7 +33,12 @@ pub struct RealArgs {
     #[arg(long, value_name = "SELECTOR", requires = "vs_prometheus")]
     pub selector: Option<String>,
     /// The xmtp_traffic label of the real side.
-    #[arg(long, value_name = "VALUE", default_value = "real", requires = "vs_prometheus")]
+    #[arg(
+        long,
+        value_name = "VALUE",
+        default_value = "real",
+        requires = "vs_prometheus"
+    )]
     pub traffic: String,
     /// Compare per phase (xmtp_client_phase_duration_seconds) as well.
     #[arg(long, requires = "vs_prometheus")]

@@ -99,10 +99,7 @@ impl Prometheus {
         }
         Ok(Self {
             url: url.trim().to_owned(),
-            base: format!(
-                "http://{authority}{}",
-                parsed.path().trim_end_matches('/')
-            ),
+            base: format!("http://{authority}{}", parsed.path().trim_end_matches('/')),
             client: Client::builder(TokioExecutor::new()).build_http(),
         })
     }
@@ -136,7 +133,7 @@ impl Prometheus {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| unreachable(error_chain(&e)))?;
+                .map_err(|e| unreachable(root_cause(&e)))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_ANSWER)
                 .collect()
@@ -160,7 +157,9 @@ impl Prometheus {
                 url: self.url.clone(),
                 reason: format!(
                     "refused the query: {}",
-                    answer.error.unwrap_or_else(|| format!("HTTP {}", status.as_u16()))
+                    answer
+                        .error
+                        .unwrap_or_else(|| format!("HTTP {}", status.as_u16()))
                 ),
             });
         }
@@ -190,17 +189,14 @@ impl Prometheus {
     }
 }
 
-/// An error and its causes, on one line (the last cause says most:
-/// "Connection refused").
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// The innermost cause of an error, which says most ("Connection
+/// refused") without hyper's layers of context.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
     }
-    text
+    cause.to_string()
 }
 
 /// `text` for a URL query value: everything but unreserved characters
@@ -223,9 +219,21 @@ mod tests {
 
     #[test]
     fn urls_and_queries_are_encoded() {
-        assert_eq!(percent_encode(r#"a{b="c d"}[5s]"#), "a%7Bb%3D%22c%20d%22%7D%5B5s%5D");
-        assert_eq!(Prometheus::new("http://h:9090/p/").unwrap().base, "http://h:9090/p");
-        for bad in ["h:9090", "https://h", "http://", "http://h/?x=1", "not a url"] {
+        assert_eq!(
+            percent_encode(r#"a{b="c d"}[5s]"#),
+            "a%7Bb%3D%22c%20d%22%7D%5B5s%5D"
+        );
+        assert_eq!(
+            Prometheus::new("http://h:9090/p/").unwrap().base,
+            "http://h:9090/p"
+        );
+        for bad in [
+            "h:9090",
+            "https://h",
+            "http://",
+            "http://h/?x=1",
+            "not a url",
+        ] {
             assert!(Prometheus::new(bad).is_err(), "{bad}");
         }
     }

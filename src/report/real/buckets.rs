@@ -175,13 +175,21 @@ mod tests {
     #[test]
     fn no_observations_or_no_inf_bucket_give_nothing() {
         assert_eq!(Buckets::default().quantile(0.5), None);
-        assert_eq!(buckets(&[(0.1, 0.0), (f64::INFINITY, 0.0)]).quantile(0.5), None);
+        assert_eq!(
+            buckets(&[(0.1, 0.0), (f64::INFINITY, 0.0)]).quantile(0.5),
+            None
+        );
         assert_eq!(buckets(&[(0.1, 3.0)]).quantile(0.5), None);
     }
 
     #[test]
     fn series_add_up_per_bound() {
-        let b = buckets(&[(0.1, 1.0), (f64::INFINITY, 2.0), (0.1, 3.0), (f64::INFINITY, 4.0)]);
+        let b = buckets(&[
+            (0.1, 1.0),
+            (f64::INFINITY, 2.0),
+            (0.1, 3.0),
+            (f64::INFINITY, 4.0),
+        ]);
         assert_eq!(b.total(), 6.0);
         assert_eq!(b.shares(), vec![(0.1, 4.0 / 6.0), (f64::INFINITY, 1.0)]);
         assert_eq!(b.bounds().collect::<Vec<_>>(), vec![0.1]);

@@ -75,7 +75,10 @@ pub struct RealQuery {
 impl RealQuery {
     /// The histogram's base name.
     fn metric(&self) -> &str {
-        self.selector.metric.as_deref().unwrap_or(OPERATION_HISTOGRAM)
+        self.selector
+            .metric
+            .as_deref()
+            .unwrap_or(OPERATION_HISTOGRAM)
     }
 
     /// The label matchers, `--traffic` first.
@@ -144,10 +147,12 @@ pub async fn fetch(prometheus: &Prometheus, query: &RealQuery) -> Result<RealSid
         let suffix = name(series).strip_prefix(metric).unwrap_or("");
         match (suffix, ok) {
             ("_bucket", true) => {
-                let bound = get("le").parse::<f64>().map_err(|_| RealError::NotHistogram {
-                    metric: metric.to_owned(),
-                    reason: format!("it has a bucket bound le=\"{}\"", get("le")),
-                })?;
+                let bound = get("le")
+                    .parse::<f64>()
+                    .map_err(|_| RealError::NotHistogram {
+                        metric: metric.to_owned(),
+                        reason: format!("it has a bucket bound le=\"{}\"", get("le")),
+                    })?;
                 entry.ok_buckets.add(bound, rise);
             }
             ("_count", true) => entry.ok += rise,
@@ -188,18 +193,20 @@ async fn absent(prometheus: &Prometheus, query: &RealQuery) -> Result<RealError,
         query.matchers().join(","),
         query.window.length().as_millis().max(1)
     );
-    Ok(if prometheus.query(&bare, query.window.end).await?.is_empty() {
-        RealError::NoSeries {
-            selector: query.describe(),
-            start: Window::rfc3339(query.window.start),
-            end: Window::rfc3339(query.window.end),
-        }
-    } else {
-        RealError::NotHistogram {
-            metric: metric.to_owned(),
-            reason: format!("it has no {metric}_bucket series (a gauge or counter?)"),
-        }
-    })
+    Ok(
+        if prometheus.query(&bare, query.window.end).await?.is_empty() {
+            RealError::NoSeries {
+                selector: query.describe(),
+                start: Window::rfc3339(query.window.start),
+                end: Window::rfc3339(query.window.end),
+            }
+        } else {
+            RealError::NotHistogram {
+                metric: metric.to_owned(),
+                reason: format!("it has no {metric}_bucket series (a gauge or counter?)"),
+            }
+        },
+    )
 }
 
 fn name(series: &Series) -> &str {

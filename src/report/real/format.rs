@@ -45,7 +45,8 @@ pub(crate) fn cells(row: &RealRow) -> [String; 8] {
         value(row, row.synthetic),
         row.real.map_or_else(|| "-".into(), |r| value(row, r)),
         bucket(row),
-        row.ratio.map_or_else(|| "n/a".into(), |r| format!("{r:.2}x")),
+        row.ratio
+            .map_or_else(|| "n/a".into(), |r| format!("{r:.2}x")),
         match row.p_adjusted {
             None => "-".into(),
             Some(p) if p < 0.001 => "<0.001".into(),

@@ -143,7 +143,8 @@ fn percentiles(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: 
                 format!("fewer than {BEYOND} {side} samples beyond {name}: near the maximum")
             })
         };
-        row.reason = few(theirs.ok, "real").or_else(|| few(ours.histogram.len() as f64, "synthetic"));
+        row.reason =
+            few(theirs.ok, "real").or_else(|| few(ours.histogram.len() as f64, "synthetic"));
         rows.push(row);
     }
 }
@@ -169,7 +170,13 @@ fn errors(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut 
     let real_failed = theirs.failed.round() as u64;
     let real_total = (theirs.ok + theirs.failed).round() as u64;
     let synthetic_failed = ours.attempts.saturating_sub(ours.ok);
-    let percent = |hits: u64, n: u64| if n == 0 { 0.0 } else { hits as f64 / n as f64 * 100.0 };
+    let percent = |hits: u64, n: u64| {
+        if n == 0 {
+            0.0
+        } else {
+            hits as f64 / n as f64 * 100.0
+        }
+    };
     let mut tested = |figure: String, (rh, rn): (u64, u64), (sh, sn): (u64, u64)| {
         let (_, p) = two_proportions(rh, rn, sh, sn);
         rows.push(RealRow {
@@ -201,7 +208,9 @@ fn errors(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut 
 /// Adjusts the p-values of the tested rows together and gives each its
 /// verdict.
 fn adjust(rows: &mut [RealRow]) {
-    let tested: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p_value.is_some()).collect();
+    let tested: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].p_value.is_some())
+        .collect();
     let raw: Vec<f64> = tested.iter().filter_map(|&i| rows[i].p_value).collect();
     for (&i, adjusted) in tested.iter().zip(fdr::benjamini_hochberg(&raw)) {
         let row = &mut rows[i];

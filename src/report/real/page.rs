@@ -32,14 +32,22 @@ pub fn real_page(comparison: &RealComparison, real: &RealSide, runs: &[RunResult
     html.push_str("</tr>\n");
     for row in &comparison.rows {
         let unjudged = matches!(row.verdict, RealVerdict::Unknown | RealVerdict::NotJudged);
-        html.push_str(if unjudged { "<tr class=\"unjudged\">" } else { "<tr>" });
+        html.push_str(if unjudged {
+            "<tr class=\"unjudged\">"
+        } else {
+            "<tr>"
+        });
         for cell in cells(row) {
             let _ = write!(html, "<td>{}</td>", escape(&cell));
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</table>\n<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
-    let mut operations: Vec<&str> = comparison.rows.iter().map(|r| r.operation.as_str()).collect();
+    let mut operations: Vec<&str> = comparison
+        .rows
+        .iter()
+        .map(|r| r.operation.as_str())
+        .collect();
     operations.dedup();
     for operation in operations {
         let synthetic = pooled(runs, operation).unwrap_or_else(|_| crate::load::new_histogram());

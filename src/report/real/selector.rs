@@ -68,7 +68,9 @@ impl Selector {
         }
         if rest.is_empty() {
             if name.is_empty() {
-                return Err(fail("is empty; write label matchers like {job=\"my-app\"}".into()));
+                return Err(fail(
+                    "is empty; write label matchers like {job=\"my-app\"}".into(),
+                ));
             }
             return Ok(selector);
         }
@@ -97,7 +99,9 @@ impl Selector {
             }
             if label == "__name__" {
                 if op != "=" || selector.metric.is_some() {
-                    return Err(fail("may name one metric, exactly (`__name__=\"…\"`)".into()));
+                    return Err(fail(
+                        "may name one metric, exactly (`__name__=\"…\"`)".into(),
+                    ));
                 }
                 selector.metric = Some(value);
             } else {
@@ -111,7 +115,11 @@ impl Selector {
             chars = match remaining.strip_prefix(',') {
                 Some(next) => next.trim_start(),
                 None if remaining.is_empty() => remaining,
-                None => return Err(fail(format!("has `{remaining}` where `,` or `}}` should be"))),
+                None => {
+                    return Err(fail(format!(
+                        "has `{remaining}` where `,` or `}}` should be"
+                    )))
+                }
             };
         }
         Ok(selector)
@@ -176,7 +184,10 @@ mod tests {
         let s = Selector::parse(r#"{job="x", xmtp_api=~'v4|v3',env!="dev\"q"}"#, &[]).unwrap();
         assert_eq!(s.metric, None);
         let text: Vec<String> = s.matchers.iter().map(ToString::to_string).collect();
-        assert_eq!(text, [r#"job="x""#, r#"xmtp_api=~"v4|v3""#, r#"env!="dev\"q""#]);
+        assert_eq!(
+            text,
+            [r#"job="x""#, r#"xmtp_api=~"v4|v3""#, r#"env!="dev\"q""#]
+        );
         let named = Selector::parse("my_hist:seconds{}", &[]).unwrap();
         assert_eq!(named.metric.as_deref(), Some("my_hist:seconds"));
         let by_name = Selector::parse(r#"{__name__="g",a="b",}"#, &[]).unwrap();
@@ -199,7 +210,10 @@ mod tests {
         ] {
             let error = Selector::parse(bad, &["xmtp_traffic"]).unwrap_err();
             let text = error.to_string();
-            assert!(text.starts_with("--selector `") && !text.contains('\n'), "{text}");
+            assert!(
+                text.starts_with("--selector `") && !text.contains('\n'),
+                "{text}"
+            );
         }
     }
 }

@@ -62,9 +62,9 @@ impl Window {
             (None, end) => {
                 let end = end.map(|e| time("end", e)).transpose()?.unwrap_or(now);
                 let back = range.unwrap_or(DEFAULT_RANGE);
-                let start = end.checked_sub(back).ok_or_else(|| {
-                    WindowError("--range reaches back before 1970".to_owned())
-                })?;
+                let start = end
+                    .checked_sub(back)
+                    .ok_or_else(|| WindowError("--range reaches back before 1970".to_owned()))?;
                 (start, end)
             }
         };
@@ -127,8 +127,16 @@ mod tests {
             (Some("0s"), None, None),
             (None, Some("yesterday"), None),
             (None, None, Some("2026-13-02T00:00:00Z")),
-            (None, Some("2026-12-02T10:00:00Z"), Some("2026-12-02T09:00:00Z")),
-            (Some("1h"), Some("2026-12-02T08:00:00Z"), Some("2026-12-02T09:00:00Z")),
+            (
+                None,
+                Some("2026-12-02T10:00:00Z"),
+                Some("2026-12-02T09:00:00Z"),
+            ),
+            (
+                Some("1h"),
+                Some("2026-12-02T08:00:00Z"),
+                Some("2026-12-02T09:00:00Z"),
+            ),
         ] {
             let error = Window::from_flags(range, start, end, now).unwrap_err();
             assert!(!error.to_string().contains('\n'), "{error}");
