@@ -23,7 +23,6 @@ use common::bench::{bench_ok, out_dir};
 use common::daemon::Daemon;
 use serde_json::Value;
 
-const PUSHGATEWAY: &str = "/usr/bin/prometheus-pushgateway";
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 /// Cycles of the app: each is three identity creations, a group created
 /// with one member, a member added, a lookup.
@@ -52,11 +51,7 @@ const BENCH: [&str; 8] = [
 #[test]
 #[ignore = "needs prometheus and prometheus-pushgateway"]
 fn synthetic_runs_are_held_against_real_users_in_prometheus() {
-    let gateway = Daemon::start(
-        PUSHGATEWAY,
-        |port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
-        "/-/ready",
-    );
+    let gateway = Daemon::pushgateway();
     let dir = out_dir("prometheus");
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("prometheus.yml");
@@ -132,6 +127,26 @@ fn synthetic_runs_are_held_against_real_users_in_prometheus() {
         let p50 = row(&rows, operation, "p50");
         assert_eq!(p50["verdict"], "inside", "{p50}");
     }
+
+    // The other outputs: a Markdown table, and a page overlaying the
+    // synthetic spectrum and the real staircase per operation.
+    let page = slow.dir.join("vs-prometheus.html");
+    let markdown = opmon_compare(
+        &slow.dir,
+        &prometheus,
+        &["--format", "markdown", "--html", page.to_str().unwrap()],
+    );
+    assert!(markdown.contains("| identity.lookup | p50 |"), "{markdown}");
+    let page = std::fs::read_to_string(page).unwrap();
+    assert_eq!(
+        page.matches(r#"<svg class="plot""#).count(),
+        OPERATIONS.len()
+    );
+    assert_eq!(
+        page.matches("real (bucket bounds)").count(),
+        OPERATIONS.len()
+    );
+    assert!(!page.contains("NaN"));
 }
 
 /// Waits until Prometheus has scraped all `operations` of the app.
@@ -156,22 +171,28 @@ fn wait_for_scrape(prometheus: &Daemon, operations: f64) {
 
 /// `opmon compare RUN --vs-prometheus URL --format json`: its rows.
 fn compare(run: &std::path::Path, prometheus: &Daemon) -> Vec<Value> {
+    let stdout = opmon_compare(run, prometheus, &["--format", "json"]);
+    let comparison: Value = serde_json::from_str(&stdout).unwrap();
+    eprintln!("{comparison:#}");
+    comparison["rows"].as_array().unwrap().clone()
+}
+
+/// `opmon compare RUN --vs-prometheus URL --range 10m ARGS`: its output.
+fn opmon_compare(run: &std::path::Path, prometheus: &Daemon, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
         .arg("compare")
         .arg(run)
         .args(["--vs-prometheus", &prometheus.url(), "--range", "10m"])
-        .args(["--format", "json"])
+        .args(args)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let comparison: Value = serde_json::from_str(&stdout).unwrap();
-    eprintln!("{comparison:#}");
-    comparison["rows"].as_array().unwrap().clone()
+    stdout
 }
 
 fn row<'a>(rows: &'a [Value], operation: &str, figure: &str) -> &'a Value {

@@ -13,16 +13,10 @@ use common::daemon::Daemon;
 use xmtp_opmon::semconv;
 use xmtp_opmon::telemetry::TelemetryBuilder;
 
-const PUSHGATEWAY: &str = "/usr/bin/prometheus-pushgateway";
-
 #[test]
 #[ignore = "needs prometheus-pushgateway"]
 fn final_push_at_shutdown_reaches_the_pushgateway() {
-    let gateway = Daemon::start(
-        PUSHGATEWAY,
-        |port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
-        "/-/ready",
-    );
+    let gateway = Daemon::pushgateway();
 
     let guard = TelemetryBuilder::from_env()
         .pushgateway(gateway.url())

@@ -42,6 +42,15 @@ impl Daemon {
         daemon
     }
 
+    /// Debian's Pushgateway.
+    pub fn pushgateway() -> Daemon {
+        Daemon::start(
+            "/usr/bin/prometheus-pushgateway",
+            |port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
+            "/-/ready",
+        )
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

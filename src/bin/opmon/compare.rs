@@ -94,10 +94,10 @@ pub async fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     // A reader that stops early (`| head`) is not an error worth a panic.
     say!("{}", text.trim_end());
     if let Some(path) = &args.html {
-        let page = xmtp_opmon::report::html::comparison_page(&comparison, &base, &candidate);
-        std::fs::write(path, page)
-            .map_err(|e| anyhow::anyhow!("cannot write the page to {}: {e}", path.display()))?;
-        eprintln!("report: {}", path.display());
+        write_page(
+            path,
+            xmtp_opmon::report::html::comparison_page(&comparison, &base, &candidate),
+        )?;
     }
     Ok(if args.fail_on_regression && comparison.has_regression() {
         eprintln!("opmon: a figure is significantly worse than the base");
@@ -105,4 +105,12 @@ pub async fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes an HTML page and says where.
+pub fn write_page(path: &std::path::Path, page: String) -> anyhow::Result<()> {
+    std::fs::write(path, page)
+        .map_err(|e| anyhow::anyhow!("cannot write the page to {}: {e}", path.display()))?;
+    eprintln!("report: {}", path.display());
+    Ok(())
 }

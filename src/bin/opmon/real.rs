@@ -9,7 +9,7 @@ use clap::Args;
 use xmtp_opmon::report::real::{self, Prometheus, RealQuery, Selector, Window};
 use xmtp_opmon::semconv;
 
-use crate::compare::{CompareArgs, Format};
+use crate::compare::{write_page, CompareArgs, Format};
 use crate::run_sides::read_runs;
 
 /// The flags of the comparison with real users.
@@ -82,10 +82,7 @@ pub async fn vs_prometheus(args: &CompareArgs, url: &str) -> anyhow::Result<Exit
     };
     say!("{}", text.trim_end());
     if let Some(path) = &args.html {
-        let page = real::real_page(&comparison, &side, &runs);
-        std::fs::write(path, page)
-            .map_err(|e| anyhow::anyhow!("cannot write the page to {}: {e}", path.display()))?;
-        eprintln!("report: {}", path.display());
+        write_page(path, real::real_page(&comparison, &side, &runs))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -667,12 +667,9 @@ fn measure(
 /// Adjusts the p-values of all tested rows together and gives each its
 /// verdict.
 fn decide(rows: &mut [Row], threshold: f64) {
-    let tested: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].p_value.is_some())
-        .collect();
-    let raw: Vec<f64> = tested.iter().filter_map(|&i| rows[i].p_value).collect();
-    for (&i, adjusted) in tested.iter().zip(fdr::benjamini_hochberg(&raw)) {
-        let row = &mut rows[i];
+    let raw: Vec<Option<f64>> = rows.iter().map(|row| row.p_value).collect();
+    for (row, adjusted) in rows.iter_mut().zip(fdr::adjust_tested(&raw)) {
+        let Some(adjusted) = adjusted else { continue };
         row.p_adjusted = Some(adjusted);
         let noise = if row.figure == Figure::ErrorRate {
             ERROR_RATE_NOISE * 100.0

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 
 use super::page::head;
 use super::spectrum::{spectrum_chart, SpectrumLine};
-use super::{escape, svg::colour};
+use super::{escape, figures_table, svg::colour, Judged};
 use crate::report::compare::format::{cells, sides, HEADER};
 use crate::report::compare::{Comparison, Verdict};
 use crate::report::RunResult;
@@ -57,28 +57,17 @@ pub fn comparison_page(
         list(&comparison.candidate_runs)
     );
 
-    html.push_str("<h2>Figures</h2>\n<table><tr>");
-    for title in HEADER {
-        let _ = write!(html, "<th>{title}</th>");
-    }
-    html.push_str("</tr>\n");
-    for row in &comparison.rows {
-        let cells = cells(row);
-        // Figures the data cannot judge are greyed, not hidden.
-        let unjudged = matches!(row.verdict, Verdict::Unknown | Verdict::NotJudged);
-        html.push_str(if unjudged {
-            "<tr class=\"unjudged\">"
-        } else {
-            "<tr>"
-        });
-        for (i, cell) in cells.iter().enumerate() {
-            let bad = i == cells.len() - 1 && row.verdict == Verdict::Worse;
-            let class = if bad { " class=\"bad\"" } else { "" };
-            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
-        }
-        html.push_str("</tr>\n");
-    }
-    html.push_str("</table>\n<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
+    html.push_str("<h2>Figures</h2>\n");
+    let rows = comparison.rows.iter().map(|row| {
+        let judged = match row.verdict {
+            Verdict::Unknown | Verdict::NotJudged => Judged::Not,
+            Verdict::Worse => Judged::Bad,
+            _ => Judged::Yes,
+        };
+        (cells(row).to_vec(), judged)
+    });
+    html.push_str(&figures_table(&HEADER, rows));
+    html.push_str("<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
     let mut operations: Vec<&str> = comparison
         .rows
         .iter()

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{RealComparison, RealRow, RealVerdict};
+use crate::report::compare::format::{csv_number, csv_text, markdown, p_cell, verdict_cell};
 
 /// A value in the row's unit.
 fn value(row: &RealRow, value: f64) -> String {
@@ -47,15 +48,8 @@ pub(crate) fn cells(row: &RealRow) -> [String; 8] {
         bucket(row),
         row.ratio
             .map_or_else(|| "n/a".into(), |r| format!("{r:.2}x")),
-        match row.p_adjusted {
-            None => "-".into(),
-            Some(p) if p < 0.001 => "<0.001".into(),
-            Some(p) => format!("{p:.3}"),
-        },
-        match &row.reason {
-            Some(reason) => format!("{} ({reason})", row.verdict.as_str()),
-            None => row.verdict.as_str().to_owned(),
-        },
+        p_cell(row.p_adjusted),
+        verdict_cell(row.verdict.as_str(), row.reason.as_deref()),
     ]
 }
 
@@ -103,19 +97,19 @@ pub fn to_table(comparison: &RealComparison) -> String {
 
 /// As Markdown.
 pub fn to_markdown(comparison: &RealComparison) -> String {
-    let mut out = format!("{}\n\n| {} |\n", sides(comparison), HEADER.join(" | "));
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");
-    for row in &comparison.rows {
-        let mut cells = cells(row);
-        if !matches!(
+    let rows = comparison.rows.iter().map(|row| {
+        let judged = !matches!(
             row.verdict,
             RealVerdict::Same | RealVerdict::Unknown | RealVerdict::NotJudged
-        ) {
-            cells[7] = format!("**{}**", cells[7]);
-        }
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-    }
-    out
+        );
+        (cells(row).to_vec(), judged)
+    });
+    markdown(
+        &sides(comparison),
+        &HEADER,
+        "|---|---|---:|---:|---:|---:|---:|---|",
+        rows,
+    )
 }
 
 /// As CSV with raw numbers, one row per operation and figure.
@@ -123,7 +117,7 @@ pub fn to_csv(comparison: &RealComparison) -> String {
     let mut out = String::from(
         "operation,figure,unit,synthetic,real,real_low,real_high,ratio,p_value,p_adjusted,verdict,reason\n",
     );
-    let number = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    let number = csv_number;
     for row in &comparison.rows {
         let _ = writeln!(
             out,
@@ -143,10 +137,7 @@ pub fn to_csv(comparison: &RealComparison) -> String {
             number(row.p_value),
             number(row.p_adjusted),
             row.verdict.as_str(),
-            row.reason
-                .as_deref()
-                .map(|r| format!("\"{}\"", r.replace('"', "\"\"")))
-                .unwrap_or_default()
+            csv_text(row.reason.as_deref())
         );
     }
     out

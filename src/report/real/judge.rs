@@ -59,13 +59,24 @@ impl Synthetic {
     }
 }
 
+/// What [`judge`] finds.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// One row per shared operation and figure.
+    pub rows: Vec<RealRow>,
+    /// Operations only the runs measured.
+    pub only_synthetic: Vec<String>,
+    /// Operations only the real users ran.
+    pub only_real: Vec<String>,
+}
+
 /// Compares `runs` (pooled) with `real`; `force` as for `opmon compare`.
 pub fn judge(
     runs: &[RunResult],
     real: &RealSide,
     window_s: f64,
     force: bool,
-) -> Result<(Vec<RealRow>, Vec<String>, Vec<String>), RealError> {
+) -> Result<Judgement, RealError> {
     if runs.is_empty() {
         return Err(RealError::Runs("give at least one run".into()));
     }
@@ -101,11 +112,11 @@ pub fn judge(
     }
     adjust(&mut rows);
     let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).cloned().collect();
-    Ok((
+    Ok(Judgement {
         rows,
-        only(&synthetic_ops, &real_ops),
-        only(&real_ops, &synthetic_ops),
-    ))
+        only_synthetic: only(&synthetic_ops, &real_ops),
+        only_real: only(&real_ops, &synthetic_ops),
+    })
 }
 
 fn percentiles(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut Vec<RealRow>) {
@@ -208,12 +219,9 @@ fn errors(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut 
 /// Adjusts the p-values of the tested rows together and gives each its
 /// verdict.
 fn adjust(rows: &mut [RealRow]) {
-    let tested: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].p_value.is_some())
-        .collect();
-    let raw: Vec<f64> = tested.iter().filter_map(|&i| rows[i].p_value).collect();
-    for (&i, adjusted) in tested.iter().zip(fdr::benjamini_hochberg(&raw)) {
-        let row = &mut rows[i];
+    let raw: Vec<Option<f64>> = rows.iter().map(|row| row.p_value).collect();
+    for (row, adjusted) in rows.iter_mut().zip(fdr::adjust_tested(&raw)) {
+        let Some(adjusted) = adjusted else { continue };
         row.p_adjusted = Some(adjusted);
         let real = row.real.unwrap_or(0.0);
         row.verdict = match () {

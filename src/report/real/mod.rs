@@ -234,7 +234,7 @@ pub async fn compare_real(
     }
     let real = fetch(prometheus, query).await?;
     let window_s = query.window.length().as_secs_f64();
-    let (rows, only_synthetic, only_real) = judge::judge(runs, &real, window_s, force)?;
+    let judged = judge::judge(runs, &real, window_s, force)?;
     let (synthetic_label, _) = crate::report::compare::sides::labels(runs, runs);
     Ok((
         RealComparison {
@@ -244,9 +244,9 @@ pub async fn compare_real(
             selector: real.selector.clone(),
             start: Window::rfc3339(query.window.start),
             end: Window::rfc3339(query.window.end),
-            only_synthetic,
-            only_real,
-            rows,
+            only_synthetic: judged.only_synthetic,
+            only_real: judged.only_real,
+            rows: judged.rows,
         },
         real,
     ))

@@ -14,7 +14,7 @@ use super::format::{cells, sides, HEADER};
 use super::{RealComparison, RealSide, RealVerdict};
 use crate::report::compare::pooled;
 use crate::report::html::svg::{colour, percentile_position, Axis, Series};
-use crate::report::html::{escape, head, spectrum_chart, SpectrumLine};
+use crate::report::html::{escape, figures_table, head, spectrum_chart, Judged, SpectrumLine};
 use crate::report::RunResult;
 
 /// The page for `comparison` of `runs` with `real`.
@@ -25,24 +25,16 @@ pub fn real_page(comparison: &RealComparison, real: &RealSide, runs: &[RunResult
     for line in sides(comparison).lines() {
         let _ = writeln!(html, "<p class=\"caption\">{}</p>", escape(line));
     }
-    html.push_str("<h2>Figures</h2>\n<table><tr>");
-    for title in HEADER {
-        let _ = write!(html, "<th>{title}</th>");
-    }
-    html.push_str("</tr>\n");
-    for row in &comparison.rows {
-        let unjudged = matches!(row.verdict, RealVerdict::Unknown | RealVerdict::NotJudged);
-        html.push_str(if unjudged {
-            "<tr class=\"unjudged\">"
-        } else {
-            "<tr>"
-        });
-        for cell in cells(row) {
-            let _ = write!(html, "<td>{}</td>", escape(&cell));
-        }
-        html.push_str("</tr>\n");
-    }
-    html.push_str("</table>\n<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
+    html.push_str("<h2>Figures</h2>\n");
+    let rows = comparison.rows.iter().map(|row| {
+        let judged = match row.verdict {
+            RealVerdict::Unknown | RealVerdict::NotJudged => Judged::Not,
+            _ => Judged::Yes,
+        };
+        (cells(row).to_vec(), judged)
+    });
+    html.push_str(&figures_table(&HEADER, rows));
+    html.push_str("<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
     let mut operations: Vec<&str> = comparison
         .rows
         .iter()
