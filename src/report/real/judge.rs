@@ -232,3 +232,67 @@ fn adjust(rows: &mut [RealRow]) {
         row.reason = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic(ok: u64, errors: &[(&str, u64)]) -> Synthetic {
+        let errors: std::collections::BTreeMap<String, u64> =
+            errors.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        Synthetic {
+            histogram: crate::load::new_histogram(),
+            attempts: ok + errors.values().sum::<u64>(),
+            ok,
+            errors,
+            seconds: 10.0,
+        }
+    }
+
+    fn real(ok: f64, errors: &[(&str, f64)]) -> RealOperation {
+        RealOperation {
+            ok,
+            failed: errors.iter().map(|(_, n)| n).sum(),
+            errors: errors.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+            ..RealOperation::default()
+        }
+    }
+
+    #[test]
+    fn error_rates_and_class_mix_get_a_verdict_only_when_significant() {
+        let mut rows = Vec::new();
+        // 15% synthetic failures against 1%: higher. Among failures, all
+        // timeouts against all unavailable: the mix differs too.
+        errors(
+            "identity.create",
+            &synthetic(170, &[("timeout", 30)]),
+            &real(198.0, &[("unavailable", 2.0)]),
+            &mut rows,
+        );
+        // 1 in 200 against 1 in 200: the same.
+        errors(
+            "identity.lookup",
+            &synthetic(199, &[("timeout", 1)]),
+            &real(199.0, &[("timeout", 1.0)]),
+            &mut rows,
+        );
+        adjust(&mut rows);
+        let verdicts: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.operation.as_str(), r.figure.as_str(), r.verdict.as_str()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("identity.create", "error rate", "higher"),
+                ("identity.create", "errors timeout", "higher"),
+                ("identity.create", "errors unavailable", "lower"),
+                ("identity.lookup", "error rate", "~"),
+                ("identity.lookup", "errors timeout", "~"),
+            ]
+        );
+        assert!(
+            (rows[0].synthetic - 15.0).abs() < 1e-9 && (rows[0].real.unwrap() - 1.0).abs() < 1e-9
+        );
+    }
+}
