@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 
 use super::page::head;
 use super::spectrum::{spectrum_chart, SpectrumLine};
-use super::{escape, figures_table, svg::colour, Judged};
+use super::{escape, figures_table, operations, svg::colour, Judged};
 use crate::report::compare::format::{cells, sides, HEADER};
 use crate::report::compare::{Comparison, Verdict};
 use crate::report::RunResult;
@@ -57,7 +57,6 @@ pub fn comparison_page(
         list(&comparison.candidate_runs)
     );
 
-    html.push_str("<h2>Figures</h2>\n");
     let rows = comparison.rows.iter().map(|row| {
         let judged = match row.verdict {
             Verdict::Unknown | Verdict::NotJudged => Judged::Not,
@@ -68,12 +67,7 @@ pub fn comparison_page(
     });
     html.push_str(&figures_table(&HEADER, rows));
     html.push_str("<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
-    let mut operations: Vec<&str> = comparison
-        .rows
-        .iter()
-        .map(|r| r.operation.as_str())
-        .collect();
-    operations.dedup();
+    let operations = operations(comparison.rows.iter().map(|r| r.operation.as_str()));
     for operation in operations
         .into_iter()
         .filter(|op| *op != crate::report::compare::TOTAL)

@@ -55,7 +55,14 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A table of figures as HTML: a header, then each row's cells; a row
+/// The operations of a comparison's rows, in order, each once.
+pub(crate) fn operations<'a>(of_rows: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut operations: Vec<&str> = of_rows.collect();
+    operations.dedup();
+    operations
+}
+
+/// The "Figures" heading and table as HTML: a header, then each row's cells; a row
 /// the data cannot judge is greyed (not hidden), and a bad verdict (its
 /// last cell) is marked.
 pub(crate) fn figures_table(
@@ -63,7 +70,7 @@ pub(crate) fn figures_table(
     rows: impl Iterator<Item = (Vec<String>, Judged)>,
 ) -> String {
     use std::fmt::Write as _;
-    let mut html = String::from("<table><tr>");
+    let mut html = String::from("<h2>Figures</h2>\n<table><tr>");
     for title in header {
         let _ = write!(html, "<th>{title}</th>");
     }

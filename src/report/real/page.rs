@@ -14,7 +14,9 @@ use super::format::{cells, sides, HEADER};
 use super::{RealComparison, RealSide, RealVerdict};
 use crate::report::compare::pooled;
 use crate::report::html::svg::{colour, percentile_position, Axis, Series};
-use crate::report::html::{escape, figures_table, head, spectrum_chart, Judged, SpectrumLine};
+use crate::report::html::{
+    escape, figures_table, head, operations, spectrum_chart, Judged, SpectrumLine,
+};
 use crate::report::RunResult;
 
 /// The page for `comparison` of `runs` with `real`.
@@ -25,7 +27,6 @@ pub fn real_page(comparison: &RealComparison, real: &RealSide, runs: &[RunResult
     for line in sides(comparison).lines() {
         let _ = writeln!(html, "<p class=\"caption\">{}</p>", escape(line));
     }
-    html.push_str("<h2>Figures</h2>\n");
     let rows = comparison.rows.iter().map(|row| {
         let judged = match row.verdict {
             RealVerdict::Unknown | RealVerdict::NotJudged => Judged::Not,
@@ -35,12 +36,7 @@ pub fn real_page(comparison: &RealComparison, real: &RealSide, runs: &[RunResult
     });
     html.push_str(&figures_table(&HEADER, rows));
     html.push_str("<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
-    let mut operations: Vec<&str> = comparison
-        .rows
-        .iter()
-        .map(|r| r.operation.as_str())
-        .collect();
-    operations.dedup();
+    let operations = operations(comparison.rows.iter().map(|r| r.operation.as_str()));
     for operation in operations {
         let synthetic = pooled(runs, operation).unwrap_or_else(|_| crate::load::new_histogram());
         let line = SpectrumLine {
