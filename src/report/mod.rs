@@ -6,6 +6,7 @@
 //! for spreadsheets and quick A/B comparisons), and printed as a table;
 //! [`html`] draws it as a self-contained page with plots. [`compare`]
 //! tells whether one set of runs is better, worse or the same as another,
+//! [`real`] holds runs against the real users' telemetry in Prometheus,
 //! and [`merge_runs`] combines runs made on several machines at the same
 //! time into one exact result.
 
@@ -15,6 +16,7 @@ mod histogram;
 pub mod html;
 mod json;
 mod merge;
+pub mod real;
 mod run;
 mod stage;
 mod table;

@@ -68,8 +68,10 @@ pub fn impatient_client(node: &RunningNode, wait: Duration) -> V4Client {
 }
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod daemon;
 #[cfg(feature = "client")]
 pub mod envelopes;
+pub mod fake_prometheus;
 pub mod fake_server;
 pub mod fuzz;
 pub mod otlp;

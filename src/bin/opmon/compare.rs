@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use xmtp_opmon::report::compare::{self, CompareOptions};
 
+use crate::real::{vs_prometheus, RealArgs};
 use crate::run_sides::{read_runs, split_by};
 
 /// Exit code when `--fail-on-regression` finds one.
@@ -13,7 +14,7 @@ const EXIT_REGRESSION: u8 = 98;
 
 /// How to print the comparison.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
+pub enum Format {
     Table,
     Csv,
     Json,
@@ -26,14 +27,14 @@ pub struct CompareArgs {
     /// The base side: run.json files, result directories, or directories of them
     /// (several runs make a side). With --by, all the runs to split.
     #[arg(required = true, num_args = 1.., value_name = "BASE")]
-    base: Vec<PathBuf>,
+    pub base: Vec<PathBuf>,
     /// The candidate side, after --vs.
     #[arg(long = "vs", num_args = 1.., value_name = "CANDIDATE",
-          required_unless_present = "by", conflicts_with = "by")]
+          required_unless_present_any = ["by", "vs_prometheus"], conflicts_with = "by")]
     candidate: Vec<PathBuf>,
     /// Split the runs into two sides by the two values of this tag (`api` falls
     /// back to the API a run measured), e.g. --by api for V3 against V4.
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", conflicts_with = "vs_prometheus")]
     by: Option<String>,
     /// With --by, the tag's value that makes the base (default: the first in sort order).
     #[arg(long = "base", value_name = "VALUE", requires = "by")]
@@ -43,20 +44,22 @@ pub struct CompareArgs {
     threshold: f64,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    format: Format,
+    pub format: Format,
     /// Exit 98 when any figure is significantly worse beyond the threshold.
     #[arg(long)]
     fail_on_regression: bool,
     /// Compare runs even if their scenario, load model or operations differ.
     #[arg(long)]
-    force: bool,
+    pub force: bool,
     /// Judge latency and throughput from fewer than 4 runs a side, from the
     /// noise within the runs alone (misses the variation between runs).
     #[arg(long)]
     single_run: bool,
     /// Also write the comparison as a self-contained HTML page with the spectra overlaid.
     #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub real: RealArgs,
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {
@@ -68,7 +71,10 @@ fn parse_percent(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{text}` is not a percentage like 2% or 0.5%"))
 }
 
-pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+pub async fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.real.vs_prometheus {
+        return vs_prometheus(&args, url).await;
+    }
     let (base, candidate) = match &args.by {
         Some(tag) => split_by(read_runs(&args.base)?, tag, args.base_value.as_deref())?,
         None => (read_runs(&args.base)?, read_runs(&args.candidate)?),
@@ -88,10 +94,10 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     // A reader that stops early (`| head`) is not an error worth a panic.
     say!("{}", text.trim_end());
     if let Some(path) = &args.html {
-        let page = xmtp_opmon::report::html::comparison_page(&comparison, &base, &candidate);
-        std::fs::write(path, page)
-            .map_err(|e| anyhow::anyhow!("cannot write the page to {}: {e}", path.display()))?;
-        eprintln!("report: {}", path.display());
+        write_page(
+            path,
+            xmtp_opmon::report::html::comparison_page(&comparison, &base, &candidate),
+        )?;
     }
     Ok(if args.fail_on_regression && comparison.has_regression() {
         eprintln!("opmon: a figure is significantly worse than the base");
@@ -99,4 +105,12 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes an HTML page and says where.
+pub fn write_page(path: &std::path::Path, page: String) -> anyhow::Result<()> {
+    std::fs::write(path, page)
+        .map_err(|e| anyhow::anyhow!("cannot write the page to {}: {e}", path.display()))?;
+    eprintln!("report: {}", path.display());
+    Ok(())
 }

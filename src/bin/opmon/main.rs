@@ -18,6 +18,7 @@ mod faults;
 mod merge;
 mod monitor;
 mod node;
+mod real;
 mod report;
 mod run_file;
 mod run_sides;
@@ -89,7 +90,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Bench(args) => bench::bench(*args).await,
-            Command::Compare(args) => compare::compare(args),
+            Command::Compare(args) => compare::compare(args).await,
             Command::Merge(args) => merge::merge(args),
             Command::Report(args) => report::report(args),
             Command::Node(args) => node::serve(args).await.map(|()| ExitCode::SUCCESS),

@@ -25,6 +25,17 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// The Benjamini–Hochberg adjustment of the tested figures among
+/// `p_values` (`None`: not tested), at the same positions.
+pub fn adjust_tested(p_values: &[Option<f64>]) -> Vec<Option<f64>> {
+    let raw: Vec<f64> = p_values.iter().flatten().copied().collect();
+    let mut adjusted = benjamini_hochberg(&raw).into_iter();
+    p_values
+        .iter()
+        .map(|p| p.and_then(|_| adjusted.next()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,12 @@ pub(crate) fn ratio_text(row: &Row) -> String {
 
 /// The adjusted p-value, which the verdict reads.
 pub(crate) fn p_text(row: &Row) -> String {
-    match row.p_adjusted {
+    p_cell(row.p_adjusted)
+}
+
+/// A p-value as shown: `-` when untested, `<0.001`, or three decimals.
+pub(crate) fn p_cell(p: Option<f64>) -> String {
+    match p {
         None => "-".into(),
         Some(p) if p < 0.001 => "<0.001".into(),
         Some(p) => format!("{p:.3}"),
@@ -52,10 +57,44 @@ pub(crate) fn p_text(row: &Row) -> String {
 
 /// The verdict, with the reason when there is none to give.
 pub(crate) fn verdict_text(row: &Row) -> String {
-    match &row.reason {
-        Some(reason) => format!("{} ({reason})", row.verdict.as_str()),
-        None => row.verdict.as_str().to_owned(),
+    verdict_cell(row.verdict.as_str(), row.reason.as_deref())
+}
+
+/// A verdict with its reason in parentheses, if any.
+pub(crate) fn verdict_cell(verdict: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("{verdict} ({reason})"),
+        None => verdict.to_owned(),
     }
+}
+
+/// A number for CSV: empty when absent.
+pub(crate) fn csv_number(value: Option<f64>) -> String {
+    value.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+/// Prose for CSV (it has commas): quoted, quotes doubled; empty when absent.
+pub(crate) fn csv_text(text: Option<&str>) -> String {
+    text.map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .unwrap_or_default()
+}
+
+/// A Markdown table after `intro`: `align` is the rule under the header;
+/// each row comes with whether its last cell (the verdict) is bold.
+pub(crate) fn markdown(
+    intro: &str,
+    header: &[&str],
+    align: &str,
+    rows: impl Iterator<Item = (Vec<String>, bool)>,
+) -> String {
+    let mut out = format!("{intro}\n\n| {} |\n{align}\n", header.join(" | "));
+    for (mut cells, bold) in rows {
+        if let (true, Some(last)) = (bold, cells.last_mut()) {
+            *last = format!("**{last}**");
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
 }
 
 /// A row's ten display cells: operation, figure, base, candidate, change,
@@ -137,19 +176,16 @@ pub fn to_table(comparison: &Comparison) -> String {
 
 /// The comparison as Markdown, for pull requests and reports.
 pub fn to_markdown(comparison: &Comparison) -> String {
-    let mut out = format!("{}\n\n", sides(comparison));
-    out.push_str(
-        "| operation | figure | base | candidate | change | 95% CI | ratio | p (adj.) | method | verdict |\n",
-    );
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|---|\n");
-    for row in &comparison.rows {
-        let mut cells = cells(row);
-        if matches!(row.verdict, super::Verdict::Better | super::Verdict::Worse) {
-            cells[9] = format!("**{}**", cells[9]);
-        }
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-    }
-    out
+    let rows = comparison.rows.iter().map(|row| {
+        let bold = matches!(row.verdict, super::Verdict::Better | super::Verdict::Worse);
+        (cells(row).to_vec(), bold)
+    });
+    markdown(
+        &sides(comparison),
+        &HEADER,
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        rows,
+    )
 }
 
 /// The comparison as CSV with raw numbers: one row per operation and figure.
@@ -157,7 +193,7 @@ pub fn to_csv(comparison: &Comparison) -> String {
     let mut out = String::from(
         "operation,figure,unit,base,candidate,change,ci_low,ci_high,ratio,p_value,p_adjusted,method,verdict,reason\n",
     );
-    let number = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    let number = csv_number;
     for row in &comparison.rows {
         let _ = writeln!(
             out,
@@ -175,11 +211,7 @@ pub fn to_csv(comparison: &Comparison) -> String {
             number(row.p_adjusted),
             row.method,
             row.verdict.as_str(),
-            // Reasons are prose with commas: quoted, quotes doubled.
-            row.reason
-                .as_deref()
-                .map(|r| format!("\"{}\"", r.replace('"', "\"\"")))
-                .unwrap_or_default()
+            csv_text(row.reason.as_deref())
         );
     }
     out

@@ -30,7 +30,7 @@ pub mod fdr;
 pub mod stats;
 
 pub(crate) mod format;
-mod sides;
+pub(crate) mod sides;
 
 use std::collections::BTreeSet;
 
@@ -390,7 +390,7 @@ fn operations_of(runs: &[RunResult]) -> BTreeSet<String> {
 
 /// Checks that all runs measured the same thing; returns the operations
 /// to compare.
-fn check_compatible(
+pub(crate) fn check_compatible(
     base: &[RunResult],
     candidate: &[RunResult],
     force: bool,
@@ -424,6 +424,23 @@ fn check_compatible(
         ));
     }
     Ok(shared)
+}
+
+/// All `runs`' response times for `operation` (microseconds) in one
+/// histogram: HDR histograms merge exactly, so runs pool without loss.
+pub(crate) fn pooled(runs: &[RunResult], operation: &str) -> Result<Histogram<u64>, CompareError> {
+    let mut all = crate::load::new_histogram();
+    for run in runs {
+        for op in run.operations.iter().filter(|op| op.operation == operation) {
+            let histogram = decode_histogram(&op.histograms.response_us).map_err(|e| {
+                CompareError(format!("run {}: {operation} histogram is {e}", run.run_id))
+            })?;
+            all.add(&histogram).map_err(|e| {
+                CompareError(format!("run {}: {operation} histogram: {e:?}", run.run_id))
+            })?;
+        }
+    }
+    Ok(all)
 }
 
 /// One side's data for one operation (or for all of them).
@@ -650,12 +667,9 @@ fn measure(
 /// Adjusts the p-values of all tested rows together and gives each its
 /// verdict.
 fn decide(rows: &mut [Row], threshold: f64) {
-    let tested: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].p_value.is_some())
-        .collect();
-    let raw: Vec<f64> = tested.iter().filter_map(|&i| rows[i].p_value).collect();
-    for (&i, adjusted) in tested.iter().zip(fdr::benjamini_hochberg(&raw)) {
-        let row = &mut rows[i];
+    let raw: Vec<Option<f64>> = rows.iter().map(|row| row.p_value).collect();
+    for (row, adjusted) in rows.iter_mut().zip(fdr::adjust_tested(&raw)) {
+        let Some(adjusted) = adjusted else { continue };
         row.p_adjusted = Some(adjusted);
         let noise = if row.figure == Figure::ErrorRate {
             ERROR_RATE_NOISE * 100.0

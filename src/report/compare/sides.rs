@@ -39,7 +39,7 @@ fn facts(run: &RunResult) -> Vec<(String, String)> {
 }
 
 /// The labels of the base and candidate sides.
-pub(super) fn labels(base: &[RunResult], candidate: &[RunResult]) -> (String, String) {
+pub(crate) fn labels(base: &[RunResult], candidate: &[RunResult]) -> (String, String) {
     let values = |runs: &[RunResult], name: &str| -> BTreeSet<String> {
         runs.iter()
             .map(|run| {

@@ -8,26 +8,15 @@ use hdrhistogram::Histogram;
 
 use super::page::head;
 use super::spectrum::{spectrum_chart, SpectrumLine};
-use super::{escape, svg::colour};
+use super::{escape, figures_table, operations, svg::colour, Judged};
 use crate::report::compare::format::{cells, sides, HEADER};
 use crate::report::compare::{Comparison, Verdict};
-use crate::report::{decode_histogram, RunResult};
+use crate::report::RunResult;
 
-/// All runs' response times for `operation`, in one histogram
-/// (unreadable histograms are skipped: the comparison itself has already
-/// refused them).
+/// All runs' response times for `operation` (unreadable histograms make
+/// an empty line: the comparison itself has already refused them).
 fn pooled(runs: &[RunResult], operation: &str) -> Histogram<u64> {
-    let mut all = crate::load::new_histogram();
-    for op in runs
-        .iter()
-        .flat_map(|run| run.operations.iter())
-        .filter(|op| op.operation == operation)
-    {
-        if let Ok(histogram) = decode_histogram(&op.histograms.response_us) {
-            let _ = all.add(&histogram);
-        }
-    }
-    all
+    crate::report::compare::pooled(runs, operation).unwrap_or_else(|_| crate::load::new_histogram())
 }
 
 /// The page for `comparison` of `base` and `candidate` runs.
@@ -68,34 +57,17 @@ pub fn comparison_page(
         list(&comparison.candidate_runs)
     );
 
-    html.push_str("<h2>Figures</h2>\n<table><tr>");
-    for title in HEADER {
-        let _ = write!(html, "<th>{title}</th>");
-    }
-    html.push_str("</tr>\n");
-    for row in &comparison.rows {
-        let cells = cells(row);
-        // Figures the data cannot judge are greyed, not hidden.
-        let unjudged = matches!(row.verdict, Verdict::Unknown | Verdict::NotJudged);
-        html.push_str(if unjudged {
-            "<tr class=\"unjudged\">"
-        } else {
-            "<tr>"
-        });
-        for (i, cell) in cells.iter().enumerate() {
-            let bad = i == cells.len() - 1 && row.verdict == Verdict::Worse;
-            let class = if bad { " class=\"bad\"" } else { "" };
-            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
-        }
-        html.push_str("</tr>\n");
-    }
-    html.push_str("</table>\n<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
-    let mut operations: Vec<&str> = comparison
-        .rows
-        .iter()
-        .map(|r| r.operation.as_str())
-        .collect();
-    operations.dedup();
+    let rows = comparison.rows.iter().map(|row| {
+        let judged = match row.verdict {
+            Verdict::Unknown | Verdict::NotJudged => Judged::Not,
+            Verdict::Worse => Judged::Bad,
+            _ => Judged::Yes,
+        };
+        (cells(row).to_vec(), judged)
+    });
+    html.push_str(&figures_table(&HEADER, rows));
+    html.push_str("<h2>Latency by percentile</h2>\n<div class=\"plots\">\n");
+    let operations = operations(comparison.rows.iter().map(|r| r.operation.as_str()));
     for operation in operations
         .into_iter()
         .filter(|op| *op != crate::report::compare::TOTAL)

@@ -34,6 +34,7 @@ mod stages;
 pub mod svg;
 
 pub use comparison::comparison_page;
+pub(crate) use page::head;
 pub use page::run_page;
 pub use spectrum::{spectrum_chart, spectrum_svg, SpectrumLine};
 
@@ -52,6 +53,54 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The operations of a comparison's rows, in order, each once.
+pub(crate) fn operations<'a>(of_rows: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut operations: Vec<&str> = of_rows.collect();
+    operations.dedup();
+    operations
+}
+
+/// The "Figures" heading and table as HTML: a header, then each row's cells; a row
+/// the data cannot judge is greyed (not hidden), and a bad verdict (its
+/// last cell) is marked.
+pub(crate) fn figures_table(
+    header: &[&str],
+    rows: impl Iterator<Item = (Vec<String>, Judged)>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut html = String::from("<h2>Figures</h2>\n<table><tr>");
+    for title in header {
+        let _ = write!(html, "<th>{title}</th>");
+    }
+    html.push_str("</tr>\n");
+    for (cells, judged) in rows {
+        html.push_str(if judged == Judged::Not {
+            "<tr class=\"unjudged\">"
+        } else {
+            "<tr>"
+        });
+        for (i, cell) in cells.iter().enumerate() {
+            let bad = i == cells.len() - 1 && judged == Judged::Bad;
+            let class = if bad { " class=\"bad\"" } else { "" };
+            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table>\n");
+    html
+}
+
+/// How a row of [`figures_table`] is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// Not judged: greyed.
+    Not,
+    /// Judged.
+    Yes,
+    /// Judged, and bad.
+    Bad,
 }
 
 #[cfg(test)]

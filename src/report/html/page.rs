@@ -50,7 +50,7 @@ footer { margin-top: 36px; color: #8a9099; font-size: 12px; }
 
 /// The start of a page titled `title` (already escaped), up to the
 /// opening of its main content.
-pub(super) fn head(title: &str) -> String {
+pub(crate) fn head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\

@@ -1,0 +1,298 @@
+//! Holding synthetic runs against the real side, figure by figure.
+//!
+//! - **Percentiles** (p50, p90, p99): the synthetic value is exact (an HDR
+//!   histogram); the real one is only known to lie in a bucket (see
+//!   [`Buckets::quantile`](super::buckets::Buckets::quantile)). The verdict
+//!   is `faster` below the bucket, `slower` above it, `inside` within it;
+//!   the ratio to the interpolated value is shown, never judged, since the
+//!   interpolation is a guess within the bucket.
+//! - **Error rate** and each **error class's share** of the failures: a
+//!   two-proportion test, the p-values adjusted together
+//!   (Benjamini–Hochberg); `higher` or `lower` (the synthetic side's
+//!   rate) only when significant, `~` otherwise.
+//! - **Mean** and **throughput** are shown, not judged: the real spread
+//!   is unknown from `_sum` and `_count`, and synthetic load is chosen,
+//!   not observed.
+
+use std::collections::BTreeSet;
+
+use super::fetch::{RealOperation, RealSide};
+use super::{RealError, RealRow, RealVerdict};
+use crate::report::compare::evidence::{samples_needed, BEYOND};
+use crate::report::compare::stats::two_proportions;
+use crate::report::compare::{check_compatible, fdr, pooled, ALPHA};
+use crate::report::RunResult;
+
+/// The percentiles compared.
+const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)];
+
+/// The synthetic side of one operation, pooled over runs.
+struct Synthetic {
+    histogram: hdrhistogram::Histogram<u64>,
+    attempts: u64,
+    ok: u64,
+    errors: std::collections::BTreeMap<String, u64>,
+    seconds: f64,
+}
+
+impl Synthetic {
+    fn of(runs: &[RunResult], operation: &str) -> Result<Self, RealError> {
+        let histogram = pooled(runs, operation).map_err(|e| RealError::Runs(e.to_string()))?;
+        let mut side = Synthetic {
+            histogram,
+            attempts: 0,
+            ok: 0,
+            errors: Default::default(),
+            seconds: 0.0,
+        };
+        for run in runs {
+            side.seconds += run.window.measured_s;
+            for op in run.operations.iter().filter(|op| op.operation == operation) {
+                side.attempts += op.attempts;
+                side.ok += op.ok;
+                for (class, count) in &op.errors {
+                    *side.errors.entry(class.clone()).or_default() += count;
+                }
+            }
+        }
+        Ok(side)
+    }
+}
+
+/// What [`judge`] finds.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// One row per shared operation and figure.
+    pub rows: Vec<RealRow>,
+    /// Operations only the runs measured.
+    pub only_synthetic: Vec<String>,
+    /// Operations only the real users ran.
+    pub only_real: Vec<String>,
+}
+
+/// Compares `runs` (pooled) with `real`; `force` as for `opmon compare`.
+pub fn judge(
+    runs: &[RunResult],
+    real: &RealSide,
+    window_s: f64,
+    force: bool,
+) -> Result<Judgement, RealError> {
+    if runs.is_empty() {
+        return Err(RealError::Runs("give at least one run".into()));
+    }
+    let synthetic_ops: BTreeSet<String> = check_compatible(runs, runs, force)
+        .map_err(|e| RealError::Runs(e.to_string()))?
+        .into_iter()
+        .collect();
+    let real_ops: BTreeSet<String> = real.operations.keys().cloned().collect();
+    let shared: Vec<&String> = synthetic_ops.intersection(&real_ops).collect();
+    if shared.is_empty() {
+        return Err(RealError::NothingShared {
+            synthetic: synthetic_ops.into_iter().collect::<Vec<_>>().join(", "),
+            real: real_ops.into_iter().collect::<Vec<_>>().join(", "),
+        });
+    }
+    let mut rows = Vec::new();
+    for operation in shared {
+        let ours = Synthetic::of(runs, operation)?;
+        let theirs = &real.operations[operation];
+        percentiles(operation, &ours, theirs, &mut rows);
+        mean(operation, &ours, theirs, &mut rows);
+        errors(operation, &ours, theirs, &mut rows);
+        let real_rate = theirs.ok / window_s.max(f64::MIN_POSITIVE);
+        let synthetic_rate = if ours.seconds > 0.0 {
+            ours.ok as f64 / ours.seconds
+        } else {
+            0.0
+        };
+        rows.push(RealRow {
+            reason: Some("synthetic load is chosen, not observed".into()),
+            ..RealRow::shown(operation, "throughput", "ok/s", synthetic_rate, real_rate)
+        });
+    }
+    adjust(&mut rows);
+    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).cloned().collect();
+    Ok(Judgement {
+        rows,
+        only_synthetic: only(&synthetic_ops, &real_ops),
+        only_real: only(&real_ops, &synthetic_ops),
+    })
+}
+
+fn percentiles(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut Vec<RealRow>) {
+    for (name, q) in QUANTILES {
+        let synthetic = ours.histogram.value_at_quantile(q) as f64 / 1000.0;
+        let mut row = RealRow::shown(operation, name, "ms", synthetic, f64::NAN);
+        row.real = None;
+        let estimate = theirs.ok_buckets.quantile(q);
+        let (Some(estimate), false) = (estimate, ours.histogram.is_empty()) else {
+            row.verdict = RealVerdict::Unknown;
+            row.reason = Some(if ours.histogram.is_empty() {
+                "no successful synthetic operations".into()
+            } else {
+                "no successful real operations".into()
+            });
+            rows.push(row);
+            continue;
+        };
+        let ms = |s: f64| s * 1000.0;
+        row.real = Some(ms(estimate.value));
+        row.real_low = Some(ms(estimate.low));
+        row.real_high = estimate.high.is_finite().then(|| ms(estimate.high));
+        row.ratio = (estimate.value > 0.0).then(|| synthetic / ms(estimate.value));
+        row.verdict = if synthetic < ms(estimate.low) {
+            RealVerdict::Faster
+        } else if synthetic > ms(estimate.high) {
+            RealVerdict::Slower
+        } else {
+            RealVerdict::Inside
+        };
+        // Still judged, since the bucket is what it is; but said plainly.
+        let needed = samples_needed(q) as f64;
+        let few = |count: f64, side: &str| {
+            (count < needed).then(|| {
+                format!("fewer than {BEYOND} {side} samples beyond {name}: near the maximum")
+            })
+        };
+        row.reason =
+            few(theirs.ok, "real").or_else(|| few(ours.histogram.len() as f64, "synthetic"));
+        rows.push(row);
+    }
+}
+
+fn mean(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut Vec<RealRow>) {
+    let synthetic = if ours.histogram.is_empty() {
+        0.0
+    } else {
+        ours.histogram.mean() / 1000.0
+    };
+    let real = if theirs.ok > 0.0 {
+        theirs.ok_seconds / theirs.ok * 1000.0
+    } else {
+        0.0
+    };
+    rows.push(RealRow {
+        reason: Some("the real spread is unknown from _sum and _count".into()),
+        ..RealRow::shown(operation, "mean", "ms", synthetic, real)
+    });
+}
+
+fn errors(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut Vec<RealRow>) {
+    let real_failed = theirs.failed.round() as u64;
+    let real_total = (theirs.ok + theirs.failed).round() as u64;
+    let synthetic_failed = ours.attempts.saturating_sub(ours.ok);
+    let percent = |hits: u64, n: u64| {
+        if n == 0 {
+            0.0
+        } else {
+            hits as f64 / n as f64 * 100.0
+        }
+    };
+    let mut tested = |figure: String, (rh, rn): (u64, u64), (sh, sn): (u64, u64)| {
+        let (_, p) = two_proportions(rh, rn, sh, sn);
+        rows.push(RealRow {
+            p_value: Some(p),
+            ..RealRow::shown(operation, &figure, "%", percent(sh, sn), percent(rh, rn))
+        });
+    };
+    tested(
+        "error rate".into(),
+        (real_failed, real_total),
+        (synthetic_failed, ours.attempts),
+    );
+    // The mix of classes among failures: only when both sides failed.
+    if real_failed == 0 || synthetic_failed == 0 {
+        return;
+    }
+    let classes: BTreeSet<&String> = theirs.errors.keys().chain(ours.errors.keys()).collect();
+    for class in classes {
+        let real = theirs.errors.get(class).copied().unwrap_or(0.0).round() as u64;
+        let synthetic = ours.errors.get(class).copied().unwrap_or(0);
+        tested(
+            format!("errors {class}"),
+            (real, real_failed),
+            (synthetic, synthetic_failed),
+        );
+    }
+}
+
+/// Adjusts the p-values of the tested rows together and gives each its
+/// verdict.
+fn adjust(rows: &mut [RealRow]) {
+    let raw: Vec<Option<f64>> = rows.iter().map(|row| row.p_value).collect();
+    for (row, adjusted) in rows.iter_mut().zip(fdr::adjust_tested(&raw)) {
+        let Some(adjusted) = adjusted else { continue };
+        row.p_adjusted = Some(adjusted);
+        let real = row.real.unwrap_or(0.0);
+        row.verdict = match () {
+            _ if adjusted >= ALPHA => RealVerdict::Same,
+            _ if row.synthetic > real => RealVerdict::Higher,
+            _ => RealVerdict::Lower,
+        };
+        row.reason = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic(ok: u64, errors: &[(&str, u64)]) -> Synthetic {
+        let errors: std::collections::BTreeMap<String, u64> =
+            errors.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        Synthetic {
+            histogram: crate::load::new_histogram(),
+            attempts: ok + errors.values().sum::<u64>(),
+            ok,
+            errors,
+            seconds: 10.0,
+        }
+    }
+
+    fn real(ok: f64, errors: &[(&str, f64)]) -> RealOperation {
+        RealOperation {
+            ok,
+            failed: errors.iter().map(|(_, n)| n).sum(),
+            errors: errors.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+            ..RealOperation::default()
+        }
+    }
+
+    #[test]
+    fn error_rates_and_class_mix_get_a_verdict_only_when_significant() {
+        let mut rows = Vec::new();
+        // 15% synthetic failures against 1%: higher. Among failures, all
+        // timeouts against all unavailable: the mix differs too.
+        errors(
+            "identity.create",
+            &synthetic(170, &[("timeout", 30)]),
+            &real(198.0, &[("unavailable", 2.0)]),
+            &mut rows,
+        );
+        // 1 in 200 against 1 in 200: the same.
+        errors(
+            "identity.lookup",
+            &synthetic(199, &[("timeout", 1)]),
+            &real(199.0, &[("timeout", 1.0)]),
+            &mut rows,
+        );
+        adjust(&mut rows);
+        let verdicts: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.operation.as_str(), r.figure.as_str(), r.verdict.as_str()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("identity.create", "error rate", "higher"),
+                ("identity.create", "errors timeout", "higher"),
+                ("identity.create", "errors unavailable", "lower"),
+                ("identity.lookup", "error rate", "~"),
+                ("identity.lookup", "errors timeout", "~"),
+            ]
+        );
+        assert!(
+            (rows[0].synthetic - 15.0).abs() < 1e-9 && (rows[0].real.unwrap() - 1.0).abs() < 1e-9
+        );
+    }
+}
