@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "xmtpv4/gateway_api/gateway_api.proto",
         "identity/api/v1/identity.proto",
         "identity/credential.proto",
+        "mls/message_contents/content.proto",
         "mls/message_contents/group.proto",
         "mls/message_contents/welcome_pointer.proto",
         "mls/api/v1/mls.proto",

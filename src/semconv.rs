@@ -83,6 +83,8 @@ pub mod op_names {
     pub const GROUP_ADD_MEMBERS: &str = "group.add_members";
     /// Looking up the inbox of an address.
     pub const IDENTITY_LOOKUP: &str = "identity.lookup";
+    /// Sending an application message to a group.
+    pub const MESSAGE_SEND: &str = "message.send";
 }
 
 /// `xmtp.client.operation.duration`: histogram of operation durations (s).

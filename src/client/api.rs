@@ -8,7 +8,7 @@
 //! sent to a gateway and read from a node; V3 has a dedicated RPC for each.
 //! [`XmtpApi`] is that seam.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use crate::proto::associations::IdentityUpdate;
@@ -48,6 +48,22 @@ pub struct IdentityLogEntry {
 #[derive(Debug, Clone)]
 pub struct GroupMessageEntry {
     /// Position on the topic (V4: the originator-0 sequence id for commits).
+    pub sequence_id: u64,
+    /// The TLS-serialized MLS message.
+    pub data: Vec<u8>,
+}
+
+/// A position on a group's topic: per originator, the last sequence id
+/// read. V3 numbers all of a group's messages in one sequence, kept under
+/// originator 0.
+pub type TopicCursor = BTreeMap<u32, u64>;
+
+/// One application message on a group's topic.
+#[derive(Debug, Clone)]
+pub struct AppMessageEntry {
+    /// The originator that stored it (V3: 0).
+    pub originator: u32,
+    /// Its position on that originator's sequence.
     pub sequence_id: u64,
     /// The TLS-serialized MLS message.
     pub data: Vec<u8>,
@@ -121,6 +137,23 @@ pub trait XmtpApi: Send + Sync + 'static {
         group_id: [u8; 16],
         after: u64,
     ) -> impl Future<Output = Result<Vec<GroupMessageEntry>, ClientError>> + Send;
+
+    /// Publishes an application message to a group; returns where it was
+    /// stored (originator, sequence id) when the network says at once
+    /// (V4 does).
+    fn publish_message(
+        &self,
+        group_id: [u8; 16],
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<Option<(u32, u64)>, ClientError>> + Send;
+
+    /// The group's application messages after `after`, in order (commits
+    /// on the same topic are skipped).
+    fn query_messages(
+        &self,
+        group_id: [u8; 16],
+        after: &TopicCursor,
+    ) -> impl Future<Output = Result<Vec<AppMessageEntry>, ClientError>> + Send;
 
     /// Sends sealed welcomes (batching is the API's business).
     fn send_welcomes(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::identity::fold_log;
 use crate::mls::{verify_key_package, MlsGroupState, VerifiedKeyPackage};
 
+use super::api::TopicCursor;
 use super::parallel;
 use super::phase::{run, run_sync, Phase};
 use super::visibility::await_visible;
@@ -16,9 +17,11 @@ use super::{Client, ClientError, Identity, XmtpApi};
 /// A group as one member sees it.
 pub struct Group {
     owner: Arc<Identity>,
-    state: MlsGroupState,
+    pub(super) state: MlsGroupState,
     /// Position of the last commit applied (0 before any).
     last_commit: u64,
+    /// How far this member has read the group's application messages.
+    pub(super) message_cursor: TopicCursor,
 }
 
 impl std::fmt::Debug for Group {
@@ -122,6 +125,7 @@ impl<A: XmtpApi> Client<A> {
             owner: owner.clone(),
             state,
             last_commit: 0,
+            message_cursor: TopicCursor::new(),
         };
         if !members.is_empty() {
             if let Err(error) = self.add_members(&mut group, members).await {
@@ -409,5 +413,6 @@ fn join_one(identity: &Arc<Identity>, welcome: &[u8], cursor: u64) -> Result<Gro
         owner: identity.clone(),
         state,
         last_commit: cursor,
+        message_cursor: TopicCursor::new(),
     })
 }

@@ -28,6 +28,7 @@ mod api;
 mod error;
 mod group;
 mod inbox;
+mod message;
 mod op;
 mod parallel;
 pub mod phase;
@@ -41,10 +42,14 @@ mod welcomes;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use api::{ApiVersion, GroupMessageEntry, IdentityLogEntry, WelcomeEntry, XmtpApi};
+pub use api::{
+    ApiVersion, AppMessageEntry, GroupMessageEntry, IdentityLogEntry, TopicCursor, WelcomeEntry,
+    XmtpApi,
+};
 pub use error::ClientError;
 pub use group::{AddReport, Group};
 pub use inbox::Identity;
+pub use message::SendReport;
 pub use op::{Op, OpKind, OpResult, SharedGroup};
 pub use phase::Phase;
 pub use transport::{channel, traced, BoxedService, EndpointError, Transport, TransportError};

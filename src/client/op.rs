@@ -12,7 +12,7 @@ use crate::layer::{Operation, OperationOutput};
 use crate::proto::associations::IdentityUpdate;
 use crate::semconv::op_names;
 
-use super::{AddReport, Group, Identity};
+use super::{AddReport, Group, Identity, SendReport};
 
 /// The operations users care about (`xmtp.operation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,15 +26,18 @@ pub enum OpKind {
     GroupAddMembers,
     /// Looking up the inbox of an address (a cheap read).
     IdentityLookup,
+    /// Sending a text to a group, until it is readable on the group's topic.
+    MessageSend,
 }
 
 impl OpKind {
     /// Every operation, in documentation order.
-    pub const ALL: [OpKind; 4] = [
+    pub const ALL: [OpKind; 5] = [
         Self::IdentityCreate,
         Self::GroupCreate,
         Self::GroupAddMembers,
         Self::IdentityLookup,
+        Self::MessageSend,
     ];
 
     /// The attribute value, e.g. `group.add_members`.
@@ -44,6 +47,7 @@ impl OpKind {
             Self::GroupCreate => op_names::GROUP_CREATE,
             Self::GroupAddMembers => op_names::GROUP_ADD_MEMBERS,
             Self::IdentityLookup => op_names::IDENTITY_LOOKUP,
+            Self::MessageSend => op_names::MESSAGE_SEND,
         }
     }
 
@@ -113,6 +117,13 @@ pub enum Op {
         /// The address (`0x…`).
         address: String,
     },
+    /// Send `text` to `group` as the group's owner.
+    SendMessage {
+        /// The group, as its sending member sees it.
+        group: SharedGroup,
+        /// The text.
+        text: String,
+    },
 }
 
 impl Op {
@@ -123,6 +134,7 @@ impl Op {
             Self::CreateGroup { .. } => OpKind::GroupCreate,
             Self::AddMembers { .. } => OpKind::GroupAddMembers,
             Self::LookupIdentity { .. } => OpKind::IdentityLookup,
+            Self::SendMessage { .. } => OpKind::MessageSend,
         }
     }
 }
@@ -158,6 +170,8 @@ pub enum OpResult {
     Added(AddReport),
     /// The inbox found, if any.
     Inbox(Option<String>),
+    /// What a send did.
+    Sent(SendReport),
 }
 
 impl OperationOutput for OpResult {

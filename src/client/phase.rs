@@ -43,6 +43,12 @@ pub enum Phase {
     WelcomeSeal,
     /// Publishing the welcomes.
     WelcomePublish,
+    /// Framing and encrypting an application message.
+    MessageEncrypt,
+    /// Publishing the message.
+    MessagePublish,
+    /// Polling until the message is readable.
+    MessageAwaitVisible,
 }
 
 impl Phase {
@@ -64,6 +70,9 @@ impl Phase {
             Self::MlsCommitMerge => "mls.commit_merge",
             Self::WelcomeSeal => "welcome.seal",
             Self::WelcomePublish => "welcome.publish",
+            Self::MessageEncrypt => "mls.message_encrypt",
+            Self::MessagePublish => "message.publish",
+            Self::MessageAwaitVisible => "message.await_visible",
         }
     }
 }

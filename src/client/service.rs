@@ -55,6 +55,12 @@ impl<A: XmtpApi> Client<A> {
             Op::LookupIdentity { address } => {
                 self.lookup_inbox(&address).await.map(OpResult::Inbox)
             }
+            Op::SendMessage { group, text } => {
+                let mut group = group.lock().await;
+                self.send_message(&mut group, &text)
+                    .await
+                    .map(OpResult::Sent)
+            }
         }
     }
 }

@@ -23,7 +23,10 @@ use crate::proto::xmtp::mls::api::v1::{
     SendWelcomeMessagesRequest, SortDirection, UploadKeyPackageRequest, WelcomeMessageInput,
 };
 
-use super::api::{ApiVersion, GroupMessageEntry, IdentityLogEntry, WelcomeEntry, XmtpApi};
+use super::api::{
+    ApiVersion, AppMessageEntry, GroupMessageEntry, IdentityLogEntry, TopicCursor, WelcomeEntry,
+    XmtpApi,
+};
 use super::transport::BoxedService;
 use super::v4::timed;
 use super::{ClientError, Transport};
@@ -82,6 +85,65 @@ impl V3Api {
         IdentityApiClient::new(self.node.service())
             .max_decoding_message_size(MAX_PAYLOAD_BYTES)
             .max_encoding_message_size(MAX_PAYLOAD_BYTES)
+    }
+
+    /// Sends one group message (a commit or an application message).
+    async fn send_group_message(&self, data: Vec<u8>) -> Result<(), ClientError> {
+        let request = SendGroupMessagesRequest {
+            messages: vec![GroupMessageInput {
+                version: Some(group_message_input::Version::V1(group_message_input::V1 {
+                    data,
+                    sender_hmac: Vec::new(),
+                    should_push: false,
+                })),
+            }],
+        };
+        timed(
+            methods::SEND_GROUP_MESSAGES,
+            self.rpc_timeout,
+            self.mls().send_group_messages(request),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The group's messages after `after`, page by page: its commits, or
+    /// its application messages; each as (id, data).
+    async fn read_group(
+        &self,
+        group_id: [u8; 16],
+        after: u64,
+        commits: bool,
+    ) -> Result<Vec<(u64, Vec<u8>)>, ClientError> {
+        let mut entries = Vec::new();
+        let mut cursor = after;
+        loop {
+            let request = QueryGroupMessagesRequest {
+                group_id: group_id.to_vec(),
+                paging_info: Self::paging(cursor),
+            };
+            let response = timed(
+                methods::QUERY_GROUP_MESSAGES,
+                self.rpc_timeout,
+                self.mls().query_group_messages(request),
+            )
+            .await?;
+            let page = response.messages.len();
+            for message in response.messages {
+                let Some(group_message::Version::V1(v1)) = message.version else {
+                    return Err(ClientError::Protocol(
+                        "group message without a version".into(),
+                    ));
+                };
+                cursor = cursor.max(v1.id);
+                if v1.is_commit == commits {
+                    entries.push((v1.id, v1.data));
+                }
+            }
+            if page < PAGE as usize {
+                return Ok(entries);
+            }
+        }
     }
 
     fn paging(after: u64) -> Option<PagingInfo> {
@@ -236,21 +298,7 @@ impl XmtpApi for V3Api {
         data: Vec<u8>,
         _depends_on: Option<u64>,
     ) -> Result<Option<u64>, ClientError> {
-        let request = SendGroupMessagesRequest {
-            messages: vec![GroupMessageInput {
-                version: Some(group_message_input::Version::V1(group_message_input::V1 {
-                    data,
-                    sender_hmac: Vec::new(),
-                    should_push: false,
-                })),
-            }],
-        };
-        timed(
-            methods::SEND_GROUP_MESSAGES,
-            self.rpc_timeout,
-            self.mls().send_group_messages(request),
-        )
-        .await?;
+        self.send_group_message(data).await?;
         Ok(None)
     }
 
@@ -259,41 +307,40 @@ impl XmtpApi for V3Api {
         group_id: [u8; 16],
         after: u64,
     ) -> Result<Vec<GroupMessageEntry>, ClientError> {
-        let mut entries = Vec::new();
-        let mut cursor = after;
-        loop {
-            let request = QueryGroupMessagesRequest {
-                group_id: group_id.to_vec(),
-                paging_info: Self::paging(cursor),
-            };
-            let response = timed(
-                methods::QUERY_GROUP_MESSAGES,
-                self.rpc_timeout,
-                self.mls().query_group_messages(request),
-            )
-            .await?;
-            let page = response.messages.len();
-            for message in response.messages {
-                let Some(group_message::Version::V1(v1)) = message.version else {
-                    return Err(ClientError::Protocol(
-                        "group message without a version".into(),
-                    ));
-                };
-                cursor = cursor.max(v1.id);
-                // Application messages share the group's id sequence on V3;
-                // only commits move the group's epoch (V4 reads the commit
-                // originator alone for the same reason).
-                if v1.is_commit {
-                    entries.push(GroupMessageEntry {
-                        sequence_id: v1.id,
-                        data: v1.data,
-                    });
-                }
-            }
-            if page < PAGE as usize {
-                return Ok(entries);
-            }
-        }
+        // Application messages share the group's id sequence on V3; only
+        // commits move the group's epoch (V4 reads the commit originator
+        // alone for the same reason).
+        let commits = self.read_group(group_id, after, true).await?;
+        Ok(commits
+            .into_iter()
+            .map(|(sequence_id, data)| GroupMessageEntry { sequence_id, data })
+            .collect())
+    }
+
+    async fn publish_message(
+        &self,
+        _group_id: [u8; 16],
+        data: Vec<u8>,
+    ) -> Result<Option<(u32, u64)>, ClientError> {
+        self.send_group_message(data).await?;
+        Ok(None)
+    }
+
+    async fn query_messages(
+        &self,
+        group_id: [u8; 16],
+        after: &TopicCursor,
+    ) -> Result<Vec<AppMessageEntry>, ClientError> {
+        let after = after.get(&0).copied().unwrap_or(0);
+        let messages = self.read_group(group_id, after, false).await?;
+        Ok(messages
+            .into_iter()
+            .map(|(sequence_id, data)| AppMessageEntry {
+                originator: 0,
+                sequence_id,
+                data,
+            })
+            .collect())
     }
 
     async fn send_welcomes(&self, welcomes: Vec<WelcomeMessageInput>) -> Result<(), ClientError> {

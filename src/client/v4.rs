@@ -38,7 +38,10 @@ use crate::proto::xmtp::mls::api::v1::{
 };
 use crate::topic::{topic, TopicKind, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
-use super::api::{ApiVersion, GroupMessageEntry, IdentityLogEntry, WelcomeEntry, XmtpApi};
+use super::api::{
+    ApiVersion, AppMessageEntry, GroupMessageEntry, IdentityLogEntry, TopicCursor, WelcomeEntry,
+    XmtpApi,
+};
 use super::transport::BoxedService;
 use super::{ClientError, Transport};
 
@@ -351,6 +354,29 @@ struct Position {
     originator_sequence_id: u64,
 }
 
+/// A group message as a client publishes it.
+fn group_message(data: Vec<u8>) -> GroupMessageInput {
+    GroupMessageInput {
+        version: Some(group_message_input::Version::V1(group_message_input::V1 {
+            data,
+            sender_hmac: Vec::new(),
+            should_push: false,
+        })),
+    }
+}
+
+/// The MLS message a group topic's envelope carries.
+fn group_message_data(envelope: ClientEnvelope) -> Result<Vec<u8>, ClientError> {
+    match envelope.payload {
+        Some(Payload::GroupMessage(GroupMessageInput {
+            version: Some(group_message_input::Version::V1(v1)),
+        })) => Ok(v1.data),
+        _ => Err(ClientError::Protocol(
+            "group topic holds something other than a group message".into(),
+        )),
+    }
+}
+
 /// Where the network stored an envelope: (originator, sequence id).
 fn position(envelope: &OriginatorEnvelope) -> Result<(u32, u64), ClientError> {
     let position = Position::decode(envelope.unsigned_originator_envelope.as_slice())
@@ -534,24 +560,54 @@ impl XmtpApi for V4Api {
         let depends_on = depends_on.map(|seq| Cursor {
             node_id_to_sequence_id: HashMap::from([(COMMITS_ORIGINATOR, seq)]),
         });
-        let message = GroupMessageInput {
-            version: Some(group_message_input::Version::V1(group_message_input::V1 {
-                data,
-                sender_hmac: Vec::new(),
-                should_push: false,
-            })),
-        };
         let published = self
             .publish(vec![envelope(
                 topic(TopicKind::GroupMessages, &group_id),
                 depends_on,
-                Payload::GroupMessage(message),
+                Payload::GroupMessage(group_message(data)),
             )])
             .await?;
         published
             .first()
             .map(|envelope| position(envelope).map(|(_, seq)| seq))
             .transpose()
+    }
+
+    async fn publish_message(
+        &self,
+        group_id: [u8; 16],
+        data: Vec<u8>,
+    ) -> Result<Option<(u32, u64)>, ClientError> {
+        let published = self
+            .publish(vec![envelope(
+                topic(TopicKind::GroupMessages, &group_id),
+                None,
+                Payload::GroupMessage(group_message(data)),
+            )])
+            .await?;
+        published.first().map(position).transpose()
+    }
+
+    async fn query_messages(
+        &self,
+        group_id: [u8; 16],
+        after: &TopicCursor,
+    ) -> Result<Vec<AppMessageEntry>, ClientError> {
+        let cursor = after.iter().map(|(k, v)| (*k, *v)).collect();
+        let opened = self
+            .query_all(vec![topic(TopicKind::GroupMessages, &group_id)], cursor)
+            .await?;
+        opened
+            .into_iter()
+            .filter(|o| o.originator != COMMITS_ORIGINATOR)
+            .map(|o| {
+                Ok(AppMessageEntry {
+                    originator: o.originator,
+                    sequence_id: o.sequence_id,
+                    data: group_message_data(o.envelope)?,
+                })
+            })
+            .collect()
     }
 
     async fn query_group_messages(
@@ -568,16 +624,11 @@ impl XmtpApi for V4Api {
             // Commits are what the operations need; application messages
             // (other originators) are not read here.
             .filter(|o| o.originator == COMMITS_ORIGINATOR)
-            .map(|o| match o.envelope.payload {
-                Some(Payload::GroupMessage(GroupMessageInput {
-                    version: Some(group_message_input::Version::V1(v1)),
-                })) => Ok(GroupMessageEntry {
+            .map(|o| {
+                Ok(GroupMessageEntry {
                     sequence_id: o.sequence_id,
-                    data: v1.data,
-                }),
-                _ => Err(ClientError::Protocol(
-                    "group topic holds something other than a group message".into(),
-                )),
+                    data: group_message_data(o.envelope)?,
+                })
             })
             .collect()
     }

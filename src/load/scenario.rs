@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::client::{Client, ClientError, Identity, XmtpApi};
-use crate::client::{Op, OpKind, OpResult};
+use crate::client::{Op, OpKind, OpResult, SharedGroup};
 
 use super::groups::{release, GroupLease, GroupPool};
 
@@ -33,13 +33,22 @@ pub enum Scenario {
     AddMembers,
     /// `identity.lookup` of registered addresses: a cheap read.
     Lookup,
+    /// `message.send` into groups of the configured size.
+    Messages,
     /// Several operations, drawn at random in proportion to the weights.
     Mix(Mix),
 }
 
 impl Scenario {
     /// The names `--scenario` accepts.
-    pub const NAMES: [&'static str; 5] = ["identity", "group", "add-members", "lookup", "mix"];
+    pub const NAMES: [&'static str; 6] = [
+        "identity",
+        "group",
+        "add-members",
+        "lookup",
+        "messages",
+        "mix",
+    ];
 
     /// The scenario's name as `--scenario` spells it.
     pub fn name(&self) -> &'static str {
@@ -48,6 +57,7 @@ impl Scenario {
             Self::Group => "group",
             Self::AddMembers => "add-members",
             Self::Lookup => "lookup",
+            Self::Messages => "messages",
             Self::Mix(_) => "mix",
         }
     }
@@ -60,6 +70,7 @@ impl Scenario {
             Self::Group => vec![(OpKind::GroupCreate, 1)],
             Self::AddMembers => vec![(OpKind::GroupAddMembers, 1)],
             Self::Lookup => vec![(OpKind::IdentityLookup, 1)],
+            Self::Messages => vec![(OpKind::MessageSend, 1)],
             Self::Mix(mix) => mix.0.clone(),
         }
     }
@@ -71,6 +82,7 @@ impl Scenario {
             "group" => Ok(Self::Group),
             "add-members" => Ok(Self::AddMembers),
             "lookup" => Ok(Self::Lookup),
+            "messages" => Ok(Self::Messages),
             "mix" => Ok(Self::Mix(mix.unwrap_or_default())),
             other => Err(ScenarioError(format!(
                 "unknown scenario `{other}` (expected one of {})",
@@ -111,6 +123,7 @@ fn mix_name(kind: OpKind) -> &'static str {
         OpKind::IdentityCreate => "identity",
         OpKind::GroupCreate => "group",
         OpKind::GroupAddMembers => "add-members",
+        OpKind::MessageSend => "message",
         _ => "lookup",
     }
 }
@@ -123,7 +136,7 @@ impl FromStr for Mix {
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let bad = || {
                 ScenarioError(format!(
-                    "mix entry `{part}` is not NAME=WEIGHT with NAME one of identity, group, add-members, lookup and WEIGHT a whole number"
+                    "mix entry `{part}` is not NAME=WEIGHT with NAME one of identity, group, add-members, lookup, message and WEIGHT a whole number"
                 ))
             };
             let (name, weight) = part.split_once('=').ok_or_else(bad)?;
@@ -132,6 +145,7 @@ impl FromStr for Mix {
                 "group" => OpKind::GroupCreate,
                 "add-members" => OpKind::GroupAddMembers,
                 "lookup" => OpKind::IdentityLookup,
+                "message" => OpKind::MessageSend,
                 _ => return Err(bad()),
             };
             let weight: u32 = weight.trim().parse().map_err(|_| bad())?;
@@ -204,6 +218,8 @@ pub struct Workload {
     group_size: usize,
     addresses: Vec<String>,
     groups: Option<GroupPool>,
+    /// Groups messages are sent to, each by its owner.
+    chats: Vec<SharedGroup>,
     skipped: AtomicU64,
     provisioning: Provisioning,
 }
@@ -236,20 +252,21 @@ impl Workload {
         let started = Instant::now();
         let weights = config.scenario.weights();
         let needs = |kind| weights.iter().any(|(k, _)| *k == kind);
-        let (creates, adds, lookups) = (
+        let (creates, adds, lookups, sends) = (
             needs(OpKind::GroupCreate),
             needs(OpKind::GroupAddMembers),
             needs(OpKind::IdentityLookup),
+            needs(OpKind::MessageSend),
         );
         let initial = config.group_size.saturating_sub(1);
         let mut members = 0;
-        if creates || adds {
+        if creates || adds || sends {
             members = initial;
         }
         if adds {
             members += config.add * ADDS_PER_GROUP;
         }
-        let owners = if creates || adds { 4 } else { 0 };
+        let owners = if creates || adds || sends { 4 } else { 0 };
         let lookup_count = if lookups { LOOKUP_ADDRESSES } else { 0 };
 
         let identities = create_identities(client, owners + members + lookup_count).await?;
@@ -277,12 +294,24 @@ impl Workload {
             None
         };
 
+        let chats = if sends {
+            create_chats(
+                client,
+                owners,
+                &members[..initial],
+                config.groups.clamp(1, MAX_CHATS),
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+
         let kinds: Vec<OpKind> = weights.iter().map(|(kind, _)| *kind).collect();
         let index = WeightedIndex::new(weights.iter().map(|(_, w)| *w))
             .map_err(|e| ClientError::Usage(format!("operation weights: {e}")))?;
         let provisioning = Provisioning {
             identities: identities.len(),
-            groups: groups.as_ref().map_or(0, GroupPool::created),
+            groups: groups.as_ref().map_or(0, GroupPool::created) + chats.len(),
             replacement_groups: 0,
             duration: started.elapsed(),
         };
@@ -297,6 +326,7 @@ impl Workload {
                 .map(|identity| identity.address().to_owned())
                 .collect(),
             groups,
+            chats,
             skipped: AtomicU64::new(0),
             provisioning,
         })
@@ -354,6 +384,13 @@ impl Workload {
                 },
                 lease: None,
             },
+            OpKind::MessageSend => NextOp {
+                op: Op::SendMessage {
+                    group: self.chats[pick % self.chats.len()].clone(),
+                    text: format!("opmon message {ticket}"),
+                },
+                lease: None,
+            },
             _ => NextOp {
                 op: Op::CreateIdentity,
                 lease: None,
@@ -379,6 +416,27 @@ impl Workload {
             release(group);
         }
     }
+}
+
+/// Groups messages go to at most: sends to one group take turns (each
+/// moves the sender's ratchet), so there are as many as can be sent to at
+/// once, up to this.
+const MAX_CHATS: usize = 64;
+
+/// Creates `count` groups of `members`, owned by `owners` in turns.
+async fn create_chats<A: XmtpApi>(
+    client: &Client<A>,
+    owners: &[Arc<Identity>],
+    members: &[String],
+    count: usize,
+) -> Result<Vec<SharedGroup>, ClientError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(0..count)
+        .map(|i| retrying(move || client.create_group(&owners[i % owners.len()], members)))
+        .buffered(PROVISIONING_CONCURRENCY)
+        .map_ok(|group| Arc::new(tokio::sync::Mutex::new(group)))
+        .try_collect()
+        .await
 }
 
 /// How many provisioning calls run at once.
@@ -429,8 +487,12 @@ mod tests {
             Scenario::parse("mix", Some(mix.clone())).unwrap(),
             Scenario::Mix(mix)
         );
-        let error = Scenario::parse("messages", None).unwrap_err().to_string();
-        assert!(error.contains("unknown scenario `messages`"), "{error}");
+        assert_eq!(
+            Scenario::parse("messages", None).unwrap().weights(),
+            [(OpKind::MessageSend, 1)]
+        );
+        let error = Scenario::parse("chat", None).unwrap_err().to_string();
+        assert!(error.contains("unknown scenario `chat`"), "{error}");
         for bad in [
             "identity",
             "identity=x",

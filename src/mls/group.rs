@@ -31,6 +31,8 @@ use openmls_traits::OpenMlsProvider;
 use prost::Message;
 use rand::RngCore;
 
+mod application;
+
 use super::extensions::{self, leaf_capabilities};
 use super::{MlsError, MlsInstallation, VerifiedKeyPackage, CIPHERSUITE};
 use crate::proto::xmtp::identity::MlsCredential;
@@ -374,6 +376,26 @@ impl MlsGroupState {
         installation: &MlsInstallation,
         message: &[u8],
     ) -> Result<(), MlsError> {
+        match self.process_incoming(installation, message)? {
+            ProcessedMessageContent::StagedCommitMessage(staged) => self
+                .group
+                .merge_staged_commit(installation.provider(), *staged)
+                .map_err(|e| MlsError::Openmls(format!("merging commit: {e}"))),
+            ProcessedMessageContent::OwnPrivateMessage
+            | ProcessedMessageContent::OwnPendingCommit => Err(MlsError::State(
+                "this is our own commit; use merge_pending_commit".into(),
+            )),
+            _ => Err(MlsError::InvalidMessage("message is not a commit".into())),
+        }
+    }
+
+    /// Decodes, authenticates and decrypts a group message (TLS
+    /// `MLSMessage`) from another member, checking it is for this group.
+    fn process_incoming(
+        &mut self,
+        installation: &MlsInstallation,
+        message: &[u8],
+    ) -> Result<ProcessedMessageContent, MlsError> {
         self.check_owner(installation)?;
         let bad = |msg: String| MlsError::InvalidMessage(msg);
         let message = MlsMessageIn::tls_deserialize_exact(message)
@@ -384,23 +406,11 @@ impl MlsGroupState {
         if protocol.group_id().as_slice() != self.group_id {
             return Err(bad("message is for another group".into()));
         }
-
-        let provider = installation.provider();
         let processed = self
             .group
-            .process_message(provider, protocol)
+            .process_message(installation.provider(), protocol)
             .map_err(process_error)?;
-        match processed.into_content() {
-            ProcessedMessageContent::StagedCommitMessage(staged) => self
-                .group
-                .merge_staged_commit(provider, *staged)
-                .map_err(|e| MlsError::Openmls(format!("merging commit: {e}"))),
-            ProcessedMessageContent::OwnPrivateMessage
-            | ProcessedMessageContent::OwnPendingCommit => Err(MlsError::State(
-                "this is our own commit; use merge_pending_commit".into(),
-            )),
-            _ => Err(bad("message is not a commit".into())),
-        }
+        Ok(processed.into_content())
     }
 
     /// The group lives in its installation's storage; using another

@@ -32,6 +32,7 @@
 //! welcomes, group messages, extensions); [`MlsError::is_remote_fault`] tells
 //! them apart.
 
+mod content;
 pub mod extensions;
 mod framing;
 mod group;
@@ -40,6 +41,7 @@ mod key_package;
 mod welcome;
 mod welcome_pointer;
 
+pub use content::{decode_text, encode_text};
 pub use framing::{inspect_group_message, GroupMessageInfo, GroupMessageKind};
 pub use group::{MlsGroupState, PendingAdd};
 pub use installation::MlsInstallation;
