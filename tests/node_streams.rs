@@ -11,17 +11,16 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::envelopes::{application_message, welcome};
-use common::streams::{position, publish, quiet, subscriber, take};
+use common::envelopes::welcome;
+use common::streams::{failing_node, position, publish, quiet, send_v3, subscriber, take};
 use tokio::time::Instant;
 use tonic::Code;
 use xmtp_opmon::client::{ClientError, ReadService};
 use xmtp_opmon::identity::{inbox_id, new_inbox_update, InstallationKey, Wallet};
-use xmtp_opmon::node::{Faults, InjectedError, NodeConfig, Stall};
+use xmtp_opmon::node::{Faults, NodeConfig, Stall};
 use xmtp_opmon::proto::envelopes::{client_envelope::Payload, AuthenticatedData, ClientEnvelope};
 use xmtp_opmon::proto::xmtp::mls::api::v1::{
-    group_message, group_message_input, mls_api_client::MlsApiClient, welcome_message,
-    GroupMessageInput, SendGroupMessagesRequest, SendWelcomeMessagesRequest,
+    group_message, mls_api_client::MlsApiClient, welcome_message, SendWelcomeMessagesRequest,
 };
 use xmtp_opmon::topic::{topic, TopicKind, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
@@ -170,17 +169,7 @@ async fn a_stall_holds_delivery_until_it_ends() {
 
 #[tokio::test]
 async fn an_injected_error_ends_the_stream_with_its_status() {
-    let node = common::node_with(NodeConfig {
-        faults: Faults {
-            errors: vec![InjectedError {
-                code: Code::Unavailable,
-                rate: 1.0,
-            }],
-            ..Faults::default()
-        },
-        ..NodeConfig::default()
-    })
-    .await;
+    let node = failing_node(Code::Unavailable).await;
     let subscriber = subscriber(&node);
     let v4 = subscriber
         .topics(
@@ -200,21 +189,6 @@ async fn an_injected_error_ends_the_stream_with_its_status() {
 
 fn mls(node: &xmtp_opmon::node::RunningNode) -> MlsApiClient<tonic::transport::Channel> {
     MlsApiClient::new(xmtp_opmon::client::channel(node.url()).unwrap())
-}
-
-async fn send_v3(node: &xmtp_opmon::node::RunningNode, group_id: [u8; 16], tag: u8) {
-    mls(node)
-        .send_group_messages(SendGroupMessagesRequest {
-            messages: vec![GroupMessageInput {
-                version: Some(group_message_input::Version::V1(group_message_input::V1 {
-                    data: application_message(group_id, tag),
-                    sender_hmac: vec![9; 32],
-                    should_push: true,
-                })),
-            }],
-        })
-        .await
-        .unwrap();
 }
 
 /// The tags of a group's messages, checking that their V3 ids (the

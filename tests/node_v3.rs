@@ -37,7 +37,7 @@ async fn send(node: &RunningNode, data: Vec<u8>) {
 }
 
 async fn send_application(node: &RunningNode, group_id: [u8; 16], tag: u8) {
-    send(node, common::envelopes::application_message(group_id, tag)).await;
+    common::streams::send_v3(node, group_id, tag).await;
 }
 
 async fn first_message_data(node: &RunningNode, group_id: [u8; 16]) -> Vec<u8> {

@@ -10,16 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::envelopes::{application_message, welcome};
+use common::envelopes::welcome;
 use common::otlp::{AttrValue, OtlpReceiver, ReceivedSpan};
-use common::streams::{publish, subscriptions_reach, take, ARRIVES_WITHIN};
+use common::streams::{
+    failing_node, node_with_streams, publish, send_v3, subscriptions_reach, take, ARRIVES_WITHIN,
+};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use xmtp_opmon::client::{traced, ClientError, Subscriber};
-use xmtp_opmon::node::{Faults, InjectedError, NodeConfig, RunningNode, StreamLimits};
-use xmtp_opmon::proto::xmtp::mls::api::v1::{
-    group_message_input, mls_api_client::MlsApiClient, GroupMessageInput, SendGroupMessagesRequest,
-};
+use xmtp_opmon::node::{RunningNode, StreamLimits};
 use xmtp_opmon::semconv;
 
 const GROUP_STREAM: &str = "xmtp.mls.api.v1.MlsApi/SubscribeGroupMessages";
@@ -27,21 +26,6 @@ const WELCOME_STREAM: &str = "xmtp.mls.api.v1.MlsApi/SubscribeWelcomeMessages";
 
 fn traced_subscriber(node: &RunningNode) -> Subscriber {
     Subscriber::new(traced(node.url()).unwrap())
-}
-
-async fn send_application(node: &RunningNode, group_id: [u8; 16], tag: u8) {
-    MlsApiClient::new(xmtp_opmon::client::channel(node.url()).unwrap())
-        .send_group_messages(SendGroupMessagesRequest {
-            messages: vec![GroupMessageInput {
-                version: Some(group_message_input::Version::V1(group_message_input::V1 {
-                    data: application_message(group_id, tag),
-                    sender_hmac: vec![9; 32],
-                    should_push: false,
-                })),
-            }],
-        })
-        .await
-        .unwrap();
 }
 
 fn attribute<'a>(span: &'a ReceivedSpan, key: &str) -> Option<&'a AttrValue> {
@@ -73,7 +57,7 @@ async fn streaming_calls_are_one_span_with_their_messages_and_final_status() {
     let node = common::node().await;
     let group = [1; 16];
     for tag in 1..=3 {
-        send_application(&node, group, tag).await;
+        send_v3(&node, group, tag).await;
     }
     let mut stream = traced_subscriber(&node)
         .group_messages([(group.to_vec(), 0)])
@@ -84,29 +68,16 @@ async fn streaming_calls_are_one_span_with_their_messages_and_final_status() {
     subscriptions_reach(&node, 0).await;
 
     // Refused at the start by an injected error.
-    let failing = common::node_with(NodeConfig {
-        faults: Faults {
-            errors: vec![InjectedError {
-                code: Code::Unavailable,
-                rate: 1.0,
-            }],
-            ..Faults::default()
-        },
-        ..NodeConfig::default()
-    })
-    .await;
+    let failing = failing_node(Code::Unavailable).await;
     let refused = traced_subscriber(&failing)
         .group_messages([(group.to_vec(), 0)])
         .await;
     assert!(refused.is_err());
 
     // Ended by the node after some messages: a subscriber that fell behind.
-    let slow = common::node_with(NodeConfig {
-        streams: StreamLimits {
-            buffer: 1,
-            ..StreamLimits::default()
-        },
-        ..NodeConfig::default()
+    let slow = node_with_streams(StreamLimits {
+        buffer: 1,
+        ..StreamLimits::default()
     })
     .await;
     let key = [2; 32];

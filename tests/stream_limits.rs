@@ -10,16 +10,21 @@ mod common;
 use std::collections::HashMap;
 
 use common::envelopes::welcome;
-use common::streams::{publish, subscriber, subscriptions_reach, take, ARRIVES_WITHIN};
+use common::streams::{
+    node_with_streams, publish, subscriber, subscriptions_reach, take, ARRIVES_WITHIN,
+};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use xmtp_opmon::client::{ClientError, ReadService};
-use xmtp_opmon::node::{NodeConfig, StreamLimits};
+use xmtp_opmon::node::StreamLimits;
 use xmtp_opmon::topic::{topic, TopicKind};
 
 fn welcome_topic(key: [u8; 32]) -> Vec<u8> {
     topic(TopicKind::WelcomeMessages, &key)
 }
+
+/// A topic and its cursor.
+type Filter = (Vec<u8>, HashMap<u32, u64>);
 
 fn code_and_message<T>(result: Result<T, ClientError>) -> (Code, String) {
     match result {
@@ -50,12 +55,9 @@ async fn a_dropped_client_frees_its_subscription() {
 
 #[tokio::test]
 async fn a_slow_subscriber_is_cut_off_and_freed() {
-    let node = common::node_with(NodeConfig {
-        streams: StreamLimits {
-            buffer: 2,
-            ..StreamLimits::default()
-        },
-        ..NodeConfig::default()
+    let node = node_with_streams(StreamLimits {
+        buffer: 2,
+        ..StreamLimits::default()
     })
     .await;
     let key = [2; 32];
@@ -90,12 +92,9 @@ async fn a_slow_subscriber_is_cut_off_and_freed() {
 
 #[tokio::test]
 async fn the_node_serves_a_bounded_number_of_subscriptions() {
-    let node = common::node_with(NodeConfig {
-        streams: StreamLimits {
-            max_subscriptions: 2,
-            ..StreamLimits::default()
-        },
-        ..NodeConfig::default()
+    let node = node_with_streams(StreamLimits {
+        max_subscriptions: 2,
+        ..StreamLimits::default()
     })
     .await;
     let subscriber = subscriber(&node);
@@ -124,7 +123,7 @@ async fn malformed_subscriptions_are_invalid_arguments_with_one_clear_message() 
     let node = common::node().await;
     let subscriber = subscriber(&node);
     let good = welcome_topic([4; 32]);
-    let v4_cases: Vec<(&str, Vec<(Vec<u8>, HashMap<u32, u64>)>)> = vec![
+    let v4_cases: Vec<(&str, Vec<Filter>)> = vec![
         ("no filters", Vec::new()),
         (
             "too many filters",

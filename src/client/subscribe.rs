@@ -208,12 +208,12 @@ impl Stream for TopicStream {
             };
             match response.response {
                 Some(Response::Envelopes(batch)) => self.ready.extend(batch.envelopes),
-                Some(Response::StatusUpdate(update)) => {
-                    if update.status == SubscriptionStatus::CatchupComplete as i32 {
-                        self.caught_up = true;
-                    }
+                Some(Response::StatusUpdate(update))
+                    if update.status == SubscriptionStatus::CatchupComplete as i32 =>
+                {
+                    self.caught_up = true;
                 }
-                None => {}
+                Some(Response::StatusUpdate(_)) | None => {}
             }
         }
     }

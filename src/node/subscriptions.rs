@@ -61,6 +61,20 @@ impl Default for StreamLimits {
     }
 }
 
+/// Checks how many filters a subscribe request names: at least one, at
+/// most `max` (xmtpd's words and limit).
+pub(crate) fn check_filter_count(count: usize, max: usize) -> Result<(), Status> {
+    if count == 0 {
+        return Err(super::validate::invalid("filters must not be empty"));
+    }
+    if count > max {
+        return Err(super::validate::invalid(format!(
+            "too many filters: {count}, at most {max}"
+        )));
+    }
+    Ok(())
+}
+
 /// Where a stream stands, for feeds that report it (V4's status updates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {

@@ -17,7 +17,7 @@ use crate::proto::message_api::{
 
 use super::service::{NodeState, MAX_CURSOR_ENTRIES, MAX_TOPICS};
 use super::store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
-use super::subscriptions::{Feed, Phase};
+use super::subscriptions::{check_filter_count, Feed, Phase};
 use super::validate::invalid;
 
 /// Envelopes read per topic at a time (xmtpd's page).
@@ -42,15 +42,7 @@ impl TopicFeed {
         request: SubscribeTopicsRequest,
     ) -> Result<Self, Status> {
         let filters = request.filters;
-        if filters.is_empty() {
-            return Err(invalid("filters must not be empty"));
-        }
-        if filters.len() > MAX_TOPICS {
-            return Err(invalid(format!(
-                "too many filters: {}, at most {MAX_TOPICS}",
-                filters.len()
-            )));
-        }
+        check_filter_count(filters.len(), MAX_TOPICS)?;
         let mut seen = HashSet::new();
         let mut cursors = Vec::with_capacity(filters.len());
         for filter in filters {

@@ -14,9 +14,8 @@ use crate::proto::xmtp::mls::api::v1::{
 use crate::topic::{topic, TopicKind};
 
 use super::service::{NodeService, MAX_TOPICS};
-use super::subscriptions::Feed;
+use super::subscriptions::{check_filter_count, Feed};
 use super::v3::{identifier, Page, V3_PAGE};
-use super::validate::invalid;
 
 /// One subscribed group or installation: its id, topic and V3 cursor.
 struct Filter {
@@ -33,15 +32,7 @@ fn filters(
     what: &str,
     length: usize,
 ) -> Result<Vec<Filter>, Status> {
-    if given.len() == 0 {
-        return Err(invalid("filters must not be empty"));
-    }
-    if given.len() > MAX_TOPICS {
-        return Err(invalid(format!(
-            "too many filters: {}, at most {MAX_TOPICS}",
-            given.len()
-        )));
-    }
+    check_filter_count(given.len(), MAX_TOPICS)?;
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (id, cursor) in given {
@@ -116,9 +107,10 @@ impl Feed for GroupFeed {
         let service = &self.service;
         read_filters(&mut self.filters, topics, |group_id, page| {
             let messages = service.group_messages(group_id, page)?;
-            let last = messages.last().and_then(|m| match &m.version {
-                Some(group_message::Version::V1(v1)) => Some(v1.id),
-                None => None,
+            let last = messages.last().and_then(|m| {
+                m.version
+                    .as_ref()
+                    .map(|group_message::Version::V1(v1)| v1.id)
             });
             Ok((messages, last))
         })

@@ -6,12 +6,15 @@ use std::time::Duration;
 use prost::Message;
 use tokio_stream::{Stream, StreamExt};
 use xmtp_opmon::client::{channel, Subscriber, Transport};
-use xmtp_opmon::node::RunningNode;
+use xmtp_opmon::node::{Faults, InjectedError, NodeConfig, RunningNode, StreamLimits};
 use xmtp_opmon::proto::envelopes::{
     ClientEnvelope, OriginatorEnvelope, UnsignedOriginatorEnvelope,
 };
 use xmtp_opmon::proto::gateway_api::gateway_api_client::GatewayApiClient;
 use xmtp_opmon::proto::payer_api::PublishClientEnvelopesRequest;
+use xmtp_opmon::proto::xmtp::mls::api::v1::{
+    group_message_input, mls_api_client::MlsApiClient, GroupMessageInput, SendGroupMessagesRequest,
+};
 
 /// How long a test waits for something it expects to arrive.
 pub const ARRIVES_WITHIN: Duration = Duration::from_secs(10);
@@ -19,6 +22,43 @@ pub const ARRIVES_WITHIN: Duration = Duration::from_secs(10);
 /// A subscriber on a plain channel to `node`.
 pub fn subscriber(node: &RunningNode) -> Subscriber {
     Subscriber::new(Transport::new(channel(node.url()).unwrap()))
+}
+
+/// A node whose streams have these bounds.
+pub async fn node_with_streams(streams: StreamLimits) -> RunningNode {
+    super::node_with(NodeConfig {
+        streams,
+        ..NodeConfig::default()
+    })
+    .await
+}
+
+/// A node answering every call with `code`.
+pub async fn failing_node(code: tonic::Code) -> RunningNode {
+    super::node_with(NodeConfig {
+        faults: Faults {
+            errors: vec![InjectedError { code, rate: 1.0 }],
+            ..Faults::default()
+        },
+        ..NodeConfig::default()
+    })
+    .await
+}
+
+/// Sends an application message tagged `tag` to a group through the V3 API.
+pub async fn send_v3(node: &RunningNode, group_id: [u8; 16], tag: u8) {
+    MlsApiClient::new(channel(node.url()).unwrap())
+        .send_group_messages(SendGroupMessagesRequest {
+            messages: vec![GroupMessageInput {
+                version: Some(group_message_input::Version::V1(group_message_input::V1 {
+                    data: super::envelopes::application_message(group_id, tag),
+                    sender_hmac: vec![9; 32],
+                    should_push: true,
+                })),
+            }],
+        })
+        .await
+        .expect("group message accepted");
 }
 
 /// Publishes through the V4 gateway API; the stored envelopes.
