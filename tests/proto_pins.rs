@@ -183,3 +183,30 @@ fn corrected_definitions_are_present() {
         missing.join("\n")
     );
 }
+
+/// The streaming RPCs (issue 14), each required to be defined: a node or
+/// client that only has them half would still pass the first test.
+#[test]
+fn stream_definitions_are_present() {
+    let ours = our_facts();
+    let required = [
+        "rpc xmtp.xmtpv4.message_api.QueryApi.SubscribeTopics(xmtp.xmtpv4.message_api.SubscribeTopicsRequest) returns (stream xmtp.xmtpv4.message_api.SubscribeTopicsResponse)",
+        "rpc xmtp.xmtpv4.message_api.ReplicationApi.SubscribeTopics(xmtp.xmtpv4.message_api.SubscribeTopicsRequest) returns (stream xmtp.xmtpv4.message_api.SubscribeTopicsResponse)",
+        "field xmtp.xmtpv4.message_api.SubscribeTopicsRequest.TopicFilter.last_seen = 2 singular xmtp.xmtpv4.envelopes.Cursor",
+        "field xmtp.xmtpv4.message_api.SubscribeTopicsResponse.status_update = 2 oneof response xmtp.xmtpv4.message_api.SubscribeTopicsResponse.StatusUpdate",
+        "value xmtp.xmtpv4.message_api.SubscribeTopicsResponse.SubscriptionStatus.SUBSCRIPTION_STATUS_CATCHUP_COMPLETE = 2",
+        "rpc xmtp.mls.api.v1.MlsApi.SubscribeGroupMessages(xmtp.mls.api.v1.SubscribeGroupMessagesRequest) returns (stream xmtp.mls.api.v1.GroupMessage)",
+        "rpc xmtp.mls.api.v1.MlsApi.SubscribeWelcomeMessages(xmtp.mls.api.v1.SubscribeWelcomeMessagesRequest) returns (stream xmtp.mls.api.v1.WelcomeMessage)",
+        "field xmtp.mls.api.v1.SubscribeGroupMessagesRequest.Filter.id_cursor = 2 singular uint64",
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|fact| !ours.contains(*fact))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not defined in proto/:\n{}",
+        missing.join("\n")
+    );
+}
