@@ -99,7 +99,7 @@ async fn the_node_serves_a_bounded_number_of_subscriptions() {
     .await;
     let subscriber = subscriber(&node);
     let topic = || [(welcome_topic([3; 32]), HashMap::new())];
-    let _first = subscriber
+    let first = subscriber
         .topics(ReadService::Query, topic())
         .await
         .unwrap();
@@ -108,7 +108,7 @@ async fn the_node_serves_a_bounded_number_of_subscriptions() {
     assert_eq!(code, Code::ResourceExhausted);
     assert!(message.contains("at most 2 subscriptions"), "{message}");
     // A place freed is a place available.
-    drop(_first);
+    drop(first);
     subscriptions_reach(&node, 1).await;
     let mut again = subscriber
         .topics(ReadService::Query, topic())
