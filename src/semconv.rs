@@ -43,6 +43,15 @@ pub const RPC_DURATION_BOUNDARIES: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// `rpc.client.time_to_first_message`: histogram of the time from the
+/// start of a server-streaming call to its first response message (s),
+/// with the labels of [`RPC_CLIENT_CALL_DURATION`] (recorded when the
+/// call ends, so its status is known). Uses [`OPERATION_BOUNDARIES`]: a
+/// stream's first message may wait for news far longer than a unary call.
+pub const RPC_CLIENT_TIME_TO_FIRST_MESSAGE: &str = "rpc.client.time_to_first_message";
+/// Response messages a server-streaming call received, on its span.
+pub const XMTP_RPC_MESSAGES_RECEIVED: &str = "xmtp.rpc.messages_received";
+
 // --- XMTP operations (this crate's names) ----------------------------------
 
 /// The operation (`identity.create`, `group.create`, `group.add_members`,
@@ -122,7 +131,9 @@ pub fn group_size_bucket(size: usize) -> &'static str {
 pub fn histogram_boundaries(name: &str) -> Option<&'static [f64]> {
     match name {
         RPC_CLIENT_CALL_DURATION => Some(&RPC_DURATION_BOUNDARIES),
-        OPERATION_DURATION | PHASE_DURATION => Some(&OPERATION_BOUNDARIES),
+        OPERATION_DURATION | PHASE_DURATION | RPC_CLIENT_TIME_TO_FIRST_MESSAGE => {
+            Some(&OPERATION_BOUNDARIES)
+        }
         _ => None,
     }
 }
@@ -130,7 +141,10 @@ pub fn histogram_boundaries(name: &str) -> Option<&'static [f64]> {
 /// The unit of a metric this crate records.
 pub fn unit(name: &str) -> Option<&'static str> {
     match name {
-        RPC_CLIENT_CALL_DURATION | OPERATION_DURATION | PHASE_DURATION => Some(UNIT_SECONDS),
+        RPC_CLIENT_CALL_DURATION
+        | RPC_CLIENT_TIME_TO_FIRST_MESSAGE
+        | OPERATION_DURATION
+        | PHASE_DURATION => Some(UNIT_SECONDS),
         OPERATION_ACTIVE => Some(UNIT_OPERATIONS),
         _ => None,
     }

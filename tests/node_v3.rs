@@ -21,21 +21,6 @@ fn mls(node: &RunningNode) -> MlsApiClient<tonic::transport::Channel> {
     MlsApiClient::new(xmtp_opmon::client::channel(node.url()).unwrap())
 }
 
-/// A well-formed MLS `PrivateMessage` frame carrying application data for
-/// `group_id`: the node reads only its header, never decrypts it.
-fn application_message(group_id: [u8; 16], tag: u8) -> Vec<u8> {
-    let mut bytes = vec![0, 1, 0, 2, 16]; // MLS 1.0, private message, group id length
-    bytes.extend_from_slice(&group_id);
-    bytes.extend_from_slice(&1u64.to_be_bytes()); // epoch
-    bytes.push(1); // content type: application
-    bytes.push(0); // no authenticated data
-    bytes.push(8); // encrypted sender data
-    bytes.extend_from_slice(&[tag; 8]);
-    bytes.push(16); // ciphertext
-    bytes.extend_from_slice(&[tag; 16]);
-    bytes
-}
-
 async fn send(node: &RunningNode, data: Vec<u8>) {
     mls(node)
         .send_group_messages(SendGroupMessagesRequest {
@@ -52,7 +37,7 @@ async fn send(node: &RunningNode, data: Vec<u8>) {
 }
 
 async fn send_application(node: &RunningNode, group_id: [u8; 16], tag: u8) {
-    send(node, application_message(group_id, tag)).await;
+    common::streams::send_v3(node, group_id, tag).await;
 }
 
 async fn first_message_data(node: &RunningNode, group_id: [u8; 16]) -> Vec<u8> {

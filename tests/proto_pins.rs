@@ -172,6 +172,29 @@ fn corrected_definitions_are_present() {
         "field xmtp.xmtpv4.envelopes.ClientEnvelope.payer_report_attestation = 7 oneof payload xmtp.xmtpv4.envelopes.PayerReportAttestation",
         "field xmtp.identity.associations.LegacyDelegatedSignature.delegated_key = 1 singular xmtp.message_contents.SignedPublicKey",
     ];
+    assert_defined(&ours, &required);
+}
+
+/// The streaming RPCs (issue 14), each required to be defined: a node or
+/// client that only has them half would still pass the first test.
+#[test]
+fn stream_definitions_are_present() {
+    let ours = our_facts();
+    let required = [
+        "rpc xmtp.xmtpv4.message_api.QueryApi.SubscribeTopics(xmtp.xmtpv4.message_api.SubscribeTopicsRequest) returns (stream xmtp.xmtpv4.message_api.SubscribeTopicsResponse)",
+        "rpc xmtp.xmtpv4.message_api.ReplicationApi.SubscribeTopics(xmtp.xmtpv4.message_api.SubscribeTopicsRequest) returns (stream xmtp.xmtpv4.message_api.SubscribeTopicsResponse)",
+        "field xmtp.xmtpv4.message_api.SubscribeTopicsRequest.TopicFilter.last_seen = 2 singular xmtp.xmtpv4.envelopes.Cursor",
+        "field xmtp.xmtpv4.message_api.SubscribeTopicsResponse.status_update = 2 oneof response xmtp.xmtpv4.message_api.SubscribeTopicsResponse.StatusUpdate",
+        "value xmtp.xmtpv4.message_api.SubscribeTopicsResponse.SubscriptionStatus.SUBSCRIPTION_STATUS_CATCHUP_COMPLETE = 2",
+        "rpc xmtp.mls.api.v1.MlsApi.SubscribeGroupMessages(xmtp.mls.api.v1.SubscribeGroupMessagesRequest) returns (stream xmtp.mls.api.v1.GroupMessage)",
+        "rpc xmtp.mls.api.v1.MlsApi.SubscribeWelcomeMessages(xmtp.mls.api.v1.SubscribeWelcomeMessagesRequest) returns (stream xmtp.mls.api.v1.WelcomeMessage)",
+        "field xmtp.mls.api.v1.SubscribeGroupMessagesRequest.Filter.id_cursor = 2 singular uint64",
+    ];
+    assert_defined(&ours, &required);
+}
+
+/// Fails with every fact of `required` that `ours` does not define.
+fn assert_defined(ours: &BTreeSet<String>, required: &[&str]) {
     let missing: Vec<&str> = required
         .iter()
         .copied()

@@ -52,6 +52,10 @@ pub mod methods {
     pub const SEND_WELCOME_MESSAGES: &str = "/xmtp.mls.api.v1.MlsApi/SendWelcomeMessages";
     /// `MlsApi/QueryWelcomeMessages`.
     pub const QUERY_WELCOME_MESSAGES: &str = "/xmtp.mls.api.v1.MlsApi/QueryWelcomeMessages";
+    /// `MlsApi/SubscribeGroupMessages`.
+    pub const SUBSCRIBE_GROUP_MESSAGES: &str = "/xmtp.mls.api.v1.MlsApi/SubscribeGroupMessages";
+    /// `MlsApi/SubscribeWelcomeMessages`.
+    pub const SUBSCRIBE_WELCOME_MESSAGES: &str = "/xmtp.mls.api.v1.MlsApi/SubscribeWelcomeMessages";
 }
 
 /// Welcomes per call, as libxmtp batches them.
@@ -66,6 +70,13 @@ pub struct V3Api {
     rpc_timeout: Duration,
 }
 
+/// An `MlsApi` client over `service` with XMTP's payload limits.
+pub(super) fn mls_client(service: BoxedService) -> MlsApiClient<BoxedService> {
+    MlsApiClient::new(service)
+        .max_decoding_message_size(MAX_PAYLOAD_BYTES)
+        .max_encoding_message_size(MAX_PAYLOAD_BYTES)
+}
+
 impl V3Api {
     /// An API calling `node`, with a deadline per call.
     pub fn new(node: Transport, rpc_timeout: Duration) -> Self {
@@ -76,9 +87,7 @@ impl V3Api {
     }
 
     fn mls(&self) -> MlsApiClient<BoxedService> {
-        MlsApiClient::new(self.node.service())
-            .max_decoding_message_size(MAX_PAYLOAD_BYTES)
-            .max_encoding_message_size(MAX_PAYLOAD_BYTES)
+        mls_client(self.node.service())
     }
 
     fn identity(&self) -> IdentityApiClient<BoxedService> {

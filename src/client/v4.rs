@@ -70,6 +70,11 @@ pub mod methods {
     pub const PUBLISH: &str = "/xmtp.xmtpv4.gateway_api.GatewayApi/PublishClientEnvelopes";
     /// `PayerApi/PublishClientEnvelopes`.
     pub const PUBLISH_LEGACY: &str = "/xmtp.xmtpv4.payer_api.PayerApi/PublishClientEnvelopes";
+    /// `QueryApi/SubscribeTopics`.
+    pub const SUBSCRIBE_TOPICS: &str = "/xmtp.xmtpv4.message_api.QueryApi/SubscribeTopics";
+    /// `ReplicationApi/SubscribeTopics`.
+    pub const SUBSCRIBE_TOPICS_LEGACY: &str =
+        "/xmtp.xmtpv4.message_api.ReplicationApi/SubscribeTopics";
 }
 
 /// How long past its deadline a call may still take before the client
@@ -323,13 +328,13 @@ impl V4Api {
     }
 }
 
-fn read_client(client: QueryApiClient<Svc>) -> QueryApiClient<Svc> {
+pub(super) fn read_client(client: QueryApiClient<Svc>) -> QueryApiClient<Svc> {
     client
         .max_decoding_message_size(MAX_PAYLOAD_BYTES)
         .max_encoding_message_size(MAX_PAYLOAD_BYTES)
 }
 
-fn read_client_legacy(client: ReplicationApiClient<Svc>) -> ReplicationApiClient<Svc> {
+pub(super) fn read_client_legacy(client: ReplicationApiClient<Svc>) -> ReplicationApiClient<Svc> {
     client
         .max_decoding_message_size(MAX_PAYLOAD_BYTES)
         .max_encoding_message_size(MAX_PAYLOAD_BYTES)

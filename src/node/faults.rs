@@ -176,6 +176,13 @@ impl FaultLayer {
     pub(crate) fn arm(&self) {
         let _ = self.plan.armed_at.set(Instant::now());
     }
+
+    /// When the stall the node is in now ends, if it is in one: streams
+    /// already open hold their deliveries until then.
+    pub(crate) fn stalled_until(&self) -> Option<Instant> {
+        let remaining = self.plan.stall_remaining();
+        (!remaining.is_zero()).then(|| Instant::now() + remaining)
+    }
 }
 
 impl Planner {
@@ -192,19 +199,23 @@ impl Planner {
             };
         }
         let mut delay = self.faults.latency.map(|l| l.sample()).unwrap_or_default();
-        if let (Some(stall), Some(armed_at)) = (self.faults.stall, armed_at) {
-            let every = stall.every.as_nanos().max(1);
-            let phase = (armed_at.elapsed().as_nanos() % every) as u64;
-            let phase = Duration::from_nanos(phase);
-            if phase < stall.duration {
-                delay += stall.duration - phase;
-            }
-        }
+        delay += self.stall_remaining();
         Plan {
             queue: self.workers.clone(),
             delay,
             error: self.next_error(),
         }
+    }
+
+    /// How much of the current stall is left (zero outside stalls and
+    /// while faults are held).
+    fn stall_remaining(&self) -> Duration {
+        let (Some(stall), Some(armed_at)) = (self.faults.stall, self.armed_at.get()) else {
+            return Duration::ZERO;
+        };
+        let every = stall.every.as_nanos().max(1);
+        let phase = Duration::from_nanos((armed_at.elapsed().as_nanos() % every) as u64);
+        stall.duration.saturating_sub(phase)
     }
 
     fn next_error(&self) -> Option<Code> {

@@ -34,7 +34,10 @@ mod sign;
 mod size;
 mod store;
 mod store_stats;
+mod subscriptions;
+mod topic_feed;
 mod v3;
+mod v3_streams;
 mod validate;
 mod workers;
 
@@ -64,6 +67,7 @@ pub use store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
 pub use size::{parse_size, SizeError};
 pub use store_stats::StoreStats;
+pub use subscriptions::{StreamLimits, DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_STREAM_BUFFER};
 
 use eviction::StoreLimits;
 use faults::FaultLayer;
@@ -167,6 +171,9 @@ pub struct NodeConfig {
     /// The longest a call may take, its request's upload included (see
     /// [`REQUEST_TIMEOUT`], the default).
     pub request_timeout: std::time::Duration,
+    /// Bounds on streams: subscriptions at once, messages queued per
+    /// subscriber (see [`StreamLimits`]).
+    pub streams: StreamLimits,
 }
 
 impl Default for NodeConfig {
@@ -179,6 +186,7 @@ impl Default for NodeConfig {
             max_store: DEFAULT_MAX_STORE,
             scw_signatures: ScwSignatures::Refuse,
             request_timeout: REQUEST_TIMEOUT,
+            streams: StreamLimits::default(),
         }
     }
 }
@@ -199,6 +207,7 @@ impl EmbeddedNode {
         let incoming = TcpIncoming::bind(addr)?.with_nodelay(Some(true));
         let local_addr = incoming.local_addr()?;
         let url = format!("http://{local_addr}");
+        let faults = FaultLayer::new(config.faults.clone(), config.hold_faults);
         let service = NodeService {
             state: Arc::new(NodeState::new(
                 config.strict,
@@ -208,6 +217,7 @@ impl EmbeddedNode {
                     retention: config.retention,
                     max_bytes: config.max_store,
                 },
+                subscriptions::Hub::new(config.streams, faults.clone()),
             )),
             public_url: url.clone(),
         };
@@ -219,7 +229,6 @@ impl EmbeddedNode {
         // tonic's own limit sits above XMTP's so that oversized requests
         // reach the node's codec, which answers INVALID_ARGUMENT.
         let limit = MAX_PAYLOAD_BYTES * 2;
-        let faults = FaultLayer::new(config.faults, config.hold_faults);
         let router = Server::builder()
             .initial_stream_window_size(Some(STREAM_WINDOW_BYTES))
             .initial_connection_window_size(Some(CONNECTION_WINDOW_BYTES))
@@ -289,6 +298,12 @@ impl RunningNode {
     /// The store's figures now: envelopes, bytes and evictions.
     pub fn store_stats(&self) -> StoreStats {
         self.state.store.stats()
+    }
+
+    /// Streams (subscriptions) being served now; one is freed as soon as
+    /// its client goes away or its stream ends.
+    pub fn subscriptions(&self) -> usize {
+        self.state.subscriptions.active()
     }
 
     /// Lets faults held by [`NodeConfig::hold_faults`] apply from now on;

@@ -20,7 +20,7 @@ use crate::proto::message_api::{
     get_inbox_ids_response, get_newest_envelope_response, query_api_server::QueryApi,
     replication_api_server::ReplicationApi, GetInboxIdsRequest, GetInboxIdsResponse,
     GetNewestEnvelopeRequest, GetNewestEnvelopeResponse, QueryEnvelopesRequest,
-    QueryEnvelopesResponse,
+    QueryEnvelopesResponse, SubscribeTopicsRequest, SubscribeTopicsResponse,
 };
 use crate::proto::payer_api::{
     payer_api_server::PayerApi, GetNodesRequest, GetNodesResponse, PublishClientEnvelopesRequest,
@@ -30,12 +30,14 @@ use crate::proto::payer_api::{
 use super::eviction::StoreLimits;
 use super::inbox_locks::InboxLocks;
 use super::sign::EnvelopeSigner;
-use super::store::{Store, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
+use super::store::{Key, Store, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
+use super::subscriptions::{Delivery, Feed, Hub};
+use super::topic_feed::TopicFeed;
 use super::validate::{check_envelope, invalid, Route, Strictness};
 
 /// Request limits of xmtpd's query handlers.
 pub(crate) const MAX_TOPICS: usize = 10_000;
-const MAX_CURSOR_ENTRIES: usize = 100;
+pub(crate) const MAX_CURSOR_ENTRIES: usize = 100;
 const MAX_INBOX_ID_REQUESTS: usize = 1_000;
 const MAX_PAGE: usize = 1_000;
 /// How long the node keeps envelopes it originates (days); recorded in the
@@ -63,6 +65,8 @@ pub(crate) struct NodeState {
     /// Identity updates of one inbox are indexed one at a time, so two
     /// cannot both pass against the same state.
     inbox_locks: InboxLocks,
+    /// The open streams, woken by every write.
+    pub(crate) subscriptions: Arc<Hub>,
 }
 
 impl NodeState {
@@ -71,8 +75,10 @@ impl NodeState {
         scw: ScwSignatures,
         indexer_lag: Duration,
         limits: StoreLimits,
+        subscriptions: Arc<Hub>,
     ) -> Self {
         Self {
+            subscriptions,
             store: Store::new(limits),
             payer: EnvelopeSigner::generate(),
             originator: EnvelopeSigner::generate(),
@@ -156,7 +162,7 @@ impl NodeState {
             unsigned_originator_envelope: unsigned,
             proof: Some(Proof::OriginatorSignature(signature)),
         };
-        self.store.insert(
+        self.keep(
             (NODE_ORIGINATOR, sequence_id),
             topic,
             stored.clone(),
@@ -176,8 +182,7 @@ impl NodeState {
         generation: Generation,
     ) -> OriginatorEnvelope {
         let (key, stored) = self.chain_envelope(originator, envelope);
-        self.store
-            .insert(key, topic, stored.clone(), self.indexed_at(generation));
+        self.keep(key, topic, stored.clone(), self.indexed_at(generation));
         stored
     }
 
@@ -199,6 +204,14 @@ impl NodeState {
             proof: Some(Proof::BlockchainProof(BlockchainProof { transaction_hash })),
         };
         ((originator, sequence_id), stored)
+    }
+
+    /// Stores an envelope and wakes the streams on its topic (when it
+    /// becomes readable).
+    fn keep(&self, key: Key, topic: Vec<u8>, envelope: OriginatorEnvelope, visible_at: Instant) {
+        let woken = topic.clone();
+        self.store.insert(key, topic, envelope, visible_at);
+        self.subscriptions.published(&woken, visible_at);
     }
 
     /// When a chain write made now becomes readable: after the indexer
@@ -238,11 +251,12 @@ impl NodeState {
             match verdict {
                 Ok(state) => {
                     let visible_at = self.indexed_at(generation);
-                    self.store.insert(key, topic, stored.clone(), visible_at);
+                    self.keep(key, topic, stored.clone(), visible_at);
                     self.store.set_inbox(state, visible_at);
                 }
                 Err(error) => {
                     self.store.release(key);
+                    self.subscriptions.write_finished();
                     tracing::debug!(%inbox_id, %error, "dropping invalid identity update");
                 }
             }
@@ -370,6 +384,16 @@ pub(crate) struct NodeService {
     pub(crate) public_url: String,
 }
 
+impl NodeService {
+    /// Serves a stream of `feed` (see [`Hub`]).
+    pub(crate) fn subscribe<F: Feed>(&self, feed: F) -> Result<Delivery<F::Message>, Status> {
+        let state = Arc::clone(&self.state);
+        self.state
+            .subscriptions
+            .serve(feed, move || state.store.has_pending())
+    }
+}
+
 /// Implements one read service name over the shared handlers.
 macro_rules! read_api {
     ($service:ident) => {
@@ -396,6 +420,16 @@ macro_rules! read_api {
                 self.state
                     .inbox_ids(request.into_inner())
                     .and_then(sendable)
+            }
+
+            type SubscribeTopicsStream = Delivery<SubscribeTopicsResponse>;
+
+            async fn subscribe_topics(
+                &self,
+                request: Request<SubscribeTopicsRequest>,
+            ) -> Result<Response<Self::SubscribeTopicsStream>, Status> {
+                let feed = TopicFeed::new(Arc::clone(&self.state), request.into_inner())?;
+                self.subscribe(feed).map(Response::new)
             }
         }
     };

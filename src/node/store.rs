@@ -531,6 +531,12 @@ impl Store {
         Some(inbox)
     }
 
+    /// Whether some sequence id is handed out but not yet stored, so a
+    /// read may have stopped before it.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.lock().pending.values().any(|p| !p.is_empty())
+    }
+
     /// Whether `originator` has assigned `sequence_id` (used to check
     /// `depends_on`).
     pub(crate) fn has_seen(&self, originator: u32, sequence_id: u64) -> bool {

@@ -42,16 +42,19 @@ use crate::proto::xmtp::mls::api::v1::{
     GetNewestGroupMessageResponse, GroupMessage, PagingInfo, QueryCommitLogResponse,
     QueryGroupMessagesRequest, QueryGroupMessagesResponse, QueryWelcomeMessagesRequest,
     QueryWelcomeMessagesResponse, SendGroupMessagesRequest, SendWelcomeMessagesRequest,
-    SortDirection, UploadKeyPackageRequest, WelcomeMessage,
+    SortDirection, SubscribeGroupMessagesRequest, SubscribeWelcomeMessagesRequest,
+    UploadKeyPackageRequest, WelcomeMessage,
 };
 use crate::topic::{topic, TopicKind};
 
 use super::service::{sendable, Generation, NodeService, MAX_TOPICS};
 use super::store::{COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR};
+use super::subscriptions::Delivery;
+use super::v3_streams::{GroupFeed, WelcomeFeed};
 use super::validate::{check_key_package, invalid};
 
 /// The most messages one V3 query returns, as node-go pages them.
-const V3_PAGE: usize = 100;
+pub(super) const V3_PAGE: usize = 100;
 
 fn client_envelope(topic: Vec<u8>, payload: Payload) -> ClientEnvelope {
     ClientEnvelope {
@@ -88,10 +91,10 @@ fn open(envelope: &OriginatorEnvelope) -> Result<Stored, Status> {
 }
 
 /// A V3 page request: the cursor, how many, and which way.
-struct Page {
-    cursor: u64,
-    limit: usize,
-    descending: bool,
+pub(super) struct Page {
+    pub(super) cursor: u64,
+    pub(super) limit: usize,
+    pub(super) descending: bool,
 }
 
 fn paging(info: Option<PagingInfo>) -> Page {
@@ -114,7 +117,7 @@ fn capped<T>(batch: &[T], what: &str) -> Result<(), Status> {
     Ok(())
 }
 
-fn identifier(bytes: &[u8], what: &str, length: usize) -> Result<(), Status> {
+pub(super) fn identifier(bytes: &[u8], what: &str, length: usize) -> Result<(), Status> {
     if bytes.len() == length {
         Ok(())
     } else {
@@ -177,7 +180,11 @@ impl NodeService {
     }
 
     /// A group's messages as V3 pages them.
-    fn group_messages(&self, group_id: &[u8], page: &Page) -> Result<Vec<GroupMessage>, Status> {
+    pub(super) fn group_messages(
+        &self,
+        group_id: &[u8],
+        page: &Page,
+    ) -> Result<Vec<GroupMessage>, Status> {
         let topic = topic(TopicKind::GroupMessages, group_id);
         let mut messages = Vec::new();
         for (id, stored) in self.read_page(&topic, page)? {
@@ -203,8 +210,76 @@ impl NodeService {
     }
 }
 
+impl NodeService {
+    /// An installation's welcomes as V3 pages them, with the id of the
+    /// last envelope read (the next page's cursor).
+    pub(super) fn welcome_messages(
+        &self,
+        installation_key: &[u8],
+        page: &Page,
+    ) -> Result<(Vec<WelcomeMessage>, Option<u64>), Status> {
+        let topic = topic(TopicKind::WelcomeMessages, installation_key);
+        let mut messages = Vec::new();
+        let mut last = None;
+        for (id, stored) in self.read_page(&topic, page)? {
+            last = Some(id);
+            let Some(Payload::WelcomeMessage(input)) = stored.payload else {
+                continue;
+            };
+            let version = match input.version {
+                Some(welcome_message_input::Version::V1(v1)) => {
+                    welcome_message::Version::V1(welcome_message::V1 {
+                        id,
+                        created_ns: stored.created_ns,
+                        installation_key: v1.installation_key,
+                        data: v1.data,
+                        hpke_public_key: v1.hpke_public_key,
+                        wrapper_algorithm: v1.wrapper_algorithm,
+                        welcome_metadata: v1.welcome_metadata,
+                    })
+                }
+                Some(welcome_message_input::Version::WelcomePointer(pointer)) => {
+                    welcome_message::Version::WelcomePointer(welcome_message::WelcomePointer {
+                        id,
+                        created_ns: stored.created_ns,
+                        installation_key: pointer.installation_key,
+                        welcome_pointer: pointer.welcome_pointer,
+                        hpke_public_key: pointer.hpke_public_key,
+                        wrapper_algorithm: pointer.wrapper_algorithm,
+                    })
+                }
+                None => continue,
+            };
+            messages.push(WelcomeMessage {
+                version: Some(version),
+            });
+        }
+        Ok((messages, last))
+    }
+}
+
 #[tonic::async_trait]
 impl MlsApi for NodeService {
+    type SubscribeGroupMessagesStream = Delivery<GroupMessage>;
+
+    async fn subscribe_group_messages(
+        &self,
+        request: Request<SubscribeGroupMessagesRequest>,
+    ) -> Result<Response<Self::SubscribeGroupMessagesStream>, Status> {
+        let feed = GroupFeed::new(self.clone(), request.into_inner())?;
+        self.subscribe(feed).map(Response::new)
+    }
+
+    type SubscribeWelcomeMessagesStream = Delivery<WelcomeMessage>;
+
+    async fn subscribe_welcome_messages(
+        &self,
+        request: Request<SubscribeWelcomeMessagesRequest>,
+    ) -> Result<Response<Self::SubscribeWelcomeMessagesStream>, Status> {
+        let feed = WelcomeFeed::new(self.clone(), request.into_inner())?;
+        self.subscribe(feed).map(Response::new)
+    }
+
     async fn send_group_messages(
         &self,
         request: Request<SendGroupMessagesRequest>,
@@ -324,42 +399,7 @@ impl MlsApi for NodeService {
         let request = request.into_inner();
         identifier(&request.installation_key, "an installation key", 32)?;
         let page = paging(request.paging_info);
-        let topic = topic(TopicKind::WelcomeMessages, &request.installation_key);
-        let mut messages = Vec::new();
-        let mut last = None;
-        for (id, stored) in self.read_page(&topic, &page)? {
-            last = Some(id);
-            let Some(Payload::WelcomeMessage(input)) = stored.payload else {
-                continue;
-            };
-            let version = match input.version {
-                Some(welcome_message_input::Version::V1(v1)) => {
-                    welcome_message::Version::V1(welcome_message::V1 {
-                        id,
-                        created_ns: stored.created_ns,
-                        installation_key: v1.installation_key,
-                        data: v1.data,
-                        hpke_public_key: v1.hpke_public_key,
-                        wrapper_algorithm: v1.wrapper_algorithm,
-                        welcome_metadata: v1.welcome_metadata,
-                    })
-                }
-                Some(welcome_message_input::Version::WelcomePointer(pointer)) => {
-                    welcome_message::Version::WelcomePointer(welcome_message::WelcomePointer {
-                        id,
-                        created_ns: stored.created_ns,
-                        installation_key: pointer.installation_key,
-                        welcome_pointer: pointer.welcome_pointer,
-                        hpke_public_key: pointer.hpke_public_key,
-                        wrapper_algorithm: pointer.wrapper_algorithm,
-                    })
-                }
-                None => continue,
-            };
-            messages.push(WelcomeMessage {
-                version: Some(version),
-            });
-        }
+        let (messages, last) = self.welcome_messages(&request.installation_key, &page)?;
         sendable(QueryWelcomeMessagesResponse {
             messages,
             paging_info: next_page(&page, last),

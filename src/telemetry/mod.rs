@@ -421,6 +421,9 @@ fn percent_decode(value: &str) -> String {
 fn description(name: &str) -> Option<&'static str> {
     match name {
         semconv::RPC_CLIENT_CALL_DURATION => Some("Duration of outgoing gRPC calls."),
+        semconv::RPC_CLIENT_TIME_TO_FIRST_MESSAGE => {
+            Some("Time from the start of a server-streaming gRPC call to its first message.")
+        }
         semconv::OPERATION_DURATION => Some("Duration of XMTP client operations."),
         semconv::PHASE_DURATION => Some("Duration of the phases of XMTP client operations."),
         semconv::OPERATION_ACTIVE => Some("XMTP client operations in flight."),
@@ -430,8 +433,9 @@ fn description(name: &str) -> Option<&'static str> {
 
 /// The histograms this crate records, for recorders that need their
 /// boundaries up front.
-const HISTOGRAMS: [&str; 3] = [
+const HISTOGRAMS: [&str; 4] = [
     semconv::RPC_CLIENT_CALL_DURATION,
+    semconv::RPC_CLIENT_TIME_TO_FIRST_MESSAGE,
     semconv::OPERATION_DURATION,
     semconv::PHASE_DURATION,
 ];

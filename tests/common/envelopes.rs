@@ -25,3 +25,18 @@ pub fn welcome(installation_key: [u8; 32], data_len: usize) -> ClientEnvelope {
         })),
     }
 }
+
+/// A well-formed MLS `PrivateMessage` frame carrying application data for
+/// `group_id`: the node reads only its header, never decrypts it.
+pub fn application_message(group_id: [u8; 16], tag: u8) -> Vec<u8> {
+    let mut bytes = vec![0, 1, 0, 2, 16]; // MLS 1.0, private message, group id length
+    bytes.extend_from_slice(&group_id);
+    bytes.extend_from_slice(&1u64.to_be_bytes()); // epoch
+    bytes.push(1); // content type: application
+    bytes.push(0); // no authenticated data
+    bytes.push(8); // encrypted sender data
+    bytes.extend_from_slice(&[tag; 8]);
+    bytes.push(16); // ciphertext
+    bytes.extend_from_slice(&[tag; 16]);
+    bytes
+}

@@ -76,6 +76,8 @@ pub mod fake_server;
 pub mod fuzz;
 pub mod otlp;
 pub mod raw_grpc;
+#[cfg(feature = "node")]
+pub mod streams;
 
 /// Telemetry exporting to `receiver`, with metrics sent only on flush or
 /// shutdown (so what arrives is what the test flushed).

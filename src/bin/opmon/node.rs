@@ -71,6 +71,7 @@ pub async fn serve(args: NodeArgs) -> anyhow::Result<()> {
         max_store,
         scw_signatures: args.scw.policy(),
         request_timeout: xmtp_opmon::node::REQUEST_TIMEOUT,
+        streams: Default::default(),
     };
     let mut node = EmbeddedNode::start_with(args.listen, config)
         .await

@@ -4,12 +4,19 @@
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use std::io::IoSlice;
 
 use super::call::{grpc_status, CallEnd, CallGuard};
 use super::error::InspectError;
 use crate::classify::ErrorClass;
+
+/// Chunks of one DATA frame the message counter reads. tonic's and
+/// hyper's frames are one chunk (`Bytes`); a body of many more would only
+/// be undercounted.
+const MAX_CHUNKS: usize = 16;
 
 pin_project! {
     /// A response body that reports the call's outcome at end of stream.
@@ -46,8 +53,10 @@ where
         let frame = ready!(this.inner.poll_frame(cx));
         let end = match &frame {
             Some(Ok(frame)) if frame.is_data() => {
-                if let Some(guard) = this.guard.as_mut() {
-                    guard.saw_data();
+                if let (Some(guard), Some(data)) = (this.guard.as_mut(), frame.data_ref()) {
+                    let mut chunks = [IoSlice::new(&[]); MAX_CHUNKS];
+                    let filled = data.chunks_vectored(&mut chunks);
+                    guard.saw_data(chunks[..filled].iter().map(|chunk| &**chunk));
                 }
                 None
             }

@@ -8,6 +8,12 @@
 //! (`grpc-timeout`) it is a `timeout`; after response data arrived it is
 //! `body_dropped` (a reader that stopped early); otherwise the caller gave
 //! up (`cancelled`).
+//!
+//! A server-streaming call (the `subscribe` family) is one call from its
+//! request to the end of its stream: its span also carries the number of
+//! messages received, a drop is the caller closing the stream
+//! (`cancelled`, however much arrived), and the time to its first message
+//! is recorded with the call's final labels.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,13 +24,15 @@ use tonic::Code;
 use crate::classify::{grpc_code_name, ErrorClass};
 use crate::layer::key_cache::record_histogram;
 use crate::semconv::{
-    ERROR_TYPE, RPC_CLIENT_CALL_DURATION, RPC_METHOD, RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_GRPC,
-    RPC_SYSTEM_NAME, XMTP_RPC_FAMILY,
+    ERROR_TYPE, RPC_CLIENT_CALL_DURATION, RPC_CLIENT_TIME_TO_FIRST_MESSAGE, RPC_METHOD,
+    RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_GRPC, RPC_SYSTEM_NAME, XMTP_RPC_FAMILY,
+    XMTP_RPC_MESSAGES_RECEIVED,
 };
 
 /// `error.type` of a response body dropped after data arrived.
 pub(crate) const BODY_DROPPED: &str = "body_dropped";
 
+use super::framing::MessageCounter;
 use super::layer::RpcConfig;
 use super::methods::Method;
 
@@ -45,9 +53,11 @@ pub(crate) enum CallEnd {
     BodyDropped,
 }
 
-/// What distinguishes one `rpc.client.call.duration` series of a layer.
+/// What distinguishes one series of a layer's call metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CallKey {
+    /// `rpc.client.call.duration` or `rpc.client.time_to_first_message`.
+    metric: &'static str,
     method: &'static str,
     status: Option<&'static str>,
     error_type: Option<&'static str>,
@@ -60,7 +70,16 @@ pub(crate) struct CallGuard {
     method: Method,
     config: Arc<RpcConfig>,
     saw_data: bool,
+    /// Server streaming: counts messages and times the first.
+    streaming: Option<Stream>,
     done: bool,
+}
+
+/// What a server-streaming call measures besides its duration.
+#[derive(Default)]
+struct Stream {
+    messages: MessageCounter,
+    first_message: Option<f64>,
 }
 
 impl CallGuard {
@@ -75,6 +94,7 @@ impl CallGuard {
             span,
             started,
             deadline: timeout.and_then(|timeout| started.checked_add(timeout)),
+            streaming: method.is_streaming().then(Stream::default),
             method,
             config,
             saw_data: false,
@@ -82,9 +102,17 @@ impl CallGuard {
         }
     }
 
-    /// Notes that response data arrived.
-    pub(crate) fn saw_data(&mut self) {
+    /// Notes that response data arrived: `chunks`, the bytes of one frame.
+    pub(crate) fn saw_data<'a>(&mut self, chunks: impl IntoIterator<Item = &'a [u8]>) {
         self.saw_data = true;
+        if let Some(stream) = self.streaming.as_mut() {
+            for chunk in chunks {
+                stream.messages.feed(chunk);
+            }
+            if stream.first_message.is_none() && stream.messages.count() > 0 {
+                stream.first_message = Some(self.started.elapsed().as_secs_f64());
+            }
+        }
     }
 
     /// Whether the call's `grpc-timeout` has passed.
@@ -97,7 +125,7 @@ impl CallGuard {
     fn dropped(&self) -> CallEnd {
         if self.past_deadline() {
             CallEnd::Transport(ErrorClass::Timeout)
-        } else if self.saw_data {
+        } else if self.saw_data && self.streaming.is_none() {
             CallEnd::BodyDropped
         } else {
             CallEnd::Dropped
@@ -158,15 +186,33 @@ impl CallGuard {
         }
 
         let id = CallKey {
+            metric: RPC_CLIENT_CALL_DURATION,
             method: self.method.name,
             status,
             error_type: failure.map(|(_, error_type)| error_type),
         };
+        self.record(id, seconds);
+        if let Some(stream) = &self.streaming {
+            // As an i64: OpenTelemetry has no unsigned integers, and a
+            // u64 would be exported as a string.
+            let count = i64::try_from(stream.messages.count()).unwrap_or(i64::MAX);
+            self.span.record(XMTP_RPC_MESSAGES_RECEIVED, count);
+            if let Some(first) = stream.first_message {
+                let id = CallKey {
+                    metric: RPC_CLIENT_TIME_TO_FIRST_MESSAGE,
+                    ..id
+                };
+                self.record(id, first);
+            }
+        }
+    }
+
+    fn record(&self, id: CallKey, value: f64) {
         let (method, config) = (self.method, &self.config);
         config.keys.with(
             id,
             || call_key(method, &id, config),
-            |key| record_histogram(key, seconds),
+            |key| record_histogram(key, value),
         );
     }
 }
@@ -183,7 +229,7 @@ fn call_key(method: Method, id: &CallKey, config: &RpcConfig) -> Key {
         labels.push(Label::from_static_parts(ERROR_TYPE, error_type));
     }
     labels.extend(config.target_labels.iter().cloned());
-    Key::from_parts(RPC_CLIENT_CALL_DURATION, labels)
+    Key::from_parts(id.metric, labels)
 }
 
 impl Drop for CallGuard {

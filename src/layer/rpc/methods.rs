@@ -91,6 +91,11 @@ impl Method {
     pub(crate) fn is_known(&self) -> bool {
         self.name != OTHER
     }
+
+    /// Whether the method streams its responses (XMTP's subscriptions).
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.family == SUBSCRIBE
+    }
 }
 
 /// Finds `path` (with or without its leading slash) in `table`.

@@ -3,6 +3,7 @@
 mod body;
 mod call;
 mod error;
+mod framing;
 mod future;
 mod layer;
 mod methods;

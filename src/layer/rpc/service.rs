@@ -58,6 +58,7 @@ where
             rpc.response.status_code = tracing::field::Empty,
             "error.type" = tracing::field::Empty,
             xmtp.rpc.family = method.family,
+            xmtp.rpc.messages_received = tracing::field::Empty,
             xmtp.error.class = tracing::field::Empty,
             server.address = self.config.server_address.as_deref(),
             server.port = self.config.server_port.map(i64::from),
