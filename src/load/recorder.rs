@@ -221,6 +221,16 @@ impl Recorder {
         self.lock().stages.clone()
     }
 
+    /// The figures of the latest stage, without copying the others (a
+    /// capacity search judges each step as it ends).
+    pub fn last_stage_stats(&self) -> BTreeMap<OpKind, OpStats> {
+        self.lock()
+            .stages
+            .last()
+            .map(|stage| stage.stats.clone())
+            .unwrap_or_default()
+    }
+
     /// When the measured window opened, once it has.
     pub fn window_start(&self) -> Option<Instant> {
         self.window.get().copied()

@@ -116,7 +116,7 @@ where
         if end.interrupted {
             break;
         }
-        let stats = recorder.stages().pop().map(|s| s.stats).unwrap_or_default();
+        let stats = recorder.last_stage_stats();
         let breaches: Vec<String> = evaluate_any_samples(&plan.rules, &stats)
             .iter()
             .map(ToString::to_string)
