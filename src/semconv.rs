@@ -45,8 +45,9 @@ pub const RPC_DURATION_BOUNDARIES: [f64; 14] = [
 
 /// `rpc.client.time_to_first_message`: histogram of the time from the
 /// start of a server-streaming call to its first response message (s),
-/// with the labels of [`RPC_CLIENT_CALL_DURATION`] (recorded when the
-/// call ends, so its status is known). Uses [`OPERATION_BOUNDARIES`]: a
+/// with the labels of [`RPC_CLIENT_CALL_DURATION`] but the status and
+/// error type (recorded when the first message arrives, since a
+/// subscription may stay open for days). Uses [`OPERATION_BOUNDARIES`]: a
 /// stream's first message may wait for news far longer than a unary call.
 pub const RPC_CLIENT_TIME_TO_FIRST_MESSAGE: &str = "rpc.client.time_to_first_message";
 /// Response messages a server-streaming call received, on its span.
@@ -94,6 +95,15 @@ pub mod op_names {
     pub const IDENTITY_LOOKUP: &str = "identity.lookup";
     /// Sending an application message to a group.
     pub const MESSAGE_SEND: &str = "message.send";
+    /// From the start of a send until another member received and
+    /// decrypted the message.
+    pub const MESSAGE_VISIBLE: &str = "message.visible";
+    /// From the start of an addition until the added installation joined
+    /// the group from its welcome.
+    pub const MEMBER_VISIBLE: &str = "member.visible";
+    /// From the start of an identity creation until another connection
+    /// resolves the address to the inbox and reads its associations.
+    pub const IDENTITY_VISIBLE: &str = "identity.visible";
 }
 
 /// `xmtp.client.operation.duration`: histogram of operation durations (s).

@@ -1,11 +1,14 @@
 //! `opmon monitor` against a node that goes away and comes back on the
 //! same port: `/metrics` shows the synthetic operations and their failures,
-//! `/readyz` follows the target's health, and no restart is needed.
+//! `/readyz` follows the target's health, and no restart is needed; with
+//! `--visibility` it measures what the other side sees, as XMTP's monitor
+//! does.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,6 +69,26 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// `opmon monitor` of the node at `url` with `args`, groups of 3, writing
+/// to `dir`; returns it with the address of its metrics listener.
+fn monitor(url: &str, args: &[&str], dir: &Path) -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .args(["monitor", "--node", url, "--group-size", "3"])
+        .args(args)
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .arg("--out")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let child = Process(child);
+    let metrics = line_after(&mut stdout, "metrics on http://");
+    // Whatever it prints later must not find the pipe closed.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, metrics.trim_end_matches("/metrics").to_owned())
+}
+
 fn wait_for_readyz(addr: &str, status: u16) {
     let deadline = Instant::now() + NOTICE;
     while get(addr, "/readyz").0 != status {
@@ -79,19 +102,8 @@ fn readyz_follows_a_node_that_stops_and_comes_back() {
     let (first, url) = node("127.0.0.1:0");
     let listen = url.trim_start_matches("http://").to_owned();
     let dir = out_dir("monitor");
-    let mut monitor = Command::new(env!("CARGO_BIN_EXE_opmon"))
-        .args(["monitor", "--node", &url])
-        .args(["--every", "identity=1s,group=1s,add-members=1s"])
-        .args(["--group-size", "3", "--metrics-listen", "127.0.0.1:0"])
-        .arg("--out")
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(monitor.stdout.take().unwrap());
-    let monitor = Process(monitor);
-    let metrics = line_after(&mut stdout, "metrics on http://");
-    let addr = metrics.trim_end_matches("/metrics").to_owned();
+    let every = ["--every", "identity=1s,group=1s,add-members=1s"];
+    let (monitor, addr) = monitor(&url, &every, &dir);
 
     assert_eq!(get(&addr, "/healthz").0, 200);
     wait_for_readyz(&addr, 200);
@@ -161,6 +173,46 @@ fn readyz_follows_a_node_that_stops_and_comes_back() {
         .contains("identity.create"));
 }
 
+#[test]
+fn with_visibility_the_monitor_measures_what_the_other_side_sees() {
+    let (_node, url) = node("127.0.0.1:0");
+    let dir = out_dir("monitor-visibility");
+    let args = [
+        "--every",
+        "identity=300ms,add-members=300ms,message=300ms",
+        "--visibility",
+        "--welcomes",
+        "stream",
+    ];
+    let (_monitor, addr) = monitor(&url, &args, &dir);
+
+    let deadline = Instant::now() + NOTICE;
+    let has = |text: &str, operation: &str| {
+        text.lines().any(|line| {
+            line.starts_with("xmtp_client_operation_duration_seconds_count{")
+                && line.contains(&format!("xmtp_operation=\"{operation}\""))
+                && line.contains("xmtp_outcome=\"ok\"")
+        })
+    };
+    loop {
+        let (_, text) = get(&addr, "/metrics");
+        let visible = [
+            "message.send",
+            "message.visible",
+            "member.visible",
+            "identity.visible",
+        ];
+        if visible.iter().all(|operation| has(&text, operation)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no visibility measured in\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// `opmon monitor ARGS`: its exit code and standard error.
 fn monitor_refuses(args: &[&str], expected: &str) {
     let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
@@ -177,6 +229,7 @@ fn monitor_refuses(args: &[&str], expected: &str) {
 #[test]
 fn bad_monitor_flags_are_refused_in_one_sentence() {
     monitor_refuses(&["--every", "chat=1s"], "is not NAME=PERIOD");
+    monitor_refuses(&["--welcomes", "stream"], "--visibility");
     monitor_refuses(&["--every", "identity=1ms"], "a period must be at least");
     monitor_refuses(&["--rotate", "soon"], "is not a duration");
     // A port already taken is the user's to fix, said before anything runs.

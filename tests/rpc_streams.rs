@@ -2,7 +2,7 @@
 //! from the request to the end of the stream, with the number of messages
 //! received and the outcome of the final status — or `cancelled` when the
 //! caller drops the stream first — and the time to the first message as
-//! a metric.
+//! a metric, recorded when it arrives.
 //!
 //! Telemetry globals are process-wide, so this file has a single test.
 
@@ -64,6 +64,21 @@ async fn streaming_calls_are_one_span_with_their_messages_and_final_status() {
         .await
         .unwrap();
     take(&mut stream, 3).await;
+    // The time to the first message is out while the stream is still open:
+    // a subscription may last for days.
+    guard.flush();
+    let open = receiver
+        .wait_for(ARRIVES_WITHIN, |r| {
+            r.last_metric(semconv::RPC_CLIENT_TIME_TO_FIRST_MESSAGE)
+        })
+        .expect("time to first message exported before the stream ends");
+    assert!(
+        open.points
+            .iter()
+            .any(|p| p.attributes.get(semconv::RPC_METHOD).unwrap().to_string() == GROUP_STREAM),
+        "{:?}",
+        open.points
+    );
     drop(stream);
     subscriptions_reach(&node, 0).await;
 

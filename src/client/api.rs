@@ -10,6 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::pin::Pin;
+
+use tokio_stream::Stream;
 
 use crate::proto::associations::IdentityUpdate;
 use crate::proto::xmtp::mls::api::v1::WelcomeMessageInput;
@@ -76,6 +79,21 @@ pub struct WelcomeEntry {
     pub sequence_id: u64,
     /// The sealed welcome.
     pub welcome: WelcomeMessageInput,
+}
+
+/// What a subscription yields, until the node ends it (an error status is
+/// the last item) or it is dropped (which cancels the call).
+pub type EntryStream<T> = Pin<Box<dyn Stream<Item = Result<T, ClientError>> + Send>>;
+
+/// A subscription's items as entries: `convert` turns each item into an
+/// entry (or skips it with `None`); errors pass through.
+pub(super) fn entries<T, U>(
+    stream: impl Stream<Item = Result<T, ClientError>> + Send + 'static,
+    mut convert: impl FnMut(T) -> Option<Result<U, ClientError>> + Send + 'static,
+) -> EntryStream<U> {
+    Box::pin(tokio_stream::StreamExt::filter_map(stream, move |item| {
+        item.map_or_else(|error| Some(Err(error)), &mut convert)
+    }))
 }
 
 /// The logical XMTP calls. Implemented by [`super::V4Api`].
@@ -167,4 +185,21 @@ pub trait XmtpApi: Send + Sync + 'static {
         installation_key: [u8; 32],
         after: u64,
     ) -> impl Future<Output = Result<Vec<WelcomeEntry>, ClientError>> + Send;
+
+    /// Subscribes to the group's application messages after `after`:
+    /// those already stored, then new ones as they become readable
+    /// (commits on the same topic are skipped).
+    fn subscribe_messages(
+        &self,
+        group_id: [u8; 16],
+        after: &TopicCursor,
+    ) -> impl Future<Output = Result<EntryStream<AppMessageEntry>, ClientError>> + Send;
+
+    /// Subscribes to the welcomes addressed to an installation after a
+    /// position: those already stored, then new ones.
+    fn subscribe_welcomes(
+        &self,
+        installation_key: [u8; 32],
+        after: u64,
+    ) -> impl Future<Output = Result<EntryStream<WelcomeEntry>, ClientError>> + Send;
 }

@@ -108,6 +108,10 @@ pub struct AddReport {
     pub commit_sequence_id: u64,
     /// Inboxes in the group after the addition.
     pub group_size: usize,
+    /// The group.
+    pub group_id: [u8; 16],
+    /// The group's epoch after the commit: the epoch a newcomer joins at.
+    pub epoch: u64,
 }
 
 impl<A: XmtpApi> Client<A> {
@@ -243,6 +247,8 @@ impl<A: XmtpApi> Client<A> {
             failed_installations: failed.len(),
             commit_sequence_id,
             group_size: group.membership_size(),
+            group_id: group.group_id(),
+            epoch: group.epoch(),
         })
     }
 
@@ -407,7 +413,11 @@ impl<A: XmtpApi> Client<A> {
 }
 
 /// Joins the group of an opened MLS welcome.
-fn join_one(identity: &Arc<Identity>, welcome: &[u8], cursor: u64) -> Result<Group, ClientError> {
+pub(super) fn join_one(
+    identity: &Arc<Identity>,
+    welcome: &[u8],
+    cursor: u64,
+) -> Result<Group, ClientError> {
     let state = MlsGroupState::join(identity.mls(), welcome)?;
     Ok(Group {
         owner: identity.clone(),

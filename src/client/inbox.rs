@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::identity::{inbox_id, new_inbox_update, IdentityError, InstallationKey, Wallet};
+use crate::identity::{
+    fold_log, inbox_id, new_inbox_update, IdentityError, InstallationKey, Wallet,
+};
 use crate::mls::MlsInstallation;
 use crate::proto::associations::IdentityUpdate;
 
@@ -164,6 +166,38 @@ impl<A: XmtpApi> Client<A> {
     /// The inbox registered for an address, if any (`identity.lookup`).
     pub async fn lookup_inbox(&self, address: &str) -> Result<Option<String>, ClientError> {
         self.api.get_inbox_id(&address.to_ascii_lowercase()).await
+    }
+
+    /// Waits until the reader connection (see [`Client::with_reader`])
+    /// resolves `address` to `inbox_id`, then reads the inbox's identity
+    /// log and checks that it associates `installation`.
+    pub async fn await_identity(
+        &self,
+        address: &str,
+        inbox_id: &str,
+        installation: [u8; 32],
+    ) -> Result<(), ClientError> {
+        let reader = self.reader();
+        let resolves = move || async move {
+            let found = reader.get_inbox_id(address).await?;
+            Ok(found.filter(|found| found == inbox_id).map(|_| ()))
+        };
+        let deadline = self.config.visibility_timeout;
+        run(
+            Phase::InboxAwaitVisible,
+            await_visible("inbox", deadline, resolves),
+        )
+        .await?;
+        let request = [(inbox_id.to_owned(), 0)];
+        let logs = run(Phase::IdentityLoad, reader.get_identity_updates(&request)).await?;
+        let log = logs.get(inbox_id).map(Vec::as_slice).unwrap_or_default();
+        let state = fold_log(log.iter().map(|entry| &entry.update))?;
+        if !state.installations().contains(&installation) {
+            return Err(ClientError::Protocol(
+                "the new inbox's log does not associate its installation".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -88,15 +88,22 @@ impl<A: XmtpApi> Client<A> {
             .api
             .query_messages(group.group_id(), &group.message_cursor)
             .await?;
-        let owner = group.owner().clone();
-        let mut texts = Vec::with_capacity(messages.len());
-        for message in &messages {
-            advance(group, message);
-            let plaintext = group.state.decrypt_message(owner.mls(), &message.data)?;
-            texts.push(decode_text(&plaintext)?);
-        }
-        Ok(texts)
+        messages
+            .iter()
+            .map(|message| open_message(group, message))
+            .collect()
     }
+}
+
+/// Moves `group`'s read position past `message` and decrypts its text.
+pub(super) fn open_message(
+    group: &mut Group,
+    message: &AppMessageEntry,
+) -> Result<String, ClientError> {
+    advance(group, message);
+    let owner = group.owner().clone();
+    let plaintext = group.state.decrypt_message(owner.mls(), &message.data)?;
+    Ok(decode_text(&plaintext)?)
 }
 
 /// Moves `group`'s read position past `message`.

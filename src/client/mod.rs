@@ -8,7 +8,11 @@
 //! secp256k1 wallet signing EIP-191, an Ed25519 installation key signing
 //! Ed25519ph, and MLS through openmls. It also performs the receiving side
 //! ([`join_groups`](Client::join_groups), [`sync_group`](Client::sync_group))
-//! so tests can prove the payloads are real.
+//! so tests can prove the payloads are real, and measures what the other
+//! side of a write sees: a member reading its group by stream
+//! ([`receive_by_stream`](Client::receive_by_stream)), a newcomer finding
+//! its welcome ([`welcome_inbox`](Client::welcome_inbox)), another
+//! connection reading a new inbox ([`await_identity`](Client::await_identity)).
 //!
 //! The network calls go through an [`XmtpApi`]; [`V4Client`] is a client
 //! over [`V4Api`], which writes to a gateway and reads from a node.
@@ -25,6 +29,7 @@
 //! ```
 
 mod api;
+mod arrivals;
 mod error;
 mod group;
 mod inbox;
@@ -32,20 +37,22 @@ mod message;
 mod op;
 mod parallel;
 pub mod phase;
+mod receiver;
 mod service;
 mod subscribe;
 mod transport;
 pub mod v3;
 mod v4;
 mod visibility;
+mod welcome_inbox;
 mod welcomes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use api::{
-    ApiVersion, AppMessageEntry, GroupMessageEntry, IdentityLogEntry, TopicCursor, WelcomeEntry,
-    XmtpApi,
+    ApiVersion, AppMessageEntry, EntryStream, GroupMessageEntry, IdentityLogEntry, TopicCursor,
+    WelcomeEntry, XmtpApi,
 };
 pub use error::ClientError;
 pub use group::{AddReport, Group};
@@ -53,10 +60,12 @@ pub use inbox::Identity;
 pub use message::SendReport;
 pub use op::{Op, OpKind, OpResult, SharedGroup};
 pub use phase::Phase;
+pub use receiver::MessageReceiver;
 pub use subscribe::{MessageStream, ReadService, Subscriber, TopicStream};
 pub use transport::{channel, traced, BoxedService, EndpointError, Transport, TransportError};
 pub use v3::V3Api;
 pub use v4::{methods, V4Api};
+pub use welcome_inbox::{WelcomeInbox, WelcomeWatch};
 
 /// Deadlines and choices of a client.
 #[derive(Debug, Clone)]
@@ -83,6 +92,8 @@ impl Default for ClientConfig {
 #[derive(Debug)]
 pub struct Client<A> {
     api: Arc<A>,
+    /// A second connection for visibility checks, if given.
+    reader: Option<Arc<A>>,
     config: ClientConfig,
 }
 
@@ -90,6 +101,7 @@ impl<A> Clone for Client<A> {
     fn clone(&self) -> Self {
         Self {
             api: self.api.clone(),
+            reader: self.reader.clone(),
             config: self.config.clone(),
         }
     }
@@ -129,13 +141,28 @@ impl<A: XmtpApi> Client<A> {
     pub fn new(api: A, config: ClientConfig) -> Self {
         Self {
             api: Arc::new(api),
+            reader: None,
             config,
         }
+    }
+
+    /// The same client, checking that writes are visible (see
+    /// [`await_identity`](Self::await_identity)) through `reader`: a
+    /// connection of its own, as another user's app would read, so a
+    /// write is not seen merely because it went out on the same one.
+    pub fn with_reader(mut self, reader: &Client<A>) -> Self {
+        self.reader = Some(reader.api.clone());
+        self
     }
 
     /// The API the client calls.
     pub fn api(&self) -> &A {
         &self.api
+    }
+
+    /// The API visibility checks read through: the reader, if given.
+    fn reader(&self) -> &A {
+        self.reader.as_deref().unwrap_or(&self.api)
     }
 
     /// The client's configuration.

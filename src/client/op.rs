@@ -1,18 +1,19 @@
 //! This client's operations as requests of a tower service: [`Op`] in,
-//! [`OpResult`] out, and [`OpKind`], the four names they report.
+//! [`OpResult`] out, and [`OpKind`], the names they report.
 //!
 //! They implement the layer's [`Operation`] and [`OperationOutput`], which
 //! is all the [`OpTelemetryLayer`](crate::layer::OpTelemetryLayer) needs.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::identity::InstallationKey;
 use crate::layer::{Operation, OperationOutput};
 use crate::proto::associations::IdentityUpdate;
 use crate::semconv::op_names;
 
-use super::{AddReport, Group, Identity, SendReport};
+use super::{AddReport, Group, Identity, MessageReceiver, SendReport, WelcomeInbox};
 
 /// The operations users care about (`xmtp.operation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,16 +29,25 @@ pub enum OpKind {
     IdentityLookup,
     /// Sending a text to a group, until it is readable on the group's topic.
     MessageSend,
+    /// From a send's start until another member decrypted the message.
+    MessageVisible,
+    /// From an addition's start until the newcomer joined from its welcome.
+    MemberVisible,
+    /// From an identity creation's start until another connection reads it.
+    IdentityVisible,
 }
 
 impl OpKind {
     /// Every operation, in documentation order.
-    pub const ALL: [OpKind; 5] = [
+    pub const ALL: [OpKind; 8] = [
         Self::IdentityCreate,
         Self::GroupCreate,
         Self::GroupAddMembers,
         Self::IdentityLookup,
         Self::MessageSend,
+        Self::MessageVisible,
+        Self::MemberVisible,
+        Self::IdentityVisible,
     ];
 
     /// The attribute value, e.g. `group.add_members`.
@@ -48,6 +58,19 @@ impl OpKind {
             Self::GroupAddMembers => op_names::GROUP_ADD_MEMBERS,
             Self::IdentityLookup => op_names::IDENTITY_LOOKUP,
             Self::MessageSend => op_names::MESSAGE_SEND,
+            Self::MessageVisible => op_names::MESSAGE_VISIBLE,
+            Self::MemberVisible => op_names::MEMBER_VISIBLE,
+            Self::IdentityVisible => op_names::IDENTITY_VISIBLE,
+        }
+    }
+
+    /// The visibility measurement that follows this write, if any.
+    pub fn visibility(self) -> Option<OpKind> {
+        match self {
+            Self::IdentityCreate => Some(Self::IdentityVisible),
+            Self::GroupAddMembers => Some(Self::MemberVisible),
+            Self::MessageSend => Some(Self::MessageVisible),
+            _ => None,
         }
     }
 
@@ -124,6 +147,40 @@ pub enum Op {
         /// The text.
         text: String,
     },
+    /// Wait until `receiver` has decrypted `text` (`message.visible`).
+    AwaitMessage {
+        /// When the send started.
+        since: Instant,
+        /// The other member, subscribed to the group.
+        receiver: Arc<MessageReceiver>,
+        /// The text sent.
+        text: String,
+    },
+    /// Wait until `newcomer` has joined `group_id` at `epoch` from its
+    /// welcome (`member.visible`).
+    AwaitMember {
+        /// When the addition started.
+        since: Instant,
+        /// The added installation's welcomes.
+        newcomer: Arc<WelcomeInbox>,
+        /// The group it was added to.
+        group_id: [u8; 16],
+        /// The group's epoch after the addition's commit.
+        epoch: u64,
+    },
+    /// Wait until the client's reader connection resolves `address` to
+    /// `inbox_id` and reads an association of `installation`
+    /// (`identity.visible`).
+    AwaitIdentity {
+        /// When the creation started.
+        since: Instant,
+        /// The new inbox's address.
+        address: String,
+        /// The new inbox.
+        inbox_id: String,
+        /// Its installation.
+        installation: [u8; 32],
+    },
 }
 
 impl Op {
@@ -135,6 +192,9 @@ impl Op {
             Self::AddMembers { .. } => OpKind::GroupAddMembers,
             Self::LookupIdentity { .. } => OpKind::IdentityLookup,
             Self::SendMessage { .. } => OpKind::MessageSend,
+            Self::AwaitMessage { .. } => OpKind::MessageVisible,
+            Self::AwaitMember { .. } => OpKind::MemberVisible,
+            Self::AwaitIdentity { .. } => OpKind::IdentityVisible,
         }
     }
 }
@@ -156,6 +216,15 @@ impl Operation for Op {
             _ => None,
         }
     }
+
+    fn started_at(&self) -> Option<Instant> {
+        match self {
+            Self::AwaitMessage { since, .. }
+            | Self::AwaitMember { since, .. }
+            | Self::AwaitIdentity { since, .. } => Some(*since),
+            _ => None,
+        }
+    }
 }
 
 /// What an [`Op`] returns.
@@ -172,6 +241,8 @@ pub enum OpResult {
     Inbox(Option<String>),
     /// What a send did.
     Sent(SendReport),
+    /// When the awaited write became visible on the other side.
+    Visible(Instant),
 }
 
 impl OperationOutput for OpResult {
@@ -190,6 +261,13 @@ impl OperationOutput for OpResult {
                 .ok()
                 .map(|g| g.membership_size().saturating_sub(1)),
             Self::Added(report) => Some(report.inboxes),
+            _ => None,
+        }
+    }
+
+    fn finished_at(&self) -> Option<Instant> {
+        match self {
+            Self::Visible(at) => Some(*at),
             _ => None,
         }
     }

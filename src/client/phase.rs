@@ -49,6 +49,14 @@ pub enum Phase {
     MessagePublish,
     /// Polling until the message is readable.
     MessageAwaitVisible,
+    /// Polling until the new inbox resolves from another connection.
+    InboxAwaitVisible,
+    /// Polling the newcomer's welcomes until the group's is joined.
+    WelcomeAwaitVisible,
+    /// Opening a sealed welcome.
+    WelcomeOpen,
+    /// Joining a group from its MLS welcome.
+    MlsGroupJoin,
 }
 
 impl Phase {
@@ -73,6 +81,10 @@ impl Phase {
             Self::MessageEncrypt => "mls.message_encrypt",
             Self::MessagePublish => "message.publish",
             Self::MessageAwaitVisible => "message.await_visible",
+            Self::InboxAwaitVisible => "inbox.await_visible",
+            Self::WelcomeAwaitVisible => "welcome.await_visible",
+            Self::WelcomeOpen => "welcome.open",
+            Self::MlsGroupJoin => "mls.group_join",
         }
     }
 }

@@ -61,6 +61,29 @@ impl<A: XmtpApi> Client<A> {
                     .await
                     .map(OpResult::Sent)
             }
+            Op::AwaitMessage { receiver, text, .. } => receiver
+                .wait_for(&text, self.config.visibility_timeout)
+                .await
+                .map(OpResult::Visible),
+            Op::AwaitMember {
+                newcomer,
+                group_id,
+                epoch,
+                ..
+            } => self
+                .await_member(&newcomer, group_id, epoch)
+                .await
+                .map(OpResult::Visible),
+            Op::AwaitIdentity {
+                address,
+                inbox_id,
+                installation,
+                ..
+            } => {
+                self.await_identity(&address, &inbox_id, installation)
+                    .await?;
+                Ok(OpResult::Visible(std::time::Instant::now()))
+            }
         }
     }
 }

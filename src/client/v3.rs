@@ -18,18 +18,19 @@ use crate::proto::xmtp::identity::api::v1::{
 };
 use crate::proto::xmtp::mls::api::v1::{
     group_message, group_message_input, mls_api_client::MlsApiClient, welcome_message,
-    welcome_message_input, FetchKeyPackagesRequest, GroupMessageInput, KeyPackageUpload,
-    PagingInfo, QueryGroupMessagesRequest, QueryWelcomeMessagesRequest, SendGroupMessagesRequest,
-    SendWelcomeMessagesRequest, SortDirection, UploadKeyPackageRequest, WelcomeMessageInput,
+    welcome_message_input, FetchKeyPackagesRequest, GroupMessage, GroupMessageInput,
+    KeyPackageUpload, PagingInfo, QueryGroupMessagesRequest, QueryWelcomeMessagesRequest,
+    SendGroupMessagesRequest, SendWelcomeMessagesRequest, SortDirection, UploadKeyPackageRequest,
+    WelcomeMessage, WelcomeMessageInput,
 };
 
 use super::api::{
-    ApiVersion, AppMessageEntry, GroupMessageEntry, IdentityLogEntry, TopicCursor, WelcomeEntry,
-    XmtpApi,
+    entries, ApiVersion, AppMessageEntry, EntryStream, GroupMessageEntry, IdentityLogEntry,
+    TopicCursor, WelcomeEntry, XmtpApi,
 };
 use super::transport::BoxedService;
 use super::v4::timed;
-use super::{ClientError, Transport};
+use super::{ClientError, Subscriber, Transport};
 
 /// The gRPC paths this API calls.
 pub mod methods {
@@ -67,6 +68,8 @@ const PAGE: u32 = 100;
 #[derive(Debug)]
 pub struct V3Api {
     node: Transport,
+    /// Subscriptions go to the node without a deadline.
+    streams: Subscriber,
     rpc_timeout: Duration,
 }
 
@@ -81,6 +84,7 @@ impl V3Api {
     /// An API calling `node`, with a deadline per call.
     pub fn new(node: Transport, rpc_timeout: Duration) -> Self {
         Self {
+            streams: Subscriber::new(node.clone()),
             node: node.with_deadline(rpc_timeout),
             rpc_timeout,
         }
@@ -391,41 +395,85 @@ impl XmtpApi for V3Api {
             .await?;
             let page = response.messages.len();
             for message in response.messages {
-                let (sequence_id, version) = match message.version {
-                    Some(welcome_message::Version::V1(v1)) => (
-                        v1.id,
-                        welcome_message_input::Version::V1(welcome_message_input::V1 {
-                            installation_key: v1.installation_key,
-                            data: v1.data,
-                            hpke_public_key: v1.hpke_public_key,
-                            wrapper_algorithm: v1.wrapper_algorithm,
-                            welcome_metadata: v1.welcome_metadata,
-                        }),
-                    ),
-                    Some(welcome_message::Version::WelcomePointer(pointer)) => (
-                        pointer.id,
-                        welcome_message_input::Version::WelcomePointer(
-                            welcome_message_input::WelcomePointer {
-                                installation_key: pointer.installation_key,
-                                welcome_pointer: pointer.welcome_pointer,
-                                hpke_public_key: pointer.hpke_public_key,
-                                wrapper_algorithm: pointer.wrapper_algorithm,
-                            },
-                        ),
-                    ),
-                    None => return Err(ClientError::Protocol("welcome without a version".into())),
-                };
-                cursor = cursor.max(sequence_id);
-                entries.push(WelcomeEntry {
-                    sequence_id,
-                    welcome: WelcomeMessageInput {
-                        version: Some(version),
-                    },
-                });
+                let entry = welcome_entry(message)?;
+                cursor = cursor.max(entry.sequence_id);
+                entries.push(entry);
             }
             if page < PAGE as usize {
                 return Ok(entries);
             }
         }
+    }
+
+    async fn subscribe_messages(
+        &self,
+        group_id: [u8; 16],
+        after: &TopicCursor,
+    ) -> Result<EntryStream<AppMessageEntry>, ClientError> {
+        let after = after.get(&0).copied().unwrap_or(0);
+        let stream = self
+            .streams
+            .group_messages([(group_id.to_vec(), after)])
+            .await?;
+        Ok(entries(stream, app_message))
+    }
+
+    async fn subscribe_welcomes(
+        &self,
+        installation_key: [u8; 32],
+        after: u64,
+    ) -> Result<EntryStream<WelcomeEntry>, ClientError> {
+        let stream = self
+            .streams
+            .welcomes([(installation_key.to_vec(), after)])
+            .await?;
+        Ok(entries(stream, |message| Some(welcome_entry(message))))
+    }
+}
+
+/// A welcome as the node returns it, as the client reads it.
+fn welcome_entry(message: WelcomeMessage) -> Result<WelcomeEntry, ClientError> {
+    let (sequence_id, version) = match message.version {
+        Some(welcome_message::Version::V1(v1)) => (
+            v1.id,
+            welcome_message_input::Version::V1(welcome_message_input::V1 {
+                installation_key: v1.installation_key,
+                data: v1.data,
+                hpke_public_key: v1.hpke_public_key,
+                wrapper_algorithm: v1.wrapper_algorithm,
+                welcome_metadata: v1.welcome_metadata,
+            }),
+        ),
+        Some(welcome_message::Version::WelcomePointer(pointer)) => (
+            pointer.id,
+            welcome_message_input::Version::WelcomePointer(welcome_message_input::WelcomePointer {
+                installation_key: pointer.installation_key,
+                welcome_pointer: pointer.welcome_pointer,
+                hpke_public_key: pointer.hpke_public_key,
+                wrapper_algorithm: pointer.wrapper_algorithm,
+            }),
+        ),
+        None => return Err(ClientError::Protocol("welcome without a version".into())),
+    };
+    Ok(WelcomeEntry {
+        sequence_id,
+        welcome: WelcomeMessageInput {
+            version: Some(version),
+        },
+    })
+}
+
+/// A streamed group message, if it is an application message.
+fn app_message(message: GroupMessage) -> Option<Result<AppMessageEntry, ClientError>> {
+    match message.version {
+        Some(group_message::Version::V1(v1)) if v1.is_commit => None,
+        Some(group_message::Version::V1(v1)) => Some(Ok(AppMessageEntry {
+            originator: 0,
+            sequence_id: v1.id,
+            data: v1.data,
+        })),
+        None => Some(Err(ClientError::Protocol(
+            "group message without a version".into(),
+        ))),
     }
 }

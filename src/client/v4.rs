@@ -39,11 +39,11 @@ use crate::proto::xmtp::mls::api::v1::{
 use crate::topic::{topic, TopicKind, COMMITS_ORIGINATOR, IDENTITY_ORIGINATOR, NODE_ORIGINATOR};
 
 use super::api::{
-    ApiVersion, AppMessageEntry, GroupMessageEntry, IdentityLogEntry, TopicCursor, WelcomeEntry,
-    XmtpApi,
+    entries, ApiVersion, AppMessageEntry, EntryStream, GroupMessageEntry, IdentityLogEntry,
+    TopicCursor, WelcomeEntry, XmtpApi,
 };
 use super::transport::BoxedService;
-use super::{ClientError, Transport};
+use super::{ClientError, ReadService, Subscriber, Transport};
 
 /// Largest page a node returns.
 const PAGE: u32 = 1_000;
@@ -116,6 +116,8 @@ type Svc = BoxedService;
 pub struct V4Api {
     gateway: Transport,
     node: Transport,
+    /// Subscriptions go to the node without a deadline.
+    streams: Subscriber,
     rpc_timeout: Duration,
     legacy_reads: AtomicBool,
     legacy_writes: AtomicBool,
@@ -127,6 +129,7 @@ impl V4Api {
     pub fn new(gateway: Transport, node: Transport, rpc_timeout: Duration) -> Self {
         Self {
             gateway: gateway.with_deadline(rpc_timeout),
+            streams: Subscriber::new(node.clone()),
             node: node.with_deadline(rpc_timeout),
             rpc_timeout,
             legacy_reads: AtomicBool::new(false),
@@ -326,6 +329,24 @@ impl V4Api {
             }
         }
     }
+
+    /// Subscribes to one topic after `cursor`, on the service name reads
+    /// currently use; yields each envelope opened.
+    async fn subscribe(
+        &self,
+        topic: Vec<u8>,
+        cursor: HashMap<u32, u64>,
+    ) -> Result<impl tokio_stream::Stream<Item = Result<Opened, ClientError>>, ClientError> {
+        let service = if self.legacy_reads.load(Ordering::Relaxed) {
+            ReadService::Replication
+        } else {
+            ReadService::Query
+        };
+        let stream = self.streams.topics(service, [(topic, cursor)]).await?;
+        Ok(tokio_stream::StreamExt::map(stream, |item| {
+            item.and_then(|envelope| open(&envelope))
+        }))
+    }
 }
 
 pub(super) fn read_client(client: QueryApiClient<Svc>) -> QueryApiClient<Svc> {
@@ -378,6 +399,28 @@ fn group_message_data(envelope: ClientEnvelope) -> Result<Vec<u8>, ClientError> 
         })) => Ok(v1.data),
         _ => Err(ClientError::Protocol(
             "group topic holds something other than a group message".into(),
+        )),
+    }
+}
+
+/// An application message read from a group topic.
+fn app_message(opened: Opened) -> Result<AppMessageEntry, ClientError> {
+    Ok(AppMessageEntry {
+        originator: opened.originator,
+        sequence_id: opened.sequence_id,
+        data: group_message_data(opened.envelope)?,
+    })
+}
+
+/// A welcome read from a welcome topic.
+fn welcome_entry(opened: Opened) -> Result<WelcomeEntry, ClientError> {
+    match opened.envelope.payload {
+        Some(Payload::WelcomeMessage(welcome)) => Ok(WelcomeEntry {
+            sequence_id: opened.sequence_id,
+            welcome,
+        }),
+        _ => Err(ClientError::Protocol(
+            "welcome topic holds something other than a welcome".into(),
         )),
     }
 }
@@ -605,13 +648,7 @@ impl XmtpApi for V4Api {
         opened
             .into_iter()
             .filter(|o| o.originator != COMMITS_ORIGINATOR)
-            .map(|o| {
-                Ok(AppMessageEntry {
-                    originator: o.originator,
-                    sequence_id: o.sequence_id,
-                    data: group_message_data(o.envelope)?,
-                })
-            })
+            .map(app_message)
             .collect()
     }
 
@@ -677,17 +714,32 @@ impl XmtpApi for V4Api {
                 cursor,
             )
             .await?;
-        opened
-            .into_iter()
-            .map(|o| match o.envelope.payload {
-                Some(Payload::WelcomeMessage(welcome)) => Ok(WelcomeEntry {
-                    sequence_id: o.sequence_id,
-                    welcome,
-                }),
-                _ => Err(ClientError::Protocol(
-                    "welcome topic holds something other than a welcome".into(),
-                )),
-            })
-            .collect()
+        opened.into_iter().map(welcome_entry).collect()
+    }
+
+    async fn subscribe_messages(
+        &self,
+        group_id: [u8; 16],
+        after: &TopicCursor,
+    ) -> Result<EntryStream<AppMessageEntry>, ClientError> {
+        let cursor = after.iter().map(|(k, v)| (*k, *v)).collect();
+        let stream = self
+            .subscribe(topic(TopicKind::GroupMessages, &group_id), cursor)
+            .await?;
+        Ok(entries(stream, |opened| {
+            (opened.originator != COMMITS_ORIGINATOR).then(|| app_message(opened))
+        }))
+    }
+
+    async fn subscribe_welcomes(
+        &self,
+        installation_key: [u8; 32],
+        after: u64,
+    ) -> Result<EntryStream<WelcomeEntry>, ClientError> {
+        let cursor = HashMap::from([(NODE_ORIGINATOR, after)]);
+        let stream = self
+            .subscribe(topic(TopicKind::WelcomeMessages, &installation_key), cursor)
+            .await?;
+        Ok(entries(stream, |opened| Some(welcome_entry(opened))))
     }
 }

@@ -19,6 +19,7 @@ mod scenario;
 mod schedule;
 mod stages;
 mod threshold;
+mod visibility;
 
 pub use capacity::{CapacitySearch, SearchEnd, PRECISION};
 pub use groups::GroupLease;
@@ -30,9 +31,13 @@ pub use resources::{
     cores, saturated, ProcessProbe, ProcessReading, ResourceSample, ResourceSampler,
     ResourceSummary,
 };
-pub use scenario::{Mix, NextOp, Provisioning, Scenario, ScenarioError, Workload, WorkloadConfig};
+pub use scenario::{
+    from_short_name, short_name, Mix, NextOp, Provisioning, Scenario, ScenarioError, Workload,
+    WorkloadConfig, SHORT_NAMES,
+};
 pub use schedule::{drive, LoadModel, RunEnd, Schedule, Stop, INTERRUPT_GRACE};
 pub use stages::{Level, Ramp, Stage, Stages};
 pub use threshold::{
     evaluate, evaluate_any_samples, parse_max_error_rate, Breach, Threshold, ThresholdError,
 };
+pub use visibility::Follow;

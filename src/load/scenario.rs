@@ -16,11 +16,17 @@ use std::time::{Duration, Instant};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tower::{Service, ServiceExt};
+
+use std::collections::HashMap;
 
 use crate::client::{Client, ClientError, Identity, XmtpApi};
-use crate::client::{Op, OpKind, OpResult, SharedGroup};
+use crate::client::{
+    MessageReceiver, Op, OpKind, OpResult, SharedGroup, WelcomeInbox, WelcomeWatch,
+};
 
 use super::groups::{release, GroupLease, GroupPool};
+use super::visibility::Follow;
 
 /// The traffic a benchmark sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,21 +117,37 @@ impl fmt::Display for Mix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (kind, weight)) in self.0.iter().enumerate() {
             let separator = if i == 0 { "" } else { "," };
-            write!(f, "{separator}{}={weight}", mix_name(*kind))?;
+            write!(f, "{separator}{}={weight}", short_name(*kind))?;
         }
         Ok(())
     }
 }
 
-/// The scenario name an operation goes by in `--mix`.
-fn mix_name(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::IdentityCreate => "identity",
-        OpKind::GroupCreate => "group",
-        OpKind::GroupAddMembers => "add-members",
-        OpKind::MessageSend => "message",
-        _ => "lookup",
-    }
+/// The operations `--mix` (and `opmon monitor --every`) can draw, by
+/// the short names they go by there.
+pub const SHORT_NAMES: [(&str, OpKind); 5] = [
+    ("identity", OpKind::IdentityCreate),
+    ("group", OpKind::GroupCreate),
+    ("add-members", OpKind::GroupAddMembers),
+    ("lookup", OpKind::IdentityLookup),
+    ("message", OpKind::MessageSend),
+];
+
+/// The short name of a drawable operation, or else its full name
+/// (visibility follows writes; nothing draws it).
+pub fn short_name(kind: OpKind) -> &'static str {
+    SHORT_NAMES
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or(kind.as_str(), |(name, _)| name)
+}
+
+/// The drawable operation a short name stands for.
+pub fn from_short_name(name: &str) -> Option<OpKind> {
+    SHORT_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, kind)| *kind)
 }
 
 impl FromStr for Mix {
@@ -140,14 +162,7 @@ impl FromStr for Mix {
                 ))
             };
             let (name, weight) = part.split_once('=').ok_or_else(bad)?;
-            let kind = match name.trim() {
-                "identity" => OpKind::IdentityCreate,
-                "group" => OpKind::GroupCreate,
-                "add-members" => OpKind::GroupAddMembers,
-                "lookup" => OpKind::IdentityLookup,
-                "message" => OpKind::MessageSend,
-                _ => return Err(bad()),
-            };
+            let kind = from_short_name(name.trim()).ok_or_else(bad)?;
             let weight: u32 = weight.trim().parse().map_err(|_| bad())?;
             if weights.iter().any(|(k, _)| *k == kind) {
                 return Err(ScenarioError(format!("mix names `{}` twice", name.trim())));
@@ -185,6 +200,11 @@ pub struct WorkloadConfig {
     pub groups: usize,
     /// Seeds the choice of operations and lookup addresses.
     pub seed: u64,
+    /// Follow each write with the measurement of what the other side sees
+    /// (see [`Follow`]).
+    pub visibility: bool,
+    /// How newcomers learn of their welcomes, for `member.visible`.
+    pub welcomes: WelcomeWatch,
 }
 
 /// How many additions a group takes before it is replaced, so groups stay
@@ -220,6 +240,11 @@ pub struct Workload {
     groups: Option<GroupPool>,
     /// Groups messages are sent to, each by its owner.
     chats: Vec<SharedGroup>,
+    /// With visibility on: per chat, another member reading it by stream.
+    receivers: Vec<Arc<MessageReceiver>>,
+    /// With visibility on: the welcomes of each inbox that additions add.
+    newcomers: HashMap<String, Arc<WelcomeInbox>>,
+    visibility: bool,
     skipped: AtomicU64,
     provisioning: Provisioning,
 }
@@ -241,6 +266,8 @@ pub struct NextOp {
     /// A group on loan for the operation; give it back with
     /// [`Workload::finish`].
     pub lease: Option<GroupLease>,
+    /// The visibility measurement to follow it with, if any.
+    pub follow: Option<Follow>,
 }
 
 impl Workload {
@@ -305,6 +332,22 @@ impl Workload {
         } else {
             Vec::new()
         };
+        let (mut receivers, mut newcomers) = (Vec::new(), HashMap::new());
+        if config.visibility && sends {
+            if initial == 0 {
+                return Err(ClientError::Usage(
+                    "message.visible needs a member besides the sender: a group size of at least 2"
+                        .into(),
+                ));
+            }
+            receivers = listen(client, &member_ids[0], &chats).await?;
+        }
+        if config.visibility && adds {
+            for newcomer in &member_ids[initial..] {
+                let inbox = client.welcome_inbox(newcomer.clone(), config.welcomes);
+                newcomers.insert(newcomer.inbox_id().to_owned(), Arc::new(inbox));
+            }
+        }
 
         let kinds: Vec<OpKind> = weights.iter().map(|(kind, _)| *kind).collect();
         let index = WeightedIndex::new(weights.iter().map(|(_, w)| *w))
@@ -327,6 +370,9 @@ impl Workload {
                 .collect(),
             groups,
             chats,
+            receivers,
+            newcomers,
+            visibility: config.visibility,
             skipped: AtomicU64::new(0),
             provisioning,
         })
@@ -336,7 +382,9 @@ impl Workload {
     pub fn provisioning(&self) -> Provisioning {
         let mut report = self.provisioning.clone();
         if let Some(groups) = &self.groups {
-            report.replacement_groups = groups.created() - report.groups;
+            // The pool made every group but the chats.
+            let pooled = report.groups - self.chats.len();
+            report.replacement_groups = groups.created() - pooled;
         }
         report
     }
@@ -351,14 +399,14 @@ impl Workload {
             let kind = self.kinds[index.sample(rng)];
             (kind, ticket as usize)
         };
-        Some(match kind {
-            OpKind::GroupCreate => NextOp {
-                op: Op::CreateGroup {
+        let (op, lease) = match kind {
+            OpKind::GroupCreate => (
+                Op::CreateGroup {
                     owner: self.owners[pick % self.owners.len()].clone(),
                     members: self.members[..self.group_size.saturating_sub(1)].to_vec(),
                 },
-                lease: None,
-            },
+                None,
+            ),
             OpKind::GroupAddMembers => {
                 let lease = match &self.groups {
                     Some(pool) => pool.take().await,
@@ -373,29 +421,70 @@ impl Workload {
                     }
                     return None;
                 };
-                NextOp {
-                    op: lease.op(),
-                    lease: Some(lease),
-                }
+                (lease.op(), Some(lease))
             }
-            OpKind::IdentityLookup => NextOp {
-                op: Op::LookupIdentity {
+            OpKind::IdentityLookup => (
+                Op::LookupIdentity {
                     address: self.addresses[pick % self.addresses.len()].clone(),
                 },
-                lease: None,
-            },
-            OpKind::MessageSend => NextOp {
-                op: Op::SendMessage {
+                None,
+            ),
+            OpKind::MessageSend => (
+                Op::SendMessage {
                     group: self.chats[pick % self.chats.len()].clone(),
                     text: format!("opmon message {ticket}"),
                 },
-                lease: None,
-            },
-            _ => NextOp {
-                op: Op::CreateIdentity,
-                lease: None,
-            },
-        })
+                None,
+            ),
+            _ => (Op::CreateIdentity, None),
+        };
+        let follow = self.follow(&op, pick);
+        Some(NextOp { op, lease, follow })
+    }
+
+    /// The visibility measurement that follows `op`, if it is on.
+    fn follow(&self, op: &Op, pick: usize) -> Option<Follow> {
+        if !self.visibility {
+            return None;
+        }
+        match op {
+            Op::SendMessage { text, .. } => Some(Follow::Message {
+                receiver: self.receivers[pick % self.receivers.len()].clone(),
+                text: text.clone(),
+            }),
+            Op::AddMembers { members, .. } => Some(Follow::Member {
+                newcomer: self.newcomers.get(members.first()?)?.clone(),
+            }),
+            Op::CreateIdentity => Some(Follow::Identity),
+            _ => None,
+        }
+    }
+
+    /// Runs `next` through `service`, gives back what it borrowed, then
+    /// runs the visibility measurement that follows it, if any (its
+    /// outcome goes to the layer's observers like any other). Returns the
+    /// operation's own result.
+    pub async fn run<S>(&self, service: S, next: NextOp) -> Result<(), S::Error>
+    where
+        S: Service<Op, Response = OpResult> + Clone,
+    {
+        let since = Instant::now();
+        let result = service.clone().oneshot(next.op).await;
+        let follow_up = match (next.follow, &result) {
+            (Some(follow), Ok(result)) => follow.op(since, result),
+            _ => None,
+        };
+        let (result, error) = match result {
+            Ok(result) => (Some(result), Ok(())),
+            Err(error) => (None, Err(error)),
+        };
+        // The group goes back first: other additions need not wait while
+        // the newcomer looks for its welcome.
+        self.finish(next.lease, result);
+        if let Some(op) = follow_up {
+            let _ = service.oneshot(op).await;
+        }
+        error
     }
 
     /// Additions skipped because no group became available in time.
@@ -437,6 +526,32 @@ async fn create_chats<A: XmtpApi>(
         .map_ok(|group| Arc::new(tokio::sync::Mutex::new(group)))
         .try_collect()
         .await
+}
+
+/// Joins `chats` as `receiver` (one of their members) and reads each by
+/// stream; groups it was also invited to are released.
+async fn listen<A: XmtpApi>(
+    client: &Client<A>,
+    receiver: &Arc<Identity>,
+    chats: &[SharedGroup],
+) -> Result<Vec<Arc<MessageReceiver>>, ClientError> {
+    let mut joined: HashMap<[u8; 16], _> = retrying(|| client.join_groups(receiver))
+        .await?
+        .into_iter()
+        .map(|group| (group.group_id(), group))
+        .collect();
+    let mut receivers = Vec::with_capacity(chats.len());
+    for chat in chats {
+        let id = chat.lock().await.group_id();
+        let group = joined.remove(&id).ok_or_else(|| {
+            ClientError::Protocol("a chat's member found no welcome to it".into())
+        })?;
+        receivers.push(Arc::new(client.receive_by_stream(group)));
+    }
+    for other in joined.into_values() {
+        other.forget()?;
+    }
+    Ok(receivers)
 }
 
 /// How many provisioning calls run at once.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 use crate::client::{Op, OpResult};
 use crate::layer::with_intended_start;
@@ -268,16 +268,16 @@ async fn wait_all(running: &mut JoinSet<()>) {
     while running.join_next().await.is_some() {}
 }
 
-/// One operation, start to end, with its group (if any) given back.
+/// One operation, start to end, with its group (if any) given back and
+/// its visibility measured if the workload follows it.
 async fn perform<S>(workload: &Workload, service: S, ticket: u64)
 where
-    S: Service<Op, Response = OpResult>,
+    S: Service<Op, Response = OpResult> + Clone,
 {
-    let Some(next) = workload.next_op(ticket).await else {
-        return;
-    };
-    let result = service.oneshot(next.op).await.ok();
-    workload.finish(next.lease, result);
+    if let Some(next) = workload.next_op(ticket).await {
+        // The outcome is the layer's (and so the recorder's) business.
+        let _ = workload.run(service, next).await;
+    }
 }
 
 /// A closed-model worker.

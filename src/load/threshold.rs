@@ -549,7 +549,8 @@ mod tests {
         assert_eq!(
             error("foo:p99<1s"),
             "threshold `foo:p99<1s`: unknown operation `foo` (expected one of \
-             identity.create, group.create, group.add_members, identity.lookup, message.send)"
+             identity.create, group.create, group.add_members, identity.lookup, message.send, \
+             message.visible, member.visible, identity.visible)"
         );
         for bad in ["p0", "p101", "pxx", "p", "p-1", "p1e2", "pinf", "p9.9.9"] {
             assert_eq!(

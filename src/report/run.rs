@@ -100,6 +100,10 @@ pub struct Parameters {
     /// The stages of a staged run, as written (`30s:50/s,1m:200/s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<String>,
+    /// With each write followed by its visibility measurement: how
+    /// newcomers read their welcomes (`poll` or `stream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
     /// Planned measured duration in seconds, if the run was timed.
     pub duration_s: Option<f64>,
     /// Planned measured operations, if the run was counted.

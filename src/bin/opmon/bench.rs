@@ -20,9 +20,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
-use xmtp_opmon::client::{
-    ApiVersion, Client, ClientConfig, EndpointError, V3Client, V4Client, XmtpApi,
-};
+use xmtp_opmon::client::{ApiVersion, Client, XmtpApi};
 use xmtp_opmon::layer::{OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::{
     drive, parse_max_error_rate, LoadModel, Mix, Recorder, RunEnd, Scenario, Schedule, Stages,
@@ -41,6 +39,7 @@ use crate::scw::ScwArgs;
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 use crate::target::{NodeProcess, Target, TargetArgs};
+use crate::visibility::VisibilityArgs;
 
 /// Exit code of an interrupted run (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -80,6 +79,8 @@ pub struct BenchArgs {
     /// Inboxes added per group.add_members.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
     add: u16,
+    #[command(flatten)]
+    visibility: VisibilityArgs,
     /// Closed model: operations in flight, each started when the previous one ends [default: 1].
     #[arg(long, conflicts_with_all = ["rate", "stages", "find_capacity"], value_parser = clap::value_parser!(u32).range(1..=100_000))]
     concurrency: Option<u32>,
@@ -323,6 +324,8 @@ impl Plan {
             add: args.add as usize,
             groups,
             seed,
+            visibility: args.visibility.visibility,
+            welcomes: args.visibility.welcomes(),
         };
         let mut thresholds = args.thresholds.clone();
         // In a search, --max-error-rate is one of the search's rules.
@@ -358,6 +361,7 @@ impl Plan {
             },
             rate: args.rate,
             stages: args.stages.as_ref().map(Stages::to_string),
+            visibility: args.visibility.recorded(),
             duration_s: match stop {
                 _ if search.is_some() => None,
                 Stop::After(d) => Some(d.as_secs_f64()),
@@ -616,18 +620,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         show_progress,
         warn: !args.quiet,
     };
-    let config = ClientConfig::default();
-    let endpoint = |e: EndpointError| anyhow::anyhow!("{e}");
     let measured = match plan.api {
-        ApiVersion::V4 => {
-            let client = V4Client::connect_traced(&target.gateway, &target.node, config)
-                .map_err(endpoint)?;
-            measure(client, &mut target, context).await?
-        }
-        ApiVersion::V3 => {
-            let client = V3Client::connect_traced(&target.node, config).map_err(endpoint)?;
-            measure(client, &mut target, context).await?
-        }
+        ApiVersion::V4 => measure(target.v4_client()?, &mut target, context).await?,
+        ApiVersion::V3 => measure(target.v3_client()?, &mut target, context).await?,
     };
     let Measured {
         ending,

@@ -29,6 +29,7 @@ mod store;
 mod target;
 #[cfg(test)]
 mod value_fuzz;
+mod visibility;
 
 use std::process::ExitCode;
 

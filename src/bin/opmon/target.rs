@@ -9,6 +9,8 @@ use clap::{Args, ValueEnum};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use xmtp_opmon::client::{ClientConfig, V3Client, V4Client};
+
 use crate::node::{ARM, ARMED};
 
 /// Where the operations go, as `opmon bench` and `opmon monitor` take it.
@@ -135,6 +137,28 @@ impl Target {
                 }
             }
         })
+    }
+}
+
+impl Target {
+    /// A traced V4 client of this target, with a second connection of its
+    /// own for visibility checks.
+    pub fn v4_client(&self) -> anyhow::Result<V4Client> {
+        let connect = || {
+            V4Client::connect_traced(&self.gateway, &self.node, ClientConfig::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        Ok(connect()?.with_reader(&connect()?))
+    }
+
+    /// A traced V3 client of this target, with a second connection of its
+    /// own for visibility checks.
+    pub fn v3_client(&self) -> anyhow::Result<V3Client> {
+        let connect = || {
+            V3Client::connect_traced(&self.node, ClientConfig::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        Ok(connect()?.with_reader(&connect()?))
     }
 }
 

@@ -7,6 +7,13 @@
 //! the operation did. This crate's XMTP client implements both for its
 //! `Op` and `OpResult`; another client implements them for its own types
 //! with names of its own.
+//!
+//! Most operations are timed from the call to the response. A
+//! *visibility* measurement is not: "how long until another member sees
+//! my message" counts from the start of the write it follows, and ends
+//! when the other side received it, which may be before the check that
+//! learns of it. [`Operation::started_at`] and
+//! [`OperationOutput::finished_at`] move the two ends of the clock.
 
 /// A request the [`OpTelemetryLayer`](super::OpTelemetryLayer) can
 /// measure.
@@ -19,6 +26,12 @@ pub trait Operation {
     fn group_size(&self) -> Option<usize> {
         None
     }
+
+    /// When the operation's clock started, if before the call: the start
+    /// of the write a visibility measurement follows.
+    fn started_at(&self) -> Option<std::time::Instant> {
+        None
+    }
 }
 
 /// What a measured operation returned, as far as telemetry cares.
@@ -29,6 +42,12 @@ pub trait OperationOutput {
     }
     /// How many members the operation added.
     fn members_added(&self) -> Option<usize> {
+        None
+    }
+    /// When the awaited event happened, if before the response: a
+    /// visibility check that finds its item already delivered ends when it
+    /// was delivered, not when the check ran.
+    fn finished_at(&self) -> Option<std::time::Instant> {
         None
     }
 }

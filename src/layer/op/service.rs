@@ -96,12 +96,13 @@ where
             xmtp.group.size = tracing::field::Empty,
             xmtp.members.added = tracing::field::Empty,
         );
-        let record = OpRecord::start(
+        let mut record = OpRecord::start(
             context,
             self.config.clone(),
             span.clone(),
             request.group_size(),
         );
+        record.clock_start = request.started_at();
         let future = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -142,15 +143,18 @@ where
             // only while it runs.
             this.record.polled = true;
             this.record.intended_start = context::intended_start();
-            this.record.started = Instant::now();
+            this.record.started = this.record.clock_start.unwrap_or_else(Instant::now);
         }
         let result = ready!(this.inner.poll(cx));
         let (error, group_size, members_added) = match &result {
-            Ok(output) => (
-                None,
-                output.group_size().or(this.record.group_size_hint),
-                output.members_added(),
-            ),
+            Ok(output) => {
+                this.record.finished_at = output.finished_at();
+                (
+                    None,
+                    output.group_size().or(this.record.group_size_hint),
+                    output.members_added(),
+                )
+            }
             Err(error) => (
                 Some(this.classifier.classify_error(error)),
                 this.record.group_size_hint,
@@ -169,6 +173,12 @@ struct OpRecord {
     config: Arc<OpConfig>,
     span: tracing::Span,
     started: Instant,
+    /// When the request says its clock started (see
+    /// [`Operation::started_at`]).
+    clock_start: Option<Instant>,
+    /// When the response says its event happened (see
+    /// [`OperationOutput::finished_at`]).
+    finished_at: Option<Instant>,
     intended_start: Option<Instant>,
     group_size_hint: Option<usize>,
     polled: bool,
@@ -192,6 +202,8 @@ impl OpRecord {
             config,
             span,
             started: Instant::now(),
+            clock_start: None,
+            finished_at: None,
             intended_start: None,
             group_size_hint,
             polled: false,
@@ -214,7 +226,10 @@ impl OpRecord {
             traffic: self.context.traffic,
             started: self.started,
             intended_start: self.intended_start,
-            duration: self.started.elapsed(),
+            duration: self
+                .finished_at
+                .unwrap_or_else(Instant::now)
+                .saturating_duration_since(self.started),
             error,
             group_size,
             members_added,

@@ -79,7 +79,7 @@ pub(crate) struct CallGuard {
 #[derive(Default)]
 struct Stream {
     messages: MessageCounter,
-    first_message: Option<f64>,
+    first_seen: bool,
 }
 
 impl CallGuard {
@@ -109,8 +109,18 @@ impl CallGuard {
             for chunk in chunks {
                 stream.messages.feed(chunk);
             }
-            if stream.first_message.is_none() && stream.messages.count() > 0 {
-                stream.first_message = Some(self.started.elapsed().as_secs_f64());
+            if !stream.first_seen && stream.messages.count() > 0 {
+                stream.first_seen = true;
+                // Recorded now, not at the end: a subscription may stay
+                // open for days. Its status is not known yet, so the
+                // point carries none.
+                let id = CallKey {
+                    metric: RPC_CLIENT_TIME_TO_FIRST_MESSAGE,
+                    method: self.method.name,
+                    status: None,
+                    error_type: None,
+                };
+                self.record(id, self.started.elapsed().as_secs_f64());
             }
         }
     }
@@ -197,13 +207,6 @@ impl CallGuard {
             // u64 would be exported as a string.
             let count = i64::try_from(stream.messages.count()).unwrap_or(i64::MAX);
             self.span.record(XMTP_RPC_MESSAGES_RECEIVED, count);
-            if let Some(first) = stream.first_message {
-                let id = CallKey {
-                    metric: RPC_CLIENT_TIME_TO_FIRST_MESSAGE,
-                    ..id
-                };
-                self.record(id, first);
-            }
         }
     }
 

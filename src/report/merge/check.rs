@@ -89,7 +89,7 @@ pub(super) fn distinct<'a>(ids: impl Iterator<Item = &'a str>) -> Result<(), Mer
 type Shown = (&'static str, fn(&Parameters) -> String);
 
 /// The parameters that must agree, in the order they are checked.
-const MUST_AGREE: [Shown; 14] = [
+const MUST_AGREE: [Shown; 15] = [
     ("api", |p| p.api.clone()),
     ("target", |p| p.target.kind.clone()),
     ("target env", |p| optional(p.target.env.as_ref())),
@@ -98,6 +98,7 @@ const MUST_AGREE: [Shown; 14] = [
     ("group size", |p| p.group_size.to_string()),
     ("add", |p| p.add.to_string()),
     ("load model", |p| p.load_model.clone()),
+    ("visibility", |p| optional(p.visibility.as_ref())),
     ("concurrency", |p| optional(p.concurrency)),
     ("rate", |p| optional(p.rate.map(|rate| format!("{rate}/s")))),
     ("duration", |p| {
@@ -129,6 +130,7 @@ fn first_difference(a: &Parameters, b: &Parameters) -> Option<(&'static str, Str
         concurrency: _,
         rate: _,
         stages: _,
+        visibility: _,
         duration_s: _,
         ops: _,
         warmup_s: _,

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use xmtp_opmon::client::OpKind;
+use xmtp_opmon::load::{from_short_name, short_name, SHORT_NAMES};
 
 /// The default period of each monitored operation, as XMTP's own monitor.
 const DEFAULT_PERIOD: Duration = Duration::from_secs(20);
@@ -47,15 +48,6 @@ impl Every {
     }
 }
 
-fn short_name(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::IdentityCreate => "identity",
-        OpKind::GroupCreate => "group",
-        OpKind::GroupAddMembers => "add-members",
-        _ => "lookup",
-    }
-}
-
 impl fmt::Display for Every {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (kind, period)) in self.0.iter().enumerate() {
@@ -74,20 +66,14 @@ impl FromStr for Every {
         let mut periods: Vec<(OpKind, Duration)> = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let bad = || {
+                let names: Vec<&str> = SHORT_NAMES.iter().map(|(name, _)| *name).collect();
                 format!(
-                    "`{part}` is not NAME=PERIOD with NAME one of identity, group, add-members, lookup and PERIOD like 20s or 1m"
+                    "`{part}` is not NAME=PERIOD with NAME one of {} and PERIOD like 20s or 1m",
+                    names.join(", ")
                 )
             };
             let (name, period) = part.split_once('=').ok_or_else(bad)?;
-            let kind = [
-                OpKind::IdentityCreate,
-                OpKind::GroupCreate,
-                OpKind::GroupAddMembers,
-                OpKind::IdentityLookup,
-            ]
-            .into_iter()
-            .find(|kind| short_name(*kind) == name.trim())
-            .ok_or_else(bad)?;
+            let kind = from_short_name(name.trim()).ok_or_else(bad)?;
             let period = humantime::parse_duration(period.trim()).map_err(|_| bad())?;
             if period < MIN_PERIOD {
                 return Err(format!(

@@ -31,9 +31,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use tower::ServiceBuilder;
-use xmtp_opmon::client::{
-    ApiVersion, Client, ClientConfig, EndpointError, V3Client, V4Client, XmtpApi,
-};
+use xmtp_opmon::client::{ApiVersion, Client, XmtpApi};
 use xmtp_opmon::layer::{OpObserver, OpTelemetryLayer, Traffic};
 use xmtp_opmon::load::Recorder;
 use xmtp_opmon::report::{Parameters, Resources};
@@ -45,6 +43,7 @@ use crate::scw::ScwArgs;
 use crate::signal::shutdown_signal;
 use crate::store::StoreArgs;
 use crate::target::{NodeProcess, Target, TargetArgs};
+use crate::visibility::VisibilityArgs;
 
 use every::Every;
 use probe::{Probe, Rounds};
@@ -67,6 +66,8 @@ pub struct MonitorArgs {
     /// Inboxes added per group.add_members.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
     add: u16,
+    #[command(flatten)]
+    visibility: VisibilityArgs,
     /// Serve /metrics (Prometheus), /healthz and /readyz on this address (port 0 picks one; the bound address is printed).
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
@@ -149,17 +150,15 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         );
     }
     say!("monitoring {} every {}", target.gateway, args.every);
-    let config = ClientConfig::default();
-    let endpoint = |e: EndpointError| anyhow::anyhow!("{e}");
     let result = if args.target.api == "v3" {
-        match V3Client::connect_traced(&target.node, config) {
+        match target.v3_client() {
             Ok(client) => watch(client, ApiVersion::V3, &args, &target, readiness).await,
-            Err(error) => Err(endpoint(error)),
+            Err(error) => Err(error),
         }
     } else {
-        match V4Client::connect_traced(&target.gateway, &target.node, config) {
+        match target.v4_client() {
             Ok(client) => watch(client, ApiVersion::V4, &args, &target, readiness).await,
-            Err(error) => Err(endpoint(error)),
+            Err(error) => Err(error),
         }
     };
     if let Some(child) = target.child.take() {
@@ -201,6 +200,7 @@ async fn watch<A: XmtpApi>(
             group_size: args.group_size.into(),
             add: args.add.into(),
             rounds: rounds.clone(),
+            visibility: args.visibility,
         };
         probes.spawn(probe.run());
     }
@@ -269,6 +269,7 @@ fn parameters(args: &MonitorArgs, target: &Target) -> Parameters {
         concurrency: None,
         rate: Some(args.every.rate()),
         stages: None,
+        visibility: args.visibility.recorded(),
         duration_s: Some(args.rotate.as_secs_f64()),
         ops: None,
         warmup_s: 0.0,

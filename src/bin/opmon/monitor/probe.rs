@@ -14,11 +14,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tower::{Service, ServiceExt};
+use tower::Service;
 use xmtp_opmon::client::{Client, XmtpApi};
 use xmtp_opmon::client::{Op, OpKind, OpResult};
 use xmtp_opmon::load::{Scenario, Workload, WorkloadConfig};
 use xmtp_opmon::telemetry::Readiness;
+
+use crate::visibility::VisibilityArgs;
 
 /// Failures in a row after which a probe prepares its data again.
 const STALE_AFTER: u32 = 2;
@@ -64,6 +66,8 @@ pub struct Probe<A, S> {
     pub add: usize,
     /// Where outcomes go.
     pub rounds: Arc<Rounds>,
+    /// Whether writes are followed by what the other side sees.
+    pub visibility: VisibilityArgs,
 }
 
 impl<A, S> Probe<A, S>
@@ -78,6 +82,7 @@ where
             OpKind::IdentityCreate => Scenario::Identity,
             OpKind::GroupCreate => Scenario::Group,
             OpKind::GroupAddMembers => Scenario::AddMembers,
+            OpKind::MessageSend => Scenario::Messages,
             _ => Scenario::Lookup,
         };
         let config = WorkloadConfig {
@@ -87,6 +92,8 @@ where
             // One addition at a time: one group, replaced as it fills up.
             groups: 1,
             seed: rand::random(),
+            visibility: self.visibility.visibility,
+            welcomes: self.visibility.welcomes(),
         };
         let mut workload: Option<Workload> = None;
         let mut failures = 0u32;
@@ -118,15 +125,11 @@ where
                 self.rounds.report(self.kind, false);
                 continue;
             };
-            let result = match self.service.clone().oneshot(next.op).await {
-                Ok(result) => Some(result),
-                Err(error) => {
-                    tracing::debug!(operation = %self.kind, %error, "monitored operation failed");
-                    None
-                }
-            };
-            let succeeded = result.is_some();
-            prepared.finish(next.lease, result);
+            let ran = prepared.run(self.service.clone(), next).await;
+            if let Err(error) = &ran {
+                tracing::debug!(operation = %self.kind, %error, "monitored operation failed");
+            }
+            let succeeded = ran.is_ok();
             failures = if succeeded { 0 } else { failures + 1 };
             self.rounds.report(self.kind, succeeded);
         }
