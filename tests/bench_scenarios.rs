@@ -7,15 +7,27 @@ use common::bench::bench_ok;
 
 #[test]
 fn each_scenario_measures_its_operation() {
-    for (scenario, extra, operation) in [
-        ("identity", &[][..], "identity.create"),
-        ("group", &["--group-size", "3"][..], "group.create"),
+    // Each with a phase it runs once per operation (a lookup has none).
+    for (scenario, extra, operation, phase) in [
+        (
+            "identity",
+            &[][..],
+            "identity.create",
+            Some("key_package.publish"),
+        ),
+        (
+            "group",
+            &["--group-size", "3"][..],
+            "group.create",
+            Some("mls.group_new"),
+        ),
         (
             "add-members",
             &["--group-size", "2", "--add", "2"][..],
             "group.add_members",
+            Some("commit.publish"),
         ),
-        ("lookup", &["--threads", "1"][..], "identity.lookup"),
+        ("lookup", &["--threads", "1"][..], "identity.lookup", None),
     ] {
         let mut args = vec!["--scenario", scenario, "--ops", "6", "--warmup", "0s"];
         args.extend_from_slice(extra);
@@ -36,6 +48,16 @@ fn each_scenario_measures_its_operation() {
         assert!(op.response_ms.p50 > 0.0 && op.response_ms.max >= op.response_ms.p50);
         assert!(op.throughput_per_s > 0.0);
         assert!(ran.stdout().contains(operation), "{}", ran.stdout());
+        match phase {
+            Some(name) => {
+                let phase = op.phases.iter().find(|p| p.phase == name);
+                let phase = phase.unwrap_or_else(|| panic!("no {name} in {:?}", op.phases));
+                assert_eq!((phase.ok, phase.failed), (6, 0), "{name}");
+                let p50 = phase.duration_ms.p50;
+                assert!(p50 > 0.0 && p50 <= op.service_ms.max, "{name}: {p50}");
+            }
+            None => assert!(op.phases.is_empty(), "{:?}", op.phases),
+        }
 
         let csv = std::fs::read_to_string(ran.dir.join("summary.csv")).unwrap();
         let lines: Vec<&str> = csv.lines().collect();

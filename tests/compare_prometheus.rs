@@ -110,6 +110,17 @@ fn synthetic_runs_are_held_against_real_users_in_prometheus() {
         // Every call waits 20 ms: the real median is at least that.
         assert!(high >= 20.0, "{p50}");
     }
+    // Per phase: publishing a key package is one call, 20 ms slower for
+    // the real users; building it is local work that no latency touches.
+    let phases = compare_with(&fast.dir, &prometheus, &["--phases"]);
+    let publish = phase_row(&phases, "identity.create", "key_package.publish", "p50");
+    assert_eq!(publish["verdict"], "faster", "{publish}");
+    assert!(publish["real_high"].as_f64().unwrap() >= 20.0, "{publish}");
+    let build = phase_row(&phases, "identity.create", "key_package.build", "p50");
+    assert!(build["real_high"].as_f64().unwrap() <= 10.0, "{build}");
+    // The whole operations' rows are still there.
+    assert_eq!(row(&phases, "identity.lookup", "p50")["verdict"], "faster");
+
     // A lookup is one call: its real median's bucket holds the 20 ms.
     let lookup = row(&rows, "identity.lookup", "p50");
     assert!(
@@ -127,6 +138,9 @@ fn synthetic_runs_are_held_against_real_users_in_prometheus() {
         let p50 = row(&rows, operation, "p50");
         assert_eq!(p50["verdict"], "inside", "{p50}");
     }
+    let phases = compare_with(&slow.dir, &prometheus, &["--phases"]);
+    let publish = phase_row(&phases, "identity.create", "key_package.publish", "p50");
+    assert_eq!(publish["verdict"], "inside", "{publish}");
 
     // The other outputs: a Markdown table, and a page overlaying the
     // synthetic spectrum and the real staircase per operation.
@@ -171,7 +185,14 @@ fn wait_for_scrape(prometheus: &Daemon, operations: f64) {
 
 /// `opmon compare RUN --vs-prometheus URL --format json`: its rows.
 fn compare(run: &std::path::Path, prometheus: &Daemon) -> Vec<Value> {
-    let stdout = opmon_compare(run, prometheus, &["--format", "json"]);
+    compare_with(run, prometheus, &[])
+}
+
+/// The same with more flags.
+fn compare_with(run: &std::path::Path, prometheus: &Daemon, flags: &[&str]) -> Vec<Value> {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(flags);
+    let stdout = opmon_compare(run, prometheus, &args);
     let comparison: Value = serde_json::from_str(&stdout).unwrap();
     eprintln!("{comparison:#}");
     comparison["rows"].as_array().unwrap().clone()
@@ -195,8 +216,16 @@ fn opmon_compare(run: &std::path::Path, prometheus: &Daemon, args: &[&str]) -> S
     stdout
 }
 
+/// The row of a whole operation's figure.
 fn row<'a>(rows: &'a [Value], operation: &str, figure: &str) -> &'a Value {
     rows.iter()
-        .find(|r| r["operation"] == operation && r["figure"] == figure)
+        .find(|r| r["operation"] == operation && r["phase"].is_null() && r["figure"] == figure)
         .unwrap_or_else(|| panic!("no {operation} {figure} in {rows:?}"))
+}
+
+/// The row of one phase's figure.
+fn phase_row<'a>(rows: &'a [Value], operation: &str, phase: &str, figure: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["operation"] == operation && r["phase"] == phase && r["figure"] == figure)
+        .unwrap_or_else(|| panic!("no {operation} {phase} {figure} in {rows:?}"))
 }

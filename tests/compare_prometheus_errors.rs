@@ -125,6 +125,44 @@ fn buckets_without_le_are_not_a_histogram() {
 }
 
 #[test]
+fn phases_without_phase_series_are_one_sentence() {
+    // The operations are there; their phases are not.
+    let url = fake_prometheus::start(|q| match (over_range(q), q.contains("phase")) {
+        (true, false) => matrix(&[(COUNT, &["1", "2"]), (BUCKET, &["1", "2"])]),
+        _ if over_range(q) => matrix(&[]),
+        _ => vector(&[]),
+    });
+    // The fixture with one phase, as a run written with phases has.
+    let mut run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let op = &mut run["operations"][0];
+    op["phases"] = serde_json::json!([{
+        "phase": "key_package.publish",
+        "ok": op["ok"],
+        "failed": 0,
+        "duration_ms": op["service_ms"],
+        "duration_us": op["histograms"]["service_us"],
+    }]);
+    let dir = common::bench::out_dir("phases-fixture");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("run.json"), run.to_string()).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_opmon"))
+        .arg("compare")
+        .arg(&dir)
+        .args(["--vs-prometheus", &url, "--range", "10m", "--phases"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("has no series xmtp_client_phase_duration_seconds{"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_flags_are_one_sentence() {
     // Nothing listens here, and nothing needs to: the flags fail first.
     let url = "http://127.0.0.1:9";
@@ -146,7 +184,10 @@ fn bad_flags_are_one_sentence() {
             vec!["--selector", r#"{xmtp_traffic="x"}"#],
             "flag of its own",
         ),
-        (vec!["--phases"], "--phases needs per-phase histograms"),
+        (
+            vec!["--phases"],
+            "--phases needs the runs' phase histograms",
+        ),
     ] {
         let mut all = vec!["--vs-prometheus", url];
         all.extend(args.iter().copied());

@@ -28,7 +28,7 @@ pub mod rpc;
 pub use op::{
     in_phase, in_phase_sync, with_intended_start, ByClassify, ByErrorChain, ClassifyError,
     OpFailure, OpFuture, OpObserver, OpTelemetry, OpTelemetryLayer, Operation, OperationOutput,
-    Outcome, Traffic,
+    Outcome, PhaseOutcome, Traffic,
 };
 pub use rpc::{InspectError, RpcTelemetry, RpcTelemetryLayer};
 

@@ -8,6 +8,10 @@
 //! falls behind schedule), and *service time*, from the actual start —
 //! plus attempts, successes and failures by class.
 //!
+//! It also keeps, per operation and [phase](crate::layer::op::phase), a
+//! histogram of the phase's successful durations, so a slow operation can
+//! be taken apart in the run file as in the phase metrics.
+//!
 //! A staged run also gets the same figures per [stage](Recorder::begin_stage):
 //! every measured operation lands in the whole run and in the stage its
 //! start was scheduled in, so the stages' histograms add up to the run's.
@@ -21,7 +25,7 @@ use hdrhistogram::Histogram;
 
 use crate::classify::ErrorClass;
 use crate::client::OpKind;
-use crate::layer::{OpObserver, Outcome};
+use crate::layer::{OpObserver, Outcome, PhaseOutcome};
 
 use super::Level;
 
@@ -55,6 +59,29 @@ pub struct OpStats {
     /// Per second of the measured window, by completion time; at most
     /// [`TIMELINE_SECONDS`] long.
     pub timeline: Vec<Second>,
+    /// Per phase (`xmtp.phase`), for the whole run (a stage keeps none).
+    pub phases: BTreeMap<&'static str, PhaseStats>,
+}
+
+/// What is known about one phase of one operation kind.
+#[derive(Debug, Clone)]
+pub struct PhaseStats {
+    /// Phases that succeeded.
+    pub ok: u64,
+    /// Phases that failed.
+    pub failed: u64,
+    /// Durations (µs) of the successes.
+    pub duration_us: Histogram<u64>,
+}
+
+impl PhaseStats {
+    fn new() -> Self {
+        Self {
+            ok: 0,
+            failed: 0,
+            duration_us: new_histogram(),
+        }
+    }
 }
 
 /// One second of one operation's timeline.
@@ -80,6 +107,7 @@ impl OpStats {
             service_us: new_histogram(),
             max_lag: Duration::ZERO,
             timeline: Vec::new(),
+            phases: BTreeMap::new(),
         }
     }
 
@@ -163,6 +191,9 @@ pub struct Recorder {
 #[derive(Default)]
 struct State {
     stats: BTreeMap<OpKind, OpStats>,
+    /// Kept apart from `stats`: a phase ends before its operation, which
+    /// must not show up with no attempts in the meantime.
+    phases: BTreeMap<OpKind, BTreeMap<&'static str, PhaseStats>>,
     stages: Vec<StageStats>,
     warmup: u64,
     samples: Option<Box<dyn Write + Send>>,
@@ -250,23 +281,16 @@ impl Recorder {
         let scheduled = outcome.intended_start.unwrap_or(outcome.started);
         let window = self.window.get().copied();
         let mut state = self.lock();
-        let stage = match state.stages.iter().rposition(|s| s.begin <= scheduled) {
-            _ if state.stages.is_empty() => None,
-            Some(i) if scheduled >= state.stages[i].measured_from => Some(i),
-            Some(i) => {
-                state.stages[i].warmup += 1;
-                state.warmup += 1;
-                return;
-            }
-            None => {
+        let stage = match state.place(window, scheduled) {
+            Place::Measured(stage) => stage,
+            Place::Warmup(stage) => {
+                if let Some(i) = stage {
+                    state.stages[i].warmup += 1;
+                }
                 state.warmup += 1;
                 return;
             }
         };
-        if stage.is_none() && window.is_some_and(|opened| scheduled < opened) {
-            state.warmup += 1;
-            return;
-        }
         let origin = window.unwrap_or(scheduled);
         let attempt = Attempt {
             response_us: micros(outcome.response_time()),
@@ -319,6 +343,30 @@ impl Recorder {
         }
     }
 
+    /// Adds one finished phase of a measured operation.
+    pub fn record_phase(&self, phase: &PhaseOutcome) {
+        let Some(kind) = OpKind::from_name(phase.operation) else {
+            return;
+        };
+        let window = self.window.get().copied();
+        let mut state = self.lock();
+        if let Place::Warmup(_) = state.place(window, phase.scheduled) {
+            return;
+        }
+        let stats = state
+            .phases
+            .entry(kind)
+            .or_default()
+            .entry(phase.phase)
+            .or_insert_with(PhaseStats::new);
+        if phase.ok {
+            stats.ok += 1;
+            stats.duration_us.saturating_record(micros(phase.duration));
+        } else {
+            stats.failed += 1;
+        }
+    }
+
     /// Operations counted as warm-up.
     pub fn warmup_ops(&self) -> u64 {
         self.lock().warmup
@@ -330,9 +378,15 @@ impl Recorder {
         f(&self.lock().stats)
     }
 
-    /// A copy of the statistics so far.
+    /// A copy of the statistics so far, with the phases of the
+    /// operations that finished.
     pub fn snapshot(&self) -> BTreeMap<OpKind, OpStats> {
-        self.lock().stats.clone()
+        let state = self.lock();
+        let mut stats = state.stats.clone();
+        for (kind, op) in &mut stats {
+            op.phases = state.phases.get(kind).cloned().unwrap_or_default();
+        }
+        stats
     }
 
     /// Flushes the samples sink, if any.
@@ -347,6 +401,36 @@ impl Recorder {
 impl OpObserver for Recorder {
     fn on_outcome(&self, outcome: &Outcome) {
         self.record(outcome);
+    }
+
+    fn on_phase(&self, phase: &PhaseOutcome) {
+        self.record_phase(phase);
+    }
+}
+
+/// Where an operation belongs, by when it was scheduled.
+enum Place {
+    /// Left out, in the warm-up (of this stage, if any).
+    Warmup(Option<usize>),
+    /// Measured (in this stage, if any).
+    Measured(Option<usize>),
+}
+
+impl State {
+    /// Where an operation scheduled at `scheduled` belongs, the measured
+    /// window having opened at `window`. Once there are stages, an
+    /// operation before the first is warm-up.
+    fn place(&self, window: Option<Instant>, scheduled: Instant) -> Place {
+        let stages = &self.stages;
+        match stages.iter().rposition(|s| s.begin <= scheduled) {
+            _ if stages.is_empty() => match window {
+                Some(opened) if scheduled < opened => Place::Warmup(None),
+                _ => Place::Measured(None),
+            },
+            Some(i) if scheduled >= stages[i].measured_from => Place::Measured(Some(i)),
+            Some(i) => Place::Warmup(Some(i)),
+            None => Place::Warmup(None),
+        }
     }
 }
 
@@ -483,5 +567,35 @@ mod tests {
         assert_eq!(sum, whole.response_us);
         assert_eq!(whole.attempts, first.attempts + second.attempts);
         assert!(second.timeline.is_empty(), "stages keep no timeline");
+    }
+
+    #[test]
+    fn keeps_the_phases_of_measured_operations_once_they_finish() {
+        let recorder = Recorder::new();
+        let now = Instant::now();
+        recorder.start_window(now - Duration::from_millis(20));
+        let phase = |scheduled_ms_ago: u64, ms: u64, ok: bool| PhaseOutcome {
+            phase: "inbox.lookup",
+            operation: OpKind::IdentityLookup.as_str(),
+            traffic: crate::layer::Traffic::Synthetic,
+            scheduled: now - Duration::from_millis(scheduled_ms_ago),
+            duration: Duration::from_millis(ms),
+            ok,
+        };
+        recorder.record_phase(&phase(50, 70, true)); // in the warm-up
+        recorder.record_phase(&phase(10, 3, true));
+        recorder.record_phase(&phase(10, 4, false));
+        assert!(recorder.snapshot().is_empty(), "no operation has finished");
+
+        recorder.record(&outcome(5, 0, None));
+        let phases = &recorder.snapshot()[&OpKind::IdentityLookup].phases;
+        let lookup = &phases["inbox.lookup"];
+        assert_eq!((lookup.ok, lookup.failed, phases.len()), (1, 1, 1));
+        assert_eq!(
+            lookup.duration_us.max() / 100,
+            30,
+            "{}",
+            lookup.duration_us.max()
+        );
     }
 }

@@ -90,8 +90,8 @@ pub enum MergeError {
         run: String,
         /// The operation.
         operation: String,
-        /// `response` or `service`.
-        histogram: &'static str,
+        /// `response`, `service`, or a phase's (`key_package.publish phase`).
+        histogram: String,
         /// What is wrong with it.
         reason: String,
     },

@@ -28,9 +28,9 @@ pub use html::{run_page, spectrum_svg};
 pub use json::{ReportError, RUN_FILE};
 pub use merge::{merge_runs, merge_runs_with, MergeError, MergeOptions};
 pub use run::{
-    Environment, Histograms, OperationReport, Parameters, Percentiles, ProvisioningReport,
-    ResourcePoint, Resources, RunPart, RunResult, Target, ThresholdResult, TimelinePoint, Window,
-    RUN_SCHEMA,
+    Environment, Histograms, OperationReport, Parameters, Percentiles, PhaseReport,
+    ProvisioningReport, ResourcePoint, Resources, RunPart, RunResult, Target, ThresholdResult,
+    TimelinePoint, Window, RUN_SCHEMA,
 };
 pub use stage::{operation_reports, CapacityReport, StageReport};
 pub use table::summary_table;

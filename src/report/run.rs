@@ -4,7 +4,8 @@
 //! can be compared without knowing how they were started), per operation
 //! the counts, errors by class, throughput, percentiles of response and
 //! service time, the full HDR histograms (for exact merges and any other
-//! percentile), a per-second timeline, and the resources used.
+//! percentile), a per-second timeline, the phases' histograms, and the
+//! resources used.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::{encode_histogram, CapacityReport, StageReport};
-use crate::load::{OpStats, Second};
+use crate::load::{OpStats, PhaseStats, Second};
 
 /// The schema name written in every run file.
 pub const RUN_SCHEMA: &str = "opmon.run.v1";
@@ -207,6 +208,44 @@ pub struct OperationReport {
     pub histograms: Histograms,
     /// Per second of the measured window.
     pub timeline: Vec<TimelinePoint>,
+    /// The operation's phases, by name (absent in runs written before
+    /// opmon recorded them, and in stages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseReport>,
+}
+
+/// One phase of one operation (`xmtp.phase`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseReport {
+    /// `key_package.publish`, `commit.await_visible`, …
+    pub phase: String,
+    /// Successes in the measured window.
+    pub ok: u64,
+    /// Failures.
+    pub failed: u64,
+    /// Duration percentiles (ms), successes only.
+    pub duration_ms: Percentiles,
+    /// The histogram behind them (µs; encoded as in [`Histograms`]).
+    pub duration_us: String,
+}
+
+impl PhaseReport {
+    /// The report of `phase`: `ok` successes of the durations in
+    /// `duration_us`, and `failed` failures.
+    pub fn new(phase: String, ok: u64, failed: u64, duration_us: &Histogram<u64>) -> Self {
+        Self {
+            phase,
+            ok,
+            failed,
+            duration_ms: Percentiles::of(duration_us),
+            duration_us: encode_histogram(duration_us),
+        }
+    }
+
+    /// The report of one phase's statistics.
+    pub fn from_stats(phase: &str, stats: &PhaseStats) -> Self {
+        Self::new(phase.to_owned(), stats.ok, stats.failed, &stats.duration_us)
+    }
 }
 
 /// Latency percentiles in milliseconds.
@@ -345,6 +384,11 @@ impl OperationReport {
                 .iter()
                 .enumerate()
                 .map(|(second, point)| timeline_point(second as u64, point))
+                .collect(),
+            phases: stats
+                .phases
+                .iter()
+                .map(|(phase, stats)| PhaseReport::from_stats(phase, stats))
                 .collect(),
         }
     }

@@ -148,10 +148,17 @@ fn validate_operation(op: &OperationReport) -> Result<(), InvalidRun> {
             op.ok
         ));
     }
-    for (which, text) in [
-        ("response", &op.histograms.response_us),
-        ("service", &op.histograms.service_us),
-    ] {
+    let phases = op.phases.iter().map(|phase| {
+        count(&format!("{name} {} successes", phase.phase), phase.ok)?;
+        count(&format!("{name} {} failures", phase.phase), phase.failed)?;
+        Ok((format!("{} phase", phase.phase), &phase.duration_us))
+    });
+    let histograms = [
+        Ok(("response".to_owned(), &op.histograms.response_us)),
+        Ok(("service".to_owned(), &op.histograms.service_us)),
+    ];
+    for histogram in histograms.into_iter().chain(phases) {
+        let (which, text) = histogram?;
         // An empty histogram is one that could not be written; readers
         // treat it as missing.
         if !text.is_empty() {

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::bail;
 use clap::Args;
 use xmtp_opmon::report::real::{self, Prometheus, RealQuery, Selector, Window};
 use xmtp_opmon::semconv;
@@ -60,18 +59,11 @@ pub async fn vs_prometheus(args: &CompareArgs, url: &str) -> anyhow::Result<Exit
         SystemTime::now(),
     )?;
     let runs = read_runs(&args.base)?;
-    if real_args.phases {
-        // run.json keeps whole operations only; comparing Prometheus' phases
-        // with nothing would be a table of one side.
-        bail!(
-            "--phases needs per-phase histograms in the runs, and run {} has none (run.json records whole operations only)",
-            runs.first().map_or("", |run| run.run_id.as_str())
-        );
-    }
     let query = RealQuery {
         selector,
         traffic: real_args.traffic.clone(),
         window,
+        phases: real_args.phases,
     };
     let (comparison, side) = real::compare_real(&runs, &prometheus, &query, args.force).await?;
     let text = match args.format {

@@ -2,12 +2,15 @@
 //!
 //! A phase (see [`super::phase`]) records `xmtp.client.phase.duration`
 //! with the same operation, API and traffic attributes as the operation
-//! itself, without the client passing them around: the layer sets them
-//! for the duration of the operation's future, in a task-local.
+//! itself, and tells the same observers, without the client passing them
+//! around: the layer sets them for the duration of the operation's
+//! future, in a task-local.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
+use super::layer::OpConfig;
 use super::Traffic;
 
 /// The operation a piece of code runs in.
@@ -18,21 +21,27 @@ pub(crate) struct OpContext {
     pub(crate) traffic: Traffic,
 }
 
+/// The operation a task is inside, with the layer that measures it.
+pub(crate) struct Current {
+    pub(crate) context: OpContext,
+    pub(crate) config: Arc<OpConfig>,
+}
+
 tokio::task_local! {
-    static CURRENT: OpContext;
+    static CURRENT: Current;
     static INTENDED_START: Instant;
 }
 
-/// The operation the calling task is inside, if any.
-pub(crate) fn current() -> Option<OpContext> {
-    CURRENT.try_with(|context| *context).ok()
+/// Runs `f` on the operation the calling task is inside; `None` outside one.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
+    CURRENT.try_with(f).ok()
 }
 
-/// The future that runs `work` with `context` as the current operation.
-pub(crate) type Scoped<F> = tokio::task::futures::TaskLocalFuture<OpContext, F>;
+/// The future that runs `work` as the current operation.
+pub(crate) type Scoped<F> = tokio::task::futures::TaskLocalFuture<Current, F>;
 
-pub(crate) fn scope<F: Future>(context: OpContext, work: F) -> Scoped<F> {
-    CURRENT.scope(context, work)
+pub(crate) fn scope<F: Future>(context: OpContext, config: Arc<OpConfig>, work: F) -> Scoped<F> {
+    CURRENT.scope(Current { context, config }, work)
 }
 
 /// Runs `work` — the future an [`OpTelemetryLayer`](super::OpTelemetryLayer)

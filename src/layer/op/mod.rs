@@ -12,7 +12,7 @@ mod service;
 pub use classifier::{ByClassify, ByErrorChain, ClassifyError};
 pub use context::with_intended_start;
 pub use layer::{OpTelemetryLayer, Traffic};
-pub use observer::{OpFailure, OpObserver, Outcome};
+pub use observer::{OpFailure, OpObserver, Outcome, PhaseOutcome};
 pub use operation::{Operation, OperationOutput};
 pub use phase::{in_phase, in_phase_sync};
 pub use service::{OpFuture, OpTelemetry};

@@ -1,5 +1,7 @@
 //! Observers: whoever wants each finished operation's [`Outcome`].
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::classify::ErrorClass;
@@ -59,10 +61,37 @@ pub struct OpFailure {
     pub error_type: &'static str,
 }
 
+/// One finished [phase](super::phase) of an operation.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PhaseOutcome {
+    /// The phase (`xmtp.phase`).
+    pub phase: &'static str,
+    /// The operation it ran in.
+    pub operation: &'static str,
+    /// Real or synthetic traffic.
+    pub traffic: Traffic,
+    /// When the operation was scheduled to start (its intended start, or
+    /// when the phase began if nobody scheduled it): what decides whether
+    /// the phase belongs to a benchmark's warm-up.
+    pub scheduled: Instant,
+    /// How long the phase took.
+    pub duration: Duration,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
 /// Receives every finished operation.
 pub trait OpObserver: Send + Sync + 'static {
     /// Called once per operation, when it ends (or is dropped).
     fn on_outcome(&self, outcome: &Outcome);
+
+    /// Called once per phase that ends inside one of the layer's
+    /// operations, before the operation's own outcome. Most observers
+    /// only want whole operations, hence the empty default.
+    fn on_phase(&self, phase: &PhaseOutcome) {
+        let _ = phase;
+    }
 }
 
 impl<F> OpObserver for F
@@ -71,6 +100,21 @@ where
 {
     fn on_outcome(&self, outcome: &Outcome) {
         self(outcome)
+    }
+}
+
+/// Tells every observer, with `tell`, about the operation or phase
+/// `about`. An observer's panic must not take the operation (or, when its
+/// future is dropped during unwinding, the process) with it.
+pub(crate) fn tell_all(
+    observers: &[Arc<dyn OpObserver>],
+    about: &'static str,
+    tell: impl Fn(&dyn OpObserver),
+) {
+    for observer in observers {
+        if catch_unwind(AssertUnwindSafe(|| tell(observer.as_ref()))).is_err() {
+            tracing::warn!(about, "an operation observer panicked");
+        }
     }
 }
 

@@ -8,8 +8,10 @@
 //! `xmtp.client.phase.duration`, labelled with the phase, its outcome, and
 //! the operation it runs in (name, API, traffic), which the
 //! [`OpTelemetryLayer`](super::OpTelemetryLayer) provides without the
-//! client passing it along. Outside an operation the phase is still
-//! recorded, without the operation's labels.
+//! client passing it along; and the layer's observers get a
+//! [`PhaseOutcome`] (how a benchmark keeps per-phase histograms). Outside
+//! an operation the phase is still recorded, without the operation's
+//! labels.
 //!
 //! Phase names become metric labels: take them from a small fixed set.
 
@@ -23,7 +25,9 @@ use crate::semconv::{
     PHASE_DURATION, XMTP_API, XMTP_OPERATION, XMTP_OUTCOME, XMTP_PHASE, XMTP_TRAFFIC,
 };
 
-use super::context;
+use super::context::{self, Current};
+use super::observer::tell_all;
+use super::PhaseOutcome;
 
 /// Runs `work` as the phase `name` of the current operation.
 pub async fn in_phase<T, E>(
@@ -57,20 +61,37 @@ fn span(name: &'static str) -> tracing::Span {
 }
 
 fn record(name: &'static str, started: Instant, ok: bool) {
+    let duration = started.elapsed();
     let outcome = Label::from_static_parts(XMTP_OUTCOME, if ok { "ok" } else { "error" });
     let phase = Label::from_static_parts(XMTP_PHASE, name);
-    let seconds = started.elapsed().as_secs_f64();
-    match context::current() {
-        Some(op) => {
+    let seconds = duration.as_secs_f64();
+    let inside = context::with_current(
+        |Current {
+             context: op,
+             config,
+         }| {
             let labels = [
-                phase,
+                phase.clone(),
                 Label::from_static_parts(XMTP_OPERATION, op.name),
                 Label::from_static_parts(XMTP_API, op.api),
                 Label::from_static_parts(XMTP_TRAFFIC, op.traffic.as_str()),
-                outcome,
+                outcome.clone(),
             ];
             metrics::histogram!(PHASE_DURATION, labels.to_vec()).record(seconds);
-        }
-        None => metrics::histogram!(PHASE_DURATION, vec![phase, outcome]).record(seconds),
+            let finished = PhaseOutcome {
+                phase: name,
+                operation: op.name,
+                traffic: op.traffic,
+                scheduled: context::intended_start().unwrap_or(started),
+                duration,
+                ok,
+            };
+            tell_all(&config.observers, name, |observer| {
+                observer.on_phase(&finished)
+            });
+        },
+    );
+    if inside.is_none() {
+        metrics::histogram!(PHASE_DURATION, vec![phase, outcome]).record(seconds);
     }
 }

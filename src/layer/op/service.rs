@@ -2,7 +2,6 @@
 //! [`OpFuture`], its response future.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -26,7 +25,7 @@ use super::classifier::ClassifyError;
 use super::context::{self, OpContext, Scoped};
 use super::labels::DurationKey;
 use super::layer::OpConfig;
-use super::observer::{OpFailure, Outcome};
+use super::observer::{tell_all, OpFailure, Outcome};
 use super::{Operation, OperationOutput};
 
 /// Measures the operations performed by `S`, classifying failures with `C`.
@@ -108,7 +107,7 @@ where
             self.inner.call(request)
         };
         OpFuture {
-            inner: context::scope(context, future.instrument(span)),
+            inner: context::scope(context, self.config.clone(), future.instrument(span)),
             record,
             classifier: self.classifier.clone(),
         }
@@ -268,17 +267,9 @@ impl OpRecord {
             |key| add_to_gauge(key, -1.0),
         );
 
-        for observer in &self.config.observers {
-            // An observer's panic must not take the operation (or, when the
-            // future is dropped during unwinding, the process) with it.
-            let notified = catch_unwind(AssertUnwindSafe(|| observer.on_outcome(&outcome)));
-            if notified.is_err() {
-                tracing::warn!(
-                    operation = outcome.operation,
-                    "an operation observer panicked"
-                );
-            }
-        }
+        tell_all(&self.config.observers, outcome.operation, |observer| {
+            observer.on_outcome(&outcome)
+        });
     }
 }
 

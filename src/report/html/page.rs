@@ -385,6 +385,7 @@ pub(super) mod tests {
                 response_us: encode_histogram(&h),
                 service_us: encode_histogram(&h),
             },
+            phases: Vec::new(),
             timeline: if ok + failed == 0 {
                 Vec::new()
             } else {

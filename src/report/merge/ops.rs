@@ -12,8 +12,8 @@ use super::MergeError;
 use crate::client::OpKind;
 use crate::load::{new_histogram, TIMELINE_SECONDS};
 use crate::report::{
-    decode_histogram, encode_histogram, Histograms, OperationReport, Percentiles, RunResult,
-    TimelinePoint,
+    decode_histogram, encode_histogram, Histograms, OperationReport, Percentiles, PhaseReport,
+    RunResult, TimelinePoint,
 };
 
 /// Sums for one operation.
@@ -26,6 +26,14 @@ struct Sum {
     service_us: Histogram<u64>,
     max_lag_ms: f64,
     timeline: Vec<Second>,
+    phases: BTreeMap<String, PhaseSum>,
+}
+
+/// Sums for one phase of one operation.
+struct PhaseSum {
+    ok: u64,
+    failed: u64,
+    duration_us: Histogram<u64>,
 }
 
 /// One merged second: the response-time sum rebuilt from each part's mean,
@@ -40,12 +48,6 @@ struct Second {
 
 impl Sum {
     fn new(operation: &str) -> Self {
-        // Growing on demand, in case a part was recorded with a wider range.
-        let histogram = || {
-            let mut h = new_histogram();
-            h.auto(true);
-            h
-        };
         Self {
             operation: operation.to_owned(),
             attempts: 0,
@@ -55,6 +57,7 @@ impl Sum {
             service_us: histogram(),
             max_lag_ms: 0.0,
             timeline: Vec::new(),
+            phases: BTreeMap::new(),
         }
     }
 
@@ -86,6 +89,20 @@ impl Sum {
             "service",
             &op.histograms.service_us,
         )?;
+        for phase in &op.phases {
+            let sum = self
+                .phases
+                .entry(phase.phase.clone())
+                .or_insert_with(|| PhaseSum {
+                    ok: 0,
+                    failed: 0,
+                    duration_us: histogram(),
+                });
+            sum.ok = sum.ok.saturating_add(phase.ok);
+            sum.failed = sum.failed.saturating_add(phase.failed);
+            let which = format!("{} phase", phase.phase);
+            add_histogram(&mut sum.duration_us, run, op, &which, &phase.duration_us)?;
+        }
         self.max_lag_ms = self.max_lag_ms.max(op.max_schedule_lag_ms);
         for point in &op.timeline {
             // Bounded like a recorder's timeline, whatever the file claims.
@@ -139,6 +156,11 @@ impl Sum {
                     max_response_ms: s.max_response_ms,
                 })
                 .collect(),
+            phases: self
+                .phases
+                .into_iter()
+                .map(|(phase, sum)| PhaseReport::new(phase, sum.ok, sum.failed, &sum.duration_us))
+                .collect(),
             operation: self.operation,
             attempts: self.attempts,
             ok: self.ok,
@@ -147,17 +169,25 @@ impl Sum {
     }
 }
 
+/// An empty histogram that grows on demand, in case a part was recorded
+/// with a wider range.
+fn histogram() -> Histogram<u64> {
+    let mut h = new_histogram();
+    h.auto(true);
+    h
+}
+
 fn add_histogram(
     into: &mut Histogram<u64>,
     run: &RunResult,
     op: &OperationReport,
-    histogram: &'static str,
+    histogram: &str,
     text: &str,
 ) -> Result<(), MergeError> {
     let unusable = |reason: String| MergeError::Histogram {
         run: run.run_id.clone(),
         operation: op.operation.clone(),
-        histogram,
+        histogram: histogram.to_owned(),
         reason,
     };
     let part = decode_histogram(text).map_err(unusable)?;

@@ -10,7 +10,9 @@ use crate::classify::ErrorClass;
 use crate::client::OpKind;
 use crate::layer::Outcome;
 use crate::load::{new_histogram, Recorder};
-use crate::report::{decode_histogram, OperationReport, Parameters, Percentiles, Target};
+use crate::report::{
+    decode_histogram, OperationReport, Parameters, Percentiles, PhaseReport, Target,
+};
 
 const LOOKUP: OpKind = OpKind::IdentityLookup;
 
@@ -132,6 +134,34 @@ fn gives_the_figures_of_one_histogram_holding_every_sample() {
     assert_eq!(merged.environment.cores, 4);
     assert!(merged.complete);
     assert!(merged.thresholds.is_empty());
+}
+
+#[test]
+fn sums_each_operations_phases() {
+    let with_phase = |id: &str, ms: &[u64], failed: u64| {
+        let mut run = run(id, "2026-01-01T00:00:00.000Z", 1.0, &ok_ms(ms));
+        let mut histogram: Histogram<u64> = new_histogram();
+        for ms in ms {
+            histogram.record(ms * 1000).unwrap();
+        }
+        run.operations[0].phases = vec![PhaseReport::new(
+            "inbox.lookup".into(),
+            ms.len() as u64,
+            failed,
+            &histogram,
+        )];
+        (run, histogram)
+    };
+    let (a, mut all) = with_phase("a", &[3, 4, 5], 1);
+    let (b, part) = with_phase("b", &[40, 50], 0);
+    all.add(&part).unwrap();
+
+    let merged = merge_runs(&[a, b]).unwrap();
+    let phases = &merged.operations[0].phases;
+    assert_eq!(phases.len(), 1);
+    assert_eq!((phases[0].ok, phases[0].failed), (5, 1));
+    assert_eq!(decode_histogram(&phases[0].duration_us).unwrap(), all);
+    assert_eq!(phases[0].duration_ms, Percentiles::of(&all));
 }
 
 #[test]

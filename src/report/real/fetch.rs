@@ -17,7 +17,8 @@
 //! series' increase is then exact: the sum of its rises from the value at
 //! the start (0 for a series born later), a drop being a counter reset
 //! (the app restarted) after which the new value counts whole. The
-//! sums over series are made here, by operation, outcome, class and `le`.
+//! sums over series are made here, by operation, outcome, class and `le`
+//! — and, for the phase histogram, by phase too.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,8 @@ use crate::semconv;
 /// The Prometheus name of the operation-duration histogram, as our
 /// recorder renders `xmtp.client.operation.duration` in seconds.
 pub const OPERATION_HISTOGRAM: &str = "xmtp_client_operation_duration_seconds";
+/// The same for `xmtp.client.phase.duration`.
+pub const PHASE_HISTOGRAM: &str = "xmtp_client_phase_duration_seconds";
 /// The Prometheus form of an attribute name (`xmtp.operation` →
 /// `xmtp_operation`), as every Prometheus exporter sanitizes it.
 pub fn label(attribute: &str) -> String {
@@ -59,6 +62,8 @@ pub struct RealSide {
     pub selector: String,
     /// Per operation.
     pub operations: BTreeMap<String, RealOperation>,
+    /// Per operation and phase, when asked for (failures have no class).
+    pub phases: BTreeMap<(String, String), RealOperation>,
 }
 
 /// Which series to read.
@@ -70,10 +75,12 @@ pub struct RealQuery {
     pub traffic: String,
     /// The window.
     pub window: Window,
+    /// `--phases`: the phase histogram too.
+    pub phases: bool,
 }
 
 impl RealQuery {
-    /// The histogram's base name.
+    /// The operation histogram's base name.
     fn metric(&self) -> &str {
         self.selector
             .metric
@@ -89,32 +96,66 @@ impl RealQuery {
             .collect()
     }
 
-    /// `{__name__=~"name_(bucket|count|sum)",…}`: the three at once.
-    fn histogram_selector(&self) -> String {
-        let name = regex_escape(self.metric());
+    /// `{__name__=~"metric_(bucket|count|sum)",…}`: the three at once.
+    fn histogram_selector(&self, metric: &str) -> String {
+        let name = regex_escape(metric);
         let mut matchers = vec![format!("__name__=~\"{name}_(bucket|count|sum)\"")];
         matchers.extend(self.matchers());
         format!("{{{}}}", matchers.join(","))
     }
 
-    /// The base name with the matchers, for messages and the report.
+    /// The operation histogram with the matchers, for messages and the report.
     pub fn describe(&self) -> String {
-        format!("{}{{{}}}", self.metric(), self.matchers().join(","))
+        self.describe_metric(self.metric())
+    }
+
+    fn describe_metric(&self, metric: &str) -> String {
+        format!("{metric}{{{}}}", self.matchers().join(","))
     }
 }
 
 /// Reads the real side from `prometheus`.
 pub async fn fetch(prometheus: &Prometheus, query: &RealQuery) -> Result<RealSide, RealError> {
-    let selector = query.histogram_selector();
+    let operations = read(prometheus, query, query.metric(), None)
+        .await?
+        .into_iter()
+        .map(|((operation, _), op)| (operation, op))
+        .collect();
+    let phases = if query.phases {
+        read(
+            prometheus,
+            query,
+            PHASE_HISTOGRAM,
+            Some(semconv::XMTP_PHASE),
+        )
+        .await?
+    } else {
+        BTreeMap::new()
+    };
+    Ok(RealSide {
+        selector: query.describe(),
+        operations,
+        phases,
+    })
+}
+
+/// Reads one histogram, summed by operation and, with `by`, that label
+/// too (the key's second part, empty without it).
+async fn read(
+    prometheus: &Prometheus,
+    query: &RealQuery,
+    metric: &str,
+    by: Option<&str>,
+) -> Result<BTreeMap<(String, String), RealOperation>, RealError> {
+    let selector = query.histogram_selector(metric);
     let range_ms = query.window.length().as_millis().max(1);
     let in_window = prometheus
         .query(&format!("{selector}[{range_ms}ms]"), query.window.end)
         .await?;
     let at_start = prometheus.query(&selector, query.window.start).await?;
-    let metric = query.metric();
     let buckets_name = format!("{metric}_bucket");
     if !in_window.iter().any(|s| name(s) == buckets_name) {
-        return Err(absent(prometheus, query).await?);
+        return Err(absent(prometheus, query, metric).await?);
     }
     if in_window
         .iter()
@@ -134,15 +175,19 @@ pub async fn fetch(prometheus: &Prometheus, query: &RealQuery) -> Result<RealSid
         label(semconv::XMTP_OUTCOME),
         label(semconv::XMTP_ERROR_CLASS),
     );
-    let mut operations: BTreeMap<String, RealOperation> = BTreeMap::new();
+    let by_label = by.map(label);
+    let mut sums: BTreeMap<(String, String), RealOperation> = BTreeMap::new();
     for series in &in_window {
         let rise = increase(before.get(&series.labels).copied(), &series.values);
         let get = |key: &str| series.labels.get(key).map(String::as_str).unwrap_or("");
         let operation = get(&op_label);
-        if operation.is_empty() {
+        let part = by_label.as_deref().map_or("", get);
+        if operation.is_empty() || (by.is_some() && part.is_empty()) {
             continue;
         }
-        let entry = operations.entry(operation.to_owned()).or_default();
+        let entry = sums
+            .entry((operation.to_owned(), part.to_owned()))
+            .or_default();
         let ok = get(&outcome_label) == "ok";
         let suffix = name(series).strip_prefix(metric).unwrap_or("");
         match (suffix, ok) {
@@ -168,25 +213,25 @@ pub async fn fetch(prometheus: &Prometheus, query: &RealQuery) -> Result<RealSid
             _ => {}
         }
     }
-    let recorded: f64 = operations.values().map(|op| op.ok + op.failed).sum();
+    let recorded: f64 = sums.values().map(|op| op.ok + op.failed).sum();
     if recorded <= 0.0 {
         return Err(RealError::EmptyRange {
-            selector: query.describe(),
+            selector: query.describe_metric(metric),
             start: Window::rfc3339(query.window.start),
             end: Window::rfc3339(query.window.end),
         });
     }
-    operations.retain(|_, op| op.ok + op.failed > 0.0);
-    Ok(RealSide {
-        selector: query.describe(),
-        operations,
-    })
+    sums.retain(|_, op| op.ok + op.failed > 0.0);
+    Ok(sums)
 }
 
 /// Why no `_bucket` series matched: the name is something else (a gauge,
 /// a counter), or nothing matched at all.
-async fn absent(prometheus: &Prometheus, query: &RealQuery) -> Result<RealError, RealError> {
-    let metric = query.metric();
+async fn absent(
+    prometheus: &Prometheus,
+    query: &RealQuery,
+    metric: &str,
+) -> Result<RealError, RealError> {
     let bare = format!(
         "{{__name__={},{}}}[{}ms]",
         quote(metric),
@@ -196,7 +241,7 @@ async fn absent(prometheus: &Prometheus, query: &RealQuery) -> Result<RealError,
     Ok(
         if prometheus.query(&bare, query.window.end).await?.is_empty() {
             RealError::NoSeries {
-                selector: query.describe(),
+                selector: query.describe_metric(metric),
                 start: Window::rfc3339(query.window.start),
                 end: Window::rfc3339(query.window.end),
             }
@@ -263,9 +308,10 @@ mod tests {
             selector: Selector::parse(r#"{job="a"}"#, &[]).unwrap(),
             traffic: "real".into(),
             window: Window::from_flags(None, None, None, std::time::SystemTime::now()).unwrap(),
+            phases: false,
         };
         assert_eq!(
-            query.histogram_selector(),
+            query.histogram_selector(query.metric()),
             r#"{__name__=~"xmtp_client_operation_duration_seconds_(bucket|count|sum)",xmtp_traffic="real",job="a"}"#
         );
         assert_eq!(regex_escape("a:b"), "a\\\\:b");

@@ -42,7 +42,10 @@ pub(crate) const HEADER: [&str; 8] = [
 pub(crate) fn cells(row: &RealRow) -> [String; 8] {
     [
         row.operation.clone(),
-        row.figure.clone(),
+        match &row.phase {
+            Some(phase) => format!("{phase} {}", row.figure),
+            None => row.figure.clone(),
+        },
         value(row, row.synthetic),
         row.real.map_or_else(|| "-".into(), |r| value(row, r)),
         bucket(row),
@@ -83,7 +86,7 @@ pub fn to_table(comparison: &RealComparison) -> String {
     let line = |out: &mut String, c: &[&str; 8]| {
         let _ = writeln!(
             out,
-            "  {:<18} {:<20} {:>10} {:>10} {:>22} {:>8} {:>8}  {}",
+            "  {:<18} {:<28} {:>10} {:>10} {:>22} {:>8} {:>8}  {}",
             c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
         );
     };
@@ -115,14 +118,15 @@ pub fn to_markdown(comparison: &RealComparison) -> String {
 /// As CSV with raw numbers, one row per operation and figure.
 pub fn to_csv(comparison: &RealComparison) -> String {
     let mut out = String::from(
-        "operation,figure,unit,synthetic,real,real_low,real_high,ratio,p_value,p_adjusted,verdict,reason\n",
+        "operation,phase,figure,unit,synthetic,real,real_low,real_high,ratio,p_value,p_adjusted,verdict,reason\n",
     );
     let number = csv_number;
     for row in &comparison.rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             row.operation,
+            row.phase.as_deref().unwrap_or(""),
             row.figure,
             row.unit,
             row.synthetic,

@@ -13,6 +13,10 @@
 //! - **Mean** and **throughput** are shown, not judged: the real spread
 //!   is unknown from `_sum` and `_count`, and synthetic load is chosen,
 //!   not observed.
+//! - **Phases**, when the real side has them: each phase both sides ran,
+//!   under each shared operation, gets the percentiles and the mean, so a
+//!   difference can be located. Their failures are the operation's, and
+//!   are judged there.
 
 use std::collections::BTreeSet;
 
@@ -21,7 +25,7 @@ use super::{RealError, RealRow, RealVerdict};
 use crate::report::compare::evidence::{samples_needed, BEYOND};
 use crate::report::compare::stats::two_proportions;
 use crate::report::compare::{check_compatible, fdr, pooled, ALPHA};
-use crate::report::RunResult;
+use crate::report::{decode_histogram, RunResult};
 
 /// The percentiles compared.
 const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)];
@@ -57,6 +61,47 @@ impl Synthetic {
         }
         Ok(side)
     }
+
+    /// The synthetic side of one phase of `operation`, pooled over runs.
+    fn of_phase(runs: &[RunResult], operation: &str, phase: &str) -> Result<Self, RealError> {
+        let mut histogram = crate::load::new_histogram();
+        histogram.auto(true);
+        let mut side = Synthetic {
+            histogram,
+            attempts: 0,
+            ok: 0,
+            errors: Default::default(),
+            seconds: 0.0,
+        };
+        for run in runs {
+            side.seconds += run.window.measured_s;
+            let ops = run.operations.iter().filter(|op| op.operation == operation);
+            for part in ops.flat_map(|op| &op.phases).filter(|p| p.phase == phase) {
+                let unusable = |reason: String| {
+                    RealError::Runs(format!(
+                        "run {} has an unusable {operation} {phase} phase histogram ({reason})",
+                        run.run_id
+                    ))
+                };
+                let histogram = decode_histogram(&part.duration_us).map_err(unusable)?;
+                side.histogram
+                    .add(&histogram)
+                    .map_err(|_| unusable("its values do not fit".into()))?;
+                side.ok += part.ok;
+                side.attempts += part.ok + part.failed;
+            }
+        }
+        Ok(side)
+    }
+}
+
+/// The phases the runs measured under `operation`.
+fn synthetic_phases(runs: &[RunResult], operation: &str) -> BTreeSet<String> {
+    runs.iter()
+        .flat_map(|run| &run.operations)
+        .filter(|op| op.operation == operation)
+        .flat_map(|op| op.phases.iter().map(|p| p.phase.clone()))
+        .collect()
 }
 
 /// What [`judge`] finds.
@@ -93,6 +138,10 @@ pub fn judge(
         });
     }
     let mut rows = Vec::new();
+    let (mut only_synthetic, mut only_real) = (
+        only(&synthetic_ops, &real_ops),
+        only(&real_ops, &synthetic_ops),
+    );
     for operation in shared {
         let ours = Synthetic::of(runs, operation)?;
         let theirs = &real.operations[operation];
@@ -109,14 +158,41 @@ pub fn judge(
             reason: Some("synthetic load is chosen, not observed".into()),
             ..RealRow::shown(operation, "throughput", "ok/s", synthetic_rate, real_rate)
         });
+        if !real.phases.is_empty() {
+            let ours = synthetic_phases(runs, operation);
+            let theirs: BTreeSet<String> = real
+                .phases
+                .keys()
+                .filter(|(op, _)| op == operation)
+                .map(|(_, phase)| phase.clone())
+                .collect();
+            for phase in ours.intersection(&theirs) {
+                let first = rows.len();
+                let synthetic = Synthetic::of_phase(runs, operation, phase)?;
+                let real_phase = &real.phases[&(operation.clone(), phase.clone())];
+                percentiles(operation, &synthetic, real_phase, &mut rows);
+                mean(operation, &synthetic, real_phase, &mut rows);
+                for row in &mut rows[first..] {
+                    row.phase = Some(phase.clone());
+                }
+            }
+            let named =
+                |phases: BTreeSet<String>| phases.into_iter().map(|p| format!("{operation} {p}"));
+            only_synthetic.extend(named(only(&ours, &theirs)));
+            only_real.extend(named(only(&theirs, &ours)));
+        }
     }
     adjust(&mut rows);
-    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).cloned().collect();
     Ok(Judgement {
         rows,
-        only_synthetic: only(&synthetic_ops, &real_ops),
-        only_real: only(&real_ops, &synthetic_ops),
+        only_synthetic: only_synthetic.into_iter().collect(),
+        only_real: only_real.into_iter().collect(),
     })
+}
+
+/// What `a` has and `b` has not.
+fn only(a: &BTreeSet<String>, b: &BTreeSet<String>) -> BTreeSet<String> {
+    a.difference(b).cloned().collect()
 }
 
 fn percentiles(operation: &str, ours: &Synthetic, theirs: &RealOperation, rows: &mut Vec<RealRow>) {

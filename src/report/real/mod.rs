@@ -85,6 +85,10 @@ impl RealVerdict {
 pub struct RealRow {
     /// The operation.
     pub operation: String,
+    /// The phase of it the row is about (`--phases`); absent for the
+    /// whole operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
     /// `p50`, `p90`, `p99`, `mean`, `error rate`, `errors CLASS` (the
     /// class's share of the failures) or `throughput`.
     pub figure: String,
@@ -115,6 +119,7 @@ impl RealRow {
     fn shown(operation: &str, figure: &str, unit: &'static str, synthetic: f64, real: f64) -> Self {
         Self {
             operation: operation.to_owned(),
+            phase: None,
             figure: figure.to_owned(),
             unit,
             synthetic,
@@ -145,9 +150,10 @@ pub struct RealComparison {
     pub start: String,
     /// Its end.
     pub end: String,
-    /// Operations only the synthetic runs measured.
+    /// Operations (and, with phases, `operation phase`s) only the
+    /// synthetic runs measured.
     pub only_synthetic: Vec<String>,
-    /// Operations only the real users ran.
+    /// Operations (and phases) only the real users ran.
     pub only_real: Vec<String>,
     /// One row per operation and figure.
     pub rows: Vec<RealRow>,
@@ -231,6 +237,15 @@ pub async fn compare_real(
     // Refuse bad runs before asking the server anything.
     if runs.is_empty() {
         return Err(RealError::Runs("give at least one run".into()));
+    }
+    let without_phases = runs
+        .iter()
+        .find(|run| run.operations.iter().all(|op| op.phases.is_empty()));
+    if let (true, Some(run)) = (query.phases, without_phases) {
+        return Err(RealError::Runs(format!(
+            "--phases needs the runs' phase histograms, and run {} has none (an opmon older than phases wrote it)",
+            run.run_id
+        )));
     }
     let real = fetch(prometheus, query).await?;
     let window_s = query.window.length().as_secs_f64();
