@@ -40,15 +40,20 @@ struct Synthetic {
 }
 
 impl Synthetic {
-    fn of(runs: &[RunResult], operation: &str) -> Result<Self, RealError> {
-        let histogram = pooled(runs, operation).map_err(|e| RealError::Runs(e.to_string()))?;
-        let mut side = Synthetic {
+    /// Nothing counted yet, with `histogram`.
+    fn empty(histogram: hdrhistogram::Histogram<u64>) -> Self {
+        Synthetic {
             histogram,
             attempts: 0,
             ok: 0,
             errors: Default::default(),
             seconds: 0.0,
-        };
+        }
+    }
+
+    fn of(runs: &[RunResult], operation: &str) -> Result<Self, RealError> {
+        let histogram = pooled(runs, operation).map_err(|e| RealError::Runs(e.to_string()))?;
+        let mut side = Synthetic::empty(histogram);
         for run in runs {
             side.seconds += run.window.measured_s;
             for op in run.operations.iter().filter(|op| op.operation == operation) {
@@ -66,13 +71,7 @@ impl Synthetic {
     fn of_phase(runs: &[RunResult], operation: &str, phase: &str) -> Result<Self, RealError> {
         let mut histogram = crate::load::new_histogram();
         histogram.auto(true);
-        let mut side = Synthetic {
-            histogram,
-            attempts: 0,
-            ok: 0,
-            errors: Default::default(),
-            seconds: 0.0,
-        };
+        let mut side = Synthetic::empty(histogram);
         for run in runs {
             side.seconds += run.window.measured_s;
             let ops = run.operations.iter().filter(|op| op.operation == operation);
@@ -317,11 +316,11 @@ mod tests {
         let errors: std::collections::BTreeMap<String, u64> =
             errors.iter().map(|(c, n)| (c.to_string(), *n)).collect();
         Synthetic {
-            histogram: crate::load::new_histogram(),
             attempts: ok + errors.values().sum::<u64>(),
             ok,
             errors,
             seconds: 10.0,
+            ..Synthetic::empty(crate::load::new_histogram())
         }
     }
 
