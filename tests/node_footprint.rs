@@ -96,6 +96,8 @@ async fn the_store_charges_at_least_what_it_allocates() {
     ok &= check("a hundred envelopes per topic", COUNT, &growth);
 
     let client = common::client(&node);
+    // Its connections and first allocations, as for the welcomes above.
+    client.create_identity().await.expect("identity created");
     const IDENTITIES: u32 = 200;
     let growth = growth_of(&node, || async {
         for _ in 0..IDENTITIES {
