@@ -25,7 +25,7 @@ use crate::semconv::{
     PHASE_DURATION, XMTP_API, XMTP_OPERATION, XMTP_OUTCOME, XMTP_PHASE, XMTP_TRAFFIC,
 };
 
-use super::context::{self, Current};
+use super::context::{self, OpContext};
 use super::observer::tell_all;
 use super::PhaseOutcome;
 
@@ -62,36 +62,39 @@ fn span(name: &'static str) -> tracing::Span {
 
 fn record(name: &'static str, started: Instant, ok: bool) {
     let duration = started.elapsed();
-    let outcome = Label::from_static_parts(XMTP_OUTCOME, if ok { "ok" } else { "error" });
-    let phase = Label::from_static_parts(XMTP_PHASE, name);
     let seconds = duration.as_secs_f64();
-    let inside = context::with_current(
-        |Current {
-             context: op,
-             config,
-         }| {
-            let labels = [
-                phase.clone(),
-                Label::from_static_parts(XMTP_OPERATION, op.name),
-                Label::from_static_parts(XMTP_API, op.api),
-                Label::from_static_parts(XMTP_TRAFFIC, op.traffic.as_str()),
-                outcome.clone(),
-            ];
-            metrics::histogram!(PHASE_DURATION, labels.to_vec()).record(seconds);
-            let finished = PhaseOutcome {
-                phase: name,
-                operation: op.name,
-                traffic: op.traffic,
-                scheduled: context::intended_start().unwrap_or(started),
-                duration,
-                ok,
-            };
-            tell_all(&config.observers, name, |observer| {
-                observer.on_phase(&finished)
-            });
-        },
-    );
+    let inside = context::with_current(|current| {
+        let op = &current.context;
+        metrics::histogram!(PHASE_DURATION, labels(name, ok, Some(op))).record(seconds);
+        let finished = PhaseOutcome {
+            phase: name,
+            operation: op.name,
+            traffic: op.traffic,
+            scheduled: context::intended_start().unwrap_or(started),
+            duration,
+            ok,
+        };
+        tell_all(&current.config.observers, name, |observer| {
+            observer.on_phase(&finished)
+        });
+    });
     if inside.is_none() {
-        metrics::histogram!(PHASE_DURATION, vec![phase, outcome]).record(seconds);
+        metrics::histogram!(PHASE_DURATION, labels(name, ok, None)).record(seconds);
     }
+}
+
+/// The phase metric's labels: the phase, the operation's when inside one,
+/// and the outcome.
+fn labels(name: &'static str, ok: bool, op: Option<&OpContext>) -> Vec<Label> {
+    let mut labels = vec![Label::from_static_parts(XMTP_PHASE, name)];
+    if let Some(op) = op {
+        labels.extend([
+            Label::from_static_parts(XMTP_OPERATION, op.name),
+            Label::from_static_parts(XMTP_API, op.api),
+            Label::from_static_parts(XMTP_TRAFFIC, op.traffic.as_str()),
+        ]);
+    }
+    let outcome = if ok { "ok" } else { "error" };
+    labels.push(Label::from_static_parts(XMTP_OUTCOME, outcome));
+    labels
 }
