@@ -25,8 +25,8 @@ pub use capacity::{CapacitySearch, SearchEnd, PRECISION};
 pub use groups::GroupLease;
 pub use machine::MachineCpu;
 pub use recorder::{
-    new_histogram, OpStats, PhaseStats, Recorder, Second, StageStats, SAMPLES_HEADER,
-    TIMELINE_SECONDS,
+    new_histogram, new_phase_histogram, OpStats, PhaseStats, Recorder, Second, StageStats,
+    SAMPLES_HEADER, TIMELINE_SECONDS,
 };
 pub use resources::{
     cores, saturated, ProcessProbe, ProcessReading, ResourceSample, ResourceSampler,

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use super::MergeError;
 use crate::client::OpKind;
-use crate::load::{new_histogram, TIMELINE_SECONDS};
+use crate::load::{new_histogram, new_phase_histogram, TIMELINE_SECONDS};
 use crate::report::{
     decode_histogram, encode_histogram, Histograms, OperationReport, Percentiles, PhaseReport,
     RunResult, TimelinePoint,
@@ -53,8 +53,8 @@ impl Sum {
             attempts: 0,
             ok: 0,
             errors: BTreeMap::new(),
-            response_us: histogram(),
-            service_us: histogram(),
+            response_us: growing(new_histogram()),
+            service_us: growing(new_histogram()),
             max_lag_ms: 0.0,
             timeline: Vec::new(),
             phases: BTreeMap::new(),
@@ -96,7 +96,7 @@ impl Sum {
                 .or_insert_with(|| PhaseSum {
                     ok: 0,
                     failed: 0,
-                    duration_us: histogram(),
+                    duration_us: growing(new_phase_histogram()),
                 });
             sum.ok = sum.ok.saturating_add(phase.ok);
             sum.failed = sum.failed.saturating_add(phase.failed);
@@ -169,12 +169,11 @@ impl Sum {
     }
 }
 
-/// An empty histogram that grows on demand, in case a part was recorded
-/// with a wider range.
-fn histogram() -> Histogram<u64> {
-    let mut h = new_histogram();
-    h.auto(true);
-    h
+/// `histogram`, growing on demand in case a part was recorded with a
+/// wider range.
+fn growing(mut histogram: Histogram<u64>) -> Histogram<u64> {
+    histogram.auto(true);
+    histogram
 }
 
 fn add_histogram(

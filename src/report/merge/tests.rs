@@ -9,7 +9,7 @@ use super::*;
 use crate::classify::ErrorClass;
 use crate::client::OpKind;
 use crate::layer::Outcome;
-use crate::load::{new_histogram, Recorder};
+use crate::load::{new_histogram, new_phase_histogram, Recorder};
 use crate::report::{
     decode_histogram, OperationReport, Parameters, Percentiles, PhaseReport, Target,
 };
@@ -140,7 +140,7 @@ fn gives_the_figures_of_one_histogram_holding_every_sample() {
 fn sums_each_operations_phases() {
     let with_phase = |id: &str, ms: &[u64], failed: u64| {
         let mut run = run(id, "2026-01-01T00:00:00.000Z", 1.0, &ok_ms(ms));
-        let mut histogram: Histogram<u64> = new_histogram();
+        let mut histogram: Histogram<u64> = new_phase_histogram();
         for ms in ms {
             histogram.record(ms * 1000).unwrap();
         }

@@ -69,7 +69,7 @@ impl Synthetic {
 
     /// The synthetic side of one phase of `operation`, pooled over runs.
     fn of_phase(runs: &[RunResult], operation: &str, phase: &str) -> Result<Self, RealError> {
-        let mut histogram = crate::load::new_histogram();
+        let mut histogram = crate::load::new_phase_histogram();
         histogram.auto(true);
         let mut side = Synthetic::empty(histogram);
         for run in runs {
