@@ -19,22 +19,33 @@ use tokio::time::Instant;
 
 use super::ClientError;
 
-/// Unclaimed arrivals kept before old ones are swept.
+/// Unclaimed arrivals kept before old ones are first swept.
 const SWEEP_ABOVE: usize = 1_024;
 
 /// Arrivals by key, each with a value and its instant.
 #[derive(Debug)]
 pub(crate) struct Arrivals<K, V> {
-    seen: Mutex<HashMap<K, (V, Instant)>>,
+    seen: Mutex<Seen<K, V>>,
     arrived: Notify,
     keep: Duration,
+}
+
+#[derive(Debug)]
+struct Seen<K, V> {
+    by_key: HashMap<K, (V, Instant)>,
+    /// The size at which to sweep next: twice what a sweep left, so that
+    /// many recent arrivals do not make every record a full scan.
+    sweep_at: usize,
 }
 
 impl<K: Eq + Hash, V> Arrivals<K, V> {
     /// Arrivals kept unclaimed for at least `keep`.
     pub(crate) fn new(keep: Duration) -> Self {
         Self {
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen {
+                by_key: HashMap::new(),
+                sweep_at: SWEEP_ABOVE,
+            }),
             arrived: Notify::new(),
             keep,
         }
@@ -45,10 +56,12 @@ impl<K: Eq + Hash, V> Arrivals<K, V> {
         let now = Instant::now();
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            if seen.len() >= SWEEP_ABOVE {
-                seen.retain(|_, (_, at)| now.duration_since(*at) < self.keep);
+            if seen.by_key.len() >= seen.sweep_at {
+                seen.by_key
+                    .retain(|_, (_, at)| now.duration_since(*at) < self.keep);
+                seen.sweep_at = SWEEP_ABOVE.max(2 * seen.by_key.len());
             }
-            seen.insert(key, (value, now));
+            seen.by_key.insert(key, (value, now));
         }
         self.arrived.notify_waiters();
     }
@@ -58,6 +71,7 @@ impl<K: Eq + Hash, V> Arrivals<K, V> {
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .by_key
             .remove(key)
     }
 

@@ -16,10 +16,8 @@ use tokio_stream::StreamExt;
 
 use super::arrivals::Arrivals;
 use super::message::open_message;
+use super::subscribe::Resubscribe;
 use super::{Client, ClientError, Group, XmtpApi};
-
-/// How long the receiver waits before subscribing again.
-const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(100);
 
 /// A member reading one group by stream; stops when dropped.
 #[derive(Debug)]
@@ -67,15 +65,11 @@ async fn read_forever<A: XmtpApi>(
     mut group: Group,
     texts: Arc<Arrivals<String, ()>>,
 ) {
-    let mut warned = false;
+    let mut again = Resubscribe::new("a receiver's group stream");
     loop {
-        let ended = read_until_end(&client, &mut group, &texts).await;
-        if let Err(error) = ended {
-            if !std::mem::replace(&mut warned, true) {
-                tracing::warn!(%error, "a receiver's group stream ended; subscribing again");
-            }
-        }
-        tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+        again
+            .after(read_until_end(&client, &mut group, &texts).await)
+            .await;
     }
 }
 

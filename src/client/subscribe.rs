@@ -19,6 +19,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tokio_stream::Stream;
 use tonic::Streaming;
@@ -216,5 +217,39 @@ impl Stream for TopicStream {
                 Some(Response::StatusUpdate(_)) | None => {}
             }
         }
+    }
+}
+
+/// How a reader that stays subscribed (a member's group stream, a
+/// newcomer's welcome stream) goes on after its stream ends: it warns
+/// once, pauses, and subscribes again from where it stopped, as libxmtp's
+/// streams do.
+#[derive(Debug)]
+pub(crate) struct Resubscribe {
+    what: &'static str,
+    warned: bool,
+}
+
+impl Resubscribe {
+    /// How long a reader waits before subscribing again.
+    const PAUSE: Duration = Duration::from_millis(100);
+
+    /// For the stream `what` (e.g. `a receiver's group stream`).
+    pub(crate) fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            warned: false,
+        }
+    }
+
+    /// After the stream ended with `ended`: warns of the first error,
+    /// then waits before the next subscription.
+    pub(crate) async fn after(&mut self, ended: Result<(), ClientError>) {
+        if let Err(error) = ended {
+            if !std::mem::replace(&mut self.warned, true) {
+                tracing::warn!(%error, stream = self.what, "a stream ended; subscribing again");
+            }
+        }
+        tokio::time::sleep(Self::PAUSE).await;
     }
 }

@@ -15,7 +15,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
@@ -23,6 +22,7 @@ use tokio_stream::StreamExt;
 use super::arrivals::Arrivals;
 use super::group::join_one;
 use super::phase::{run, run_sync, Phase};
+use super::subscribe::Resubscribe;
 use super::visibility::await_visible;
 use super::{welcomes, Client, ClientError, Identity, WelcomeEntry, XmtpApi};
 
@@ -57,9 +57,6 @@ impl FromStr for WelcomeWatch {
         }
     }
 }
-
-/// How long the stream waits before subscribing again after an end.
-const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(100);
 
 /// One installation's welcomes, and the groups they let it join.
 #[derive(Debug)]
@@ -189,7 +186,7 @@ async fn watch_forever<A: XmtpApi>(
     joined: Arc<Arrivals<[u8; 16], u64>>,
 ) {
     let mut cursor = 0;
-    let mut warned = false;
+    let mut again = Resubscribe::new("a newcomer's welcome stream");
     loop {
         let ended = async {
             let key = identity.installation_key();
@@ -201,11 +198,6 @@ async fn watch_forever<A: XmtpApi>(
             }
             Ok::<_, ClientError>(())
         };
-        if let Err(error) = ended.await {
-            if !std::mem::replace(&mut warned, true) {
-                tracing::warn!(%error, "a newcomer's welcome stream ended; subscribing again");
-            }
-        }
-        tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+        again.after(ended.await).await;
     }
 }

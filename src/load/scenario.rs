@@ -7,6 +7,7 @@
 //! one operation at a time. Provisioning goes through the plain client,
 //! not the measured layer, so it never appears in the results.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +18,6 @@ use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tower::{Service, ServiceExt};
-
-use std::collections::HashMap;
 
 use crate::client::{Client, ClientError, Identity, XmtpApi};
 use crate::client::{
